@@ -1,0 +1,14 @@
+# Compiler warnings and sanitizers, applied through one interface target so every
+# saslguard target gets the same flags and third-party headers do not.
+add_library(saslguard_warnings INTERFACE)
+target_compile_options(saslguard_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough)
+if(SASLGUARD_WERROR)
+  target_compile_options(saslguard_warnings INTERFACE -Werror)
+endif()
+
+if(SASLGUARD_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

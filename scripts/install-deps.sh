@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs everything saslguard needs to build, test and run its demo, from
+# Debian's packages and the npm registry. Safe to run twice: apt-get and npm ci
+# are no-ops when everything is already there.
+#
+# It never configures or starts the host's own Postfix, Prometheus or
+# Alertmanager: services are kept from starting during the install (policy-rc.d),
+# Postfix is installed with "No configuration", and every test and the demo run
+# private instances on 127.0.0.1.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get install needs it)" >&2
+  exit 1
+fi
+
+build_pkgs=(
+  build-essential cmake pkg-config git ca-certificates
+  prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
+  catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev
+  clang libclang-rt-14-dev
+)
+run_pkgs=(
+  postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks
+  prometheus prometheus-alertmanager prometheus-postfix-exporter mtail
+  sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3
+  nodejs npm
+)
+
+missing=()
+for p in "${build_pkgs[@]}" "${run_pkgs[@]}"; do
+  # nodejs may come from another source that also ships npm; accept any node >= 18.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix: no system configuration, so nothing starts listening on port 25.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # Keep package scripts from starting services on this host during the install.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  trap '[ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt_get() { apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }
+  apt_get install --no-install-recommends "${missing[@]}" || { apt-get update -q && apt_get install --no-install-recommends "${missing[@]}"; }
+fi
+
+# The Telegram Bot API emulator, pinned by package-lock.json.
+if [ -f "$here/package-lock.json" ]; then
+  if [ ! -x "$here/node_modules/.bin/telegram-test-api" ] || \
+     ! cmp -s "$here/package-lock.json" "$here/node_modules/.package-lock.json.saslguard" ; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$here/package-lock.json" "$here/node_modules/.package-lock.json.saslguard"
+  fi
+fi
+echo "install-deps: ok"

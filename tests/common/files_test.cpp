@@ -1,0 +1,54 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "saslguard/common/files.hpp"
+
+using namespace saslguard;
+
+namespace {
+std::string temp_dir() {
+    char tmpl[] = "/tmp/saslguard-files-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    return tmpl;
+}
+}  // namespace
+
+TEST_CASE("write_atomic replaces a file whole and read_all reads it back") {
+    auto dir = temp_dir();
+    auto path = dir + "/map";
+    REQUIRE(files::write_atomic(path, "one\n").ok());
+    REQUIRE(files::write_atomic(path, "two\n", 0600).ok());
+    auto r = files::read_all(path);
+    REQUIRE(r.ok());
+    CHECK(*r == "two\n");
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(::access((path + ".tmp." + std::to_string(getpid())).c_str(), F_OK) != 0);
+}
+
+TEST_CASE("write_atomic into a missing directory fails and says where") {
+    auto r = files::write_atomic("/nonexistent-saslguard/x", "data");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("/nonexistent-saslguard") != std::string::npos);
+}
+
+TEST_CASE("read_secret takes the first line trimmed and refuses an empty secret") {
+    auto dir = temp_dir();
+    REQUIRE(files::write_atomic(dir + "/tok", "  s3cret-token \r\nsecond line\n").ok());
+    auto s = files::read_secret(dir + "/tok");
+    REQUIRE(s.ok());
+    CHECK(*s == "s3cret-token");
+    REQUIRE(files::write_atomic(dir + "/empty", "\n").ok());
+    CHECK_FALSE(files::read_secret(dir + "/empty").ok());
+    CHECK_FALSE(files::read_secret(dir + "/missing").ok());
+}
+
+TEST_CASE("read_all refuses a file larger than its limit") {
+    auto dir = temp_dir();
+    REQUIRE(files::write_atomic(dir + "/big", std::string(5000, 'x')).ok());
+    CHECK_FALSE(files::read_all(dir + "/big", 4000).ok());
+}
