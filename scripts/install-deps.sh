@@ -56,7 +56,7 @@ fi
 
 # The Telegram Bot API emulator, pinned by package-lock.json.
 if [ -f "$here/package-lock.json" ]; then
-  if [ ! -x "$here/node_modules/.bin/telegram-test-api" ] || \
+  if [ ! -f "$here/node_modules/telegram-test-api/package.json" ] || \
      ! cmp -s "$here/package-lock.json" "$here/node_modules/.package-lock.json.saslguard" ; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
     cp "$here/package-lock.json" "$here/node_modules/.package-lock.json.saslguard"
