@@ -1,0 +1,109 @@
+#pragma once
+// saslguard-receiver configuration (YAML). Every key, its default and meaning is
+// documented once, in deploy/receiver.yml.
+//
+// load_config() is strict: an unknown key, a wrong type, a bad duration or value
+// fails with "FILE:LINE: what is wrong", and the daemon refuses to start.
+// Secrets are never in the YAML: keys ending in `_file` name a file whose first
+// line is the secret; load_config() reads them (so a missing secret also stops
+// the start) into the matching non-file field.
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "saslguard/common/result.hpp"
+#include "saslguard/receiver/actions.hpp"
+
+namespace saslguard::receiver {
+
+// How the receiver treats an alert: tell only, tell with action buttons, or act then tell.
+enum class Mode { Notify, Confirm, Auto };
+std::string_view to_string(Mode mode);
+std::optional<Mode> mode_from_string(std::string_view name);
+
+struct WebhookConfig {
+    std::string bearer_token_file;
+    std::string bearer_token;           // read from bearer_token_file
+    std::size_t max_body_bytes = 1048576;
+};
+
+struct PrometheusConfig {
+    std::string url = "http://127.0.0.1:9090";
+    std::chrono::milliseconds timeout{5000};
+    std::string bearer_token_file;      // optional
+    std::string bearer_token;           // read from bearer_token_file when set
+    std::string exporter_url = "http://127.0.0.1:9754/metrics";
+    std::chrono::seconds window{600};
+};
+
+struct PolicyConfig {
+    std::map<std::string, Mode> modes;  // alertname → mode; overrides the alert's `mitigation` label
+    std::vector<std::string> allowlist_users;
+    std::vector<std::string> allowlist_domains;
+    int max_auto_actions_per_hour = 10;
+    double min_share = 0.5;
+    double min_messages = 20;
+    std::vector<ActionKind> auto_actions{ActionKind::BlockLogin, ActionKind::HoldMail};
+    bool allow_auto_delete = false;
+    std::chrono::seconds action_expiry{24 * 3600};  // 0: automatic blocks never expire
+};
+
+enum class SaslBackend { Sasldb, SaslauthdShadow, Command, None };
+std::string_view to_string(SaslBackend backend);
+
+struct MitigationConfig {
+    bool dry_run = false;
+    std::string postfix_config_dir = "/etc/postfix";
+    std::string sasl_access_map = "/etc/postfix/saslguard_sasl_access";
+    std::string client_access_map = "/etc/postfix/saslguard_client_access";
+    std::string map_type = "hash";
+    std::string showq_path = "/var/spool/postfix/public/showq";
+    std::string mail_log = "/var/log/mail.log";
+    SaslBackend sasl_backend = SaslBackend::Sasldb;
+    std::string sasldb_path = "/etc/sasldb2";
+    std::vector<std::string> lock_command;    // argv; required when sasl_backend is command
+    std::vector<std::string> unlock_command;  // argv
+    int max_block_ips = 50;
+    std::chrono::milliseconds command_timeout{30000};
+    std::string postfix_bin_dir = "/usr/sbin";
+};
+
+struct TelegramConfig {
+    bool enabled = false;
+    std::string api_url = "https://api.telegram.org";
+    std::string bot_token_file;
+    std::string bot_token;              // read from bot_token_file when enabled
+    std::vector<std::int64_t> admin_chat_ids;
+    std::vector<std::int64_t> admin_user_ids;
+    std::chrono::seconds poll_timeout{25};
+    std::chrono::seconds button_ttl{3600};
+    std::string grafana_url;
+    std::string alertmanager_url;
+};
+
+struct Config {
+    std::string source_path;            // the file it was loaded from
+    std::string listen_address = "127.0.0.1:9755";  // host:port
+    std::string state_path = "/var/lib/saslguard/state.db";
+    std::string log_level = "info";
+    WebhookConfig webhook;
+    PrometheusConfig prometheus;
+    PolicyConfig policy;
+    MitigationConfig mitigation;
+    TelegramConfig telegram;
+
+    // listen_address split; valid after load.
+    std::string listen_host() const;
+    int listen_port() const;
+};
+
+Result<Config> load_config(const std::string& path);
+// Same, from text (tests); `name` is used in error messages in place of a path.
+// Relative *_file paths are resolved against the current directory.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name);
+
+// "30s", "5m", "1h", "250ms", "2d"; a bare number is refused (units matter).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace saslguard::receiver

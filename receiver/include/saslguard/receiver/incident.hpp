@@ -1,0 +1,104 @@
+#pragma once
+// The data an incident carries from the worker to notifiers: the alert, the
+// evidence the resolver gathered, the policy's decision and the outcomes of any
+// automatic actions. Plain values; JSON forms (to_json) are what the store keeps.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/config.hpp"
+
+namespace saslguard::receiver {
+
+// One alert of an Alertmanager webhook (payload version 4), as Alertmanager defines it.
+struct Alert {
+    std::string status;                       // "firing" | "resolved"
+    std::map<std::string, std::string> labels;
+    std::map<std::string, std::string> annotations;
+    std::string starts_at;                    // RFC 3339, as sent
+    std::string ends_at;                      // RFC 3339; "0001-01-01T00:00:00Z" while firing
+    std::string generator_url;
+    std::string fingerprint;
+
+    std::string label(const std::string& name) const {
+        auto it = labels.find(name);
+        return it == labels.end() ? std::string() : it->second;
+    }
+    std::string annotation(const std::string& name) const {
+        auto it = annotations.find(name);
+        return it == annotations.end() ? std::string() : it->second;
+    }
+};
+
+// One SASL user's numbers in the evidence window. Unknown values stay nullopt.
+struct UserEvidence {
+    std::string username;
+    std::optional<double> messages;           // accepted in the window (totals when source is exporter)
+    std::optional<double> share;              // 0..1 of all authenticated messages in the window
+    std::optional<double> distinct_ips;       // postfix_sasl_user_client_ips
+    std::optional<double> deliveries;         // delivery attempts in the window
+    std::optional<double> bounce_ratio;       // (bounced+deferred+expired)/deliveries, 0..1
+};
+
+struct SenderCount {
+    std::string sender;
+    double messages = 0;                      // queued now
+};
+
+// What the resolver found. `culprit` is set only when the evidence is conclusive
+// (an alert label, or a user above policy.min_share and policy.min_messages).
+struct Evidence {
+    std::string source = "none";              // label | prometheus | exporter | none
+    bool conclusive = false;
+    std::optional<std::string> culprit;
+    std::string instance;                     // the alert's instance label ("" when absent)
+    std::string window;                       // "10m"
+    std::optional<double> total_messages;     // all SASL users, in the window
+    std::optional<double> queue_depth;        // all queues, now
+    std::vector<UserEvidence> top_users;      // highest first; the culprit's entry first when named
+    std::vector<SenderCount> top_senders;     // queued senders, highest first
+    std::vector<std::string> notes;           // human lines: why inconclusive, fallbacks, errors
+
+    const UserEvidence* culprit_evidence() const {
+        if (!culprit) return nullptr;
+        for (const auto& u : top_users)
+            if (u.username == *culprit) return &u;
+        return nullptr;
+    }
+};
+
+// What the policy decided, and why. `actions` ran automatically when `act`,
+// otherwise they are what an admin may confirm (buttons).
+struct Decision {
+    Mode configured_mode = Mode::Notify;      // from config or the alert's mitigation label
+    Mode mode = Mode::Notify;                 // after the guards
+    bool act = false;
+    std::vector<ActionKind> actions;
+    std::string reason;                       // one line, stored and shown
+};
+
+struct ActionResult {
+    ActionRequest request;
+    ActionOutcome outcome;
+};
+
+// An incident as a notifier sees it.
+struct IncidentNotice {
+    std::int64_t incident_id = 0;
+    std::string alertname;
+    std::string severity;
+    std::string summary;                      // annotation
+    std::string description;                  // annotation
+    Alert alert;                              // the firing (or resolving) alert
+    std::string external_url;                 // Alertmanager's externalURL from the webhook
+    Evidence evidence;
+    Decision decision;
+    std::vector<ActionResult> results;        // automatic actions run for this incident (may be empty)
+    bool interrupted = false;                 // a crash cut actions short: results may be incomplete
+};
+
+}  // namespace saslguard::receiver

@@ -1,0 +1,31 @@
+#pragma once
+// Schema migrations: an append-only list of SQL steps (receiver/src/store/migrations.cpp).
+// Step N (1-based position in the list) brings the schema to version N; the
+// `schema_version` table records which version a database file is at.
+//
+// To add tables: APPEND one entry at the end of the list in migrations.cpp.
+// Never edit, reorder or remove a committed entry: databases in the field have
+// already run it. Each step runs in its own transaction with its version bump,
+// so a crash leaves the database at the previous or the next version.
+#include <string_view>
+#include <vector>
+
+#include "saslguard/common/result.hpp"
+
+namespace saslguard::receiver {
+
+class Database;
+
+struct Migration {
+    std::string_view description;  // one line: what and why
+    std::string_view sql;          // one or more statements
+};
+
+const std::vector<Migration>& migrations();
+
+// Brings `db` to the latest version; returns it. Fails on a database newer than
+// this binary knows (a downgrade), naming both versions.
+Result<int> migrate(Database& db);
+Result<int> schema_version(Database& db);
+
+}  // namespace saslguard::receiver

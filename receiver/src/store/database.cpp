@@ -1,0 +1,225 @@
+#include "saslguard/receiver/database.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "saslguard/receiver/migrations.hpp"
+
+namespace saslguard::receiver {
+namespace {
+
+// The first words of a statement, to say which one failed without dumping it all.
+std::string head_of(std::string_view sql) {
+    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n')) sql.remove_prefix(1);
+    std::string out(sql.substr(0, 60));
+    for (auto& c : out)
+        if (c == '\n') c = ' ';
+    return sql.size() > 60 ? out + "…" : out;
+}
+
+Error sql_error(sqlite3* db, std::string_view what) {
+    return make_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+}  // namespace
+
+// ---- Statement -------------------------------------------------------------
+
+Statement::Statement(sqlite3_stmt* stmt, sqlite3* db) : m_stmt(stmt), m_db(db) {}
+
+Statement::~Statement() {
+    if (m_stmt) sqlite3_finalize(m_stmt);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : m_stmt(std::exchange(other.m_stmt, nullptr)),
+      m_db(other.m_db),
+      m_bind_error(std::move(other.m_bind_error)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        if (m_stmt) sqlite3_finalize(m_stmt);
+        m_stmt = std::exchange(other.m_stmt, nullptr);
+        m_db = other.m_db;
+        m_bind_error = std::move(other.m_bind_error);
+    }
+    return *this;
+}
+
+namespace {
+void note_bind(int rc, sqlite3* db, int index, std::string& error) {
+    if (rc != SQLITE_OK && error.empty())
+        error = "bind parameter " + std::to_string(index) + ": " + sqlite3_errmsg(db);
+}
+}  // namespace
+
+Statement& Statement::bind(int index, std::int64_t value) {
+    note_bind(sqlite3_bind_int64(m_stmt, index, value), m_db, index, m_bind_error);
+    return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+    note_bind(sqlite3_bind_double(m_stmt, index, value), m_db, index, m_bind_error);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    note_bind(sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                  SQLITE_UTF8),
+              m_db, index, m_bind_error);
+    return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+    note_bind(sqlite3_bind_null(m_stmt, index), m_db, index, m_bind_error);
+    return *this;
+}
+
+Result<bool> Statement::step() {
+    if (!m_stmt) return make_error("step on an empty statement");
+    if (!m_bind_error.empty()) return make_error(m_bind_error);
+    int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return sql_error(m_db, head_of(sqlite3_sql(m_stmt)));
+}
+
+Result<void> Statement::run() {
+    for (;;) {
+        auto r = step();
+        if (!r) return r.error();
+        if (!*r) return {};
+    }
+}
+
+void Statement::reset() {
+    if (!m_stmt) return;
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+    m_bind_error.clear();
+}
+
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::column_int64(int column) const { return sqlite3_column_int64(m_stmt, column); }
+
+double Statement::column_double(int column) const { return sqlite3_column_double(m_stmt, column); }
+
+std::string Statement::column_text(int column) const {
+    const auto* p = sqlite3_column_text(m_stmt, column);
+    if (!p) return {};
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)));
+}
+
+std::optional<std::int64_t> Statement::column_opt_int64(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return column_int64(column);
+}
+
+std::optional<std::string> Statement::column_opt_text(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return column_text(column);
+}
+
+// ---- Database --------------------------------------------------------------
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path,
+                                                 const DatabaseOptions& options) {
+    if (options.synchronous != "FULL" && options.synchronous != "NORMAL")
+        return make_error("synchronous must be FULL or NORMAL, not " + options.synchronous);
+    sqlite3* raw = nullptr;
+    int flags = SQLITE_OPEN_NOMUTEX | (options.read_only ? SQLITE_OPEN_READONLY
+                                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    std::unique_ptr<Database> db(new Database(raw, path));
+    if (rc != SQLITE_OK) return sql_error(raw, "open " + path);
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+    std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA synchronous=" + options.synchronous + ";";
+    if (!options.read_only) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
+    if (auto r = db->exec(pragmas); !r) return make_error(path + ": " + r.error().message);
+    if (options.run_migrations && !options.read_only) {
+        if (auto r = migrate(*db); !r) return make_error(path + ": " + r.error().message);
+    }
+    return db;
+}
+
+Database::~Database() {
+    if (m_db) sqlite3_close_v2(m_db);
+}
+
+Result<void> Database::exec(std::string_view sql) {
+    std::string copy(sql);  // sqlite3_exec needs a NUL-terminated string
+    char* msg = nullptr;
+    int rc = sqlite3_exec(m_db, copy.c_str(), nullptr, nullptr, &msg);
+    if (rc != SQLITE_OK) {
+        std::string text = msg ? msg : sqlite3_errstr(rc);
+        sqlite3_free(msg);
+        return make_error(head_of(sql) + ": " + text);
+    }
+    return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) return sql_error(m_db, "prepare " + head_of(sql));
+    return Statement(stmt, m_db);
+}
+
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db); }
+
+int Database::changes() const { return sqlite3_changes(m_db); }
+
+Result<std::optional<std::int64_t>> Database::query_int64(std::string_view sql) {
+    auto st = prepare(sql);
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row || st->is_null(0)) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{st->column_int64(0)};
+}
+
+bool Database::table_exists(std::string_view name) {
+    auto st = prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1");
+    if (!st) return false;
+    st->bind(1, name);
+    auto row = st->step();
+    return row && *row;
+}
+
+// ---- Transaction -----------------------------------------------------------
+
+Result<Transaction> Transaction::begin(Database& db, Kind kind) {
+    auto r = db.exec(kind == Kind::Immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (!r) return r.error();
+    return Transaction(db);
+}
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : m_db(other.m_db), m_open(std::exchange(other.m_open, false)) {}
+
+Transaction::~Transaction() { rollback(); }
+
+Result<void> Transaction::commit() {
+    if (!m_open) return make_error("commit: transaction is not open");
+    auto r = m_db->exec("COMMIT");
+    if (!r) {
+        rollback();
+        return r;
+    }
+    m_open = false;
+    return {};
+}
+
+void Transaction::rollback() {
+    if (!m_open) return;
+    m_open = false;
+    (void)m_db->exec("ROLLBACK");
+}
+
+}  // namespace saslguard::receiver

@@ -1,0 +1,150 @@
+// The receiver's schema, as an append-only list of migration steps.
+//
+// HOW TO ADD A STEP: append ONE entry at the end of kMigrations (before the
+// closing brace). Never edit, reorder or remove a committed entry — databases in
+// the field have run it. Version numbers are positions (1-based), so appending
+// is a one-entry edit. Timestamps are Unix milliseconds (INTEGER) unless a column
+// says otherwise; JSON columns hold objects written by nlohmann::json.
+#include "saslguard/receiver/migrations.hpp"
+
+#include <string>
+
+#include "saslguard/receiver/database.hpp"
+
+namespace saslguard::receiver {
+namespace {
+
+const std::vector<Migration> kMigrations = {
+    // 1 ---------------------------------------------------------------------
+    {"webhook intake, alert events, incidents, evidence, decisions, incident actions", R"SQL(
+CREATE TABLE webhooks (
+    id               INTEGER PRIMARY KEY,
+    received_at      INTEGER NOT NULL,
+    group_key        TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    receiver         TEXT NOT NULL,
+    truncated_alerts INTEGER NOT NULL,
+    alert_count      INTEGER NOT NULL,
+    body             TEXT NOT NULL          -- the accepted payload, verbatim
+);
+-- One row per distinct alert event. (fingerprint, starts_at, status) is what
+-- makes a redelivery (HA pair, repeat_interval, retry) the same event.
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    webhook_id    INTEGER NOT NULL REFERENCES webhooks(id),
+    fingerprint   TEXT NOT NULL,
+    starts_at     TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    alertname     TEXT NOT NULL,
+    labels        TEXT NOT NULL,            -- JSON object
+    annotations   TEXT NOT NULL,            -- JSON object
+    ends_at       TEXT NOT NULL,
+    generator_url TEXT NOT NULL,
+    received_at   INTEGER NOT NULL,
+    duplicates    INTEGER NOT NULL DEFAULT 0,  -- redeliveries seen after the first
+    -- pending: accepted, not yet looked at; decided: incident, evidence, decision
+    -- and planned actions stored; done: actions run and notification sent.
+    state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'decided', 'done')),
+    processed_at  INTEGER,
+    UNIQUE (fingerprint, starts_at, status)
+);
+CREATE INDEX alerts_unfinished ON alerts(id) WHERE state != 'done';
+
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY,
+    fingerprint     TEXT NOT NULL,
+    starts_at       TEXT NOT NULL,
+    alertname       TEXT NOT NULL,
+    instance        TEXT NOT NULL,
+    username        TEXT,                   -- the culprit, when one was named
+    status          TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    opened_at       INTEGER NOT NULL,
+    resolved_at     INTEGER,
+    firing_alert_id INTEGER REFERENCES alerts(id),
+    UNIQUE (fingerprint, starts_at)
+);
+CREATE INDEX incidents_open ON incidents(status) WHERE status = 'open';
+
+CREATE TABLE evidence (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    source      TEXT NOT NULL,              -- label | prometheus | exporter | none
+    conclusive  INTEGER NOT NULL,
+    body        TEXT NOT NULL,              -- JSON (Evidence)
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE decisions (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER NOT NULL REFERENCES incidents(id),
+    configured_mode TEXT NOT NULL,          -- from config or the alert's mitigation label
+    mode            TEXT NOT NULL,          -- what was applied after the guards
+    act             INTEGER NOT NULL,       -- 1 when actions ran automatically
+    actions         TEXT NOT NULL,          -- JSON array of action kinds (run or suggested)
+    reason          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+
+-- Action requests the worker made for an incident and their outcomes. The
+-- executor keeps its own audit record (audit_id). A row in 'running' after a
+-- crash becomes 'interrupted' and is never re-run automatically.
+CREATE TABLE incident_actions (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    request     TEXT NOT NULL,              -- JSON (ActionRequest)
+    state       TEXT NOT NULL CHECK (state IN ('planned', 'running', 'done', 'failed', 'interrupted')),
+    summary     TEXT,
+    error       TEXT,
+    audit_id    INTEGER,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER
+);
+CREATE INDEX incident_actions_by_incident ON incident_actions(incident_id);
+CREATE INDEX incident_actions_started ON incident_actions(actor, started_at);
+)SQL"},
+    // Append new steps here (one entry each).
+};
+
+}  // namespace
+
+const std::vector<Migration>& migrations() { return kMigrations; }
+
+Result<int> schema_version(Database& db) {
+    auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    if (!r) return r.error();
+    auto v = db.query_int64("SELECT max(version) FROM schema_version");
+    if (!v) return v.error();
+    return static_cast<int>(v->value_or(0));
+}
+
+Result<int> migrate(Database& db) {
+    const int latest = static_cast<int>(kMigrations.size());
+    for (;;) {
+        auto tx = Transaction::begin(db);  // IMMEDIATE: two processes starting at once serialise here
+        if (!tx) return tx.error();
+        auto current = schema_version(db);
+        if (!current) return current.error();
+        if (*current > latest)
+            return make_error("database schema version " + std::to_string(*current) +
+                              " is newer than this program's " + std::to_string(latest));
+        if (*current == latest) {
+            if (auto c = tx->commit(); !c) return c.error();
+            return latest;
+        }
+        const Migration& m = kMigrations[static_cast<std::size_t>(*current)];
+        const int next = *current + 1;
+        if (auto r = db.exec(m.sql); !r)
+            return make_error("migration " + std::to_string(next) + " (" + std::string(m.description) +
+                              "): " + r.error().message);
+        if (auto r = db.exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
+                             std::to_string(next) + ")");
+            !r)
+            return r.error();
+        if (auto c = tx->commit(); !c) return c.error();
+    }
+}
+
+}  // namespace saslguard::receiver
