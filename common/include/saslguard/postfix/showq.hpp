@@ -7,13 +7,16 @@
 // Wire format (Postfix 3.x, attr_print0 over the socket; every string ends in
 // a NUL byte, numbers are decimal text):
 //
-//   protocol\0showq_protocol\0\0                        greeting (one record)
+//   protocol\0mail_queue_list_protocol\0\0              greeting (one record;
+//                                                       older 3.x may omit it)
 //   queue_name\0deferred\0queue_id\0ABC\0time\0<epoch>\0size\0<bytes>\0
 //   forced_expire\0<0|1>\0sender\0<addr>\0              message header, then
 //   recipient\0<addr>\0reason\0<why or empty>\0         zero or more recipients
 //   \0                                                  end of that message
 //   ...                                                 more messages
 //   \0                                                  end of the listing
+//
+// Unknown attributes inside a message are skipped (a newer Postfix may add some).
 //
 // showq has already made addresses "printable" (control bytes become '?'), but
 // with SMTPUTF8 a sender may carry any UTF-8 and, from a broken client, bytes
@@ -98,7 +101,7 @@ private:
     QueuedMessage m_message;
     unsigned m_header_fields = 0;                // bit set of the header attributes seen
     bool m_greeting_seen = false;
-    std::string m_error;
+    std::string m_error;                         // set once failed
     std::size_t m_messages = 0;
     std::uint64_t m_offset = 0;                  // bytes consumed, for error messages
 };
