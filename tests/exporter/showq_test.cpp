@@ -3,32 +3,23 @@
 // made and what it holds).
 #include "saslguard/postfix/showq.hpp"
 
+#include "fake_showq.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
 using saslguard::postfix::QueuedMessage;
 using saslguard::postfix::read_showq;
 using saslguard::postfix::ShowqOptions;
 using saslguard::postfix::ShowqParser;
+using saslguard::test::showq_fixture;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string fixture(const std::string& name) {
-    std::ifstream in(std::string(SASLGUARD_FIXTURES_DIR) + "/showq/" + name, std::ios::binary);
-    REQUIRE(in.good());
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
-}
 
 struct Parsed {
     std::vector<QueuedMessage> messages;
@@ -78,14 +69,14 @@ const std::string kEnd(1, '\0');
 }  // namespace
 
 TEST_CASE("an empty queue is a greeting and an end marker") {
-    auto p = parse(fixture("empty.showq"));
+    auto p = parse(showq_fixture("empty.showq"));
     CHECK(p.feed_error.empty());
     CHECK(p.finish_error.empty());
     CHECK(p.messages.empty());
 }
 
 TEST_CASE("a real listing yields every message with its queue, sender, size and recipients") {
-    auto p = parse(fixture("mixed.showq"));
+    auto p = parse(showq_fixture("mixed.showq"));
     REQUIRE(p.feed_error.empty());
     REQUIRE(p.finish_error.empty());
     REQUIRE(p.messages.size() == 11);
@@ -107,7 +98,7 @@ TEST_CASE("a real listing yields every message with its queue, sender, size and 
 }
 
 TEST_CASE("the result does not depend on how the stream is split into chunks") {
-    const auto bytes = fixture("mixed.showq");
+    const auto bytes = showq_fixture("mixed.showq");
     auto whole = parse(bytes, bytes.size());
     for (std::size_t chunk : {1, 2, 3, 7, 35, 36, 1000}) {
         auto p = parse(bytes, chunk);
@@ -123,7 +114,7 @@ TEST_CASE("the result does not depend on how the stream is split into chunks") {
 }
 
 TEST_CASE("an answer cut mid-record is an error after the complete messages") {
-    auto p = parse(fixture("truncated.showq"));
+    auto p = parse(showq_fixture("truncated.showq"));
     CHECK(p.feed_error.empty());
     CHECK(p.messages.size() == 5);
     CHECK_THAT(p.finish_error, Catch::Contains("cut after 5 messages") && Catch::Contains("mid-record"));
@@ -138,7 +129,7 @@ TEST_CASE("an answer cut between records or before the greeting is an error") {
 TEST_CASE("recipients are skipped when the caller does not keep them") {
     ShowqOptions options;
     options.keep_recipients = false;
-    auto p = parse(fixture("mixed.showq"), 4096, options);
+    auto p = parse(showq_fixture("mixed.showq"), 4096, options);
     REQUIRE(p.messages.size() == 11);
     for (const auto& m : p.messages) CHECK(m.recipients.empty());
 }
@@ -195,58 +186,9 @@ TEST_CASE("too many recipients are dropped, not an error") {
 
 // ---- read_showq against a socket ----
 
-namespace {
-
-// A one-shot unix-socket server in a thread that writes `bytes`, then either
-// closes or holds the connection open until the test ends.
-class FakeShowq {
-public:
-    FakeShowq(std::string bytes, bool hold_open) : m_bytes(std::move(bytes)), m_hold(hold_open) {
-        char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        m_path = m_dir + "/showq";
-        m_listen = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m_path.c_str());
-        REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-        REQUIRE(::listen(m_listen, 4) == 0);
-        m_thread = std::thread([this] {
-            const int c = ::accept(m_listen, nullptr, nullptr);
-            if (c < 0) return;
-            std::size_t off = 0;
-            while (off < m_bytes.size()) {
-                const ssize_t n = ::write(c, m_bytes.data() + off, m_bytes.size() - off);
-                if (n <= 0) break;
-                off += static_cast<std::size_t>(n);
-            }
-            while (m_hold && !m_stop) std::this_thread::sleep_for(5ms);
-            ::close(c);
-        });
-    }
-    ~FakeShowq() {
-        m_stop = true;
-        ::shutdown(m_listen, SHUT_RDWR);
-        m_thread.join();
-        ::close(m_listen);
-        ::unlink(m_path.c_str());
-        ::rmdir(m_dir.c_str());
-    }
-    const std::string& path() const { return m_path; }
-
-private:
-    std::string m_bytes;
-    bool m_hold;
-    std::atomic<bool> m_stop{false};
-    std::string m_dir, m_path;
-    int m_listen = -1;
-    std::thread m_thread;
-};
-
-}  // namespace
 
 TEST_CASE("read_showq streams every message from the socket") {
-    FakeShowq server(fixture("mixed.showq"), false);
+    saslguard::test::FakeShowq server(showq_fixture("mixed.showq"), false);
     std::vector<std::string> ids;
     auto n = read_showq(server.path(), [&](const QueuedMessage& m) { ids.push_back(m.queue_id); }, 2000ms);
     REQUIRE(n.ok());
@@ -255,7 +197,7 @@ TEST_CASE("read_showq streams every message from the socket") {
 }
 
 TEST_CASE("read_showq stops at the end marker even if the peer keeps the socket open") {
-    FakeShowq server(fixture("mixed.showq"), true);
+    saslguard::test::FakeShowq server(showq_fixture("mixed.showq"), true);
     auto n = read_showq(server.path(), nullptr, 2000ms);
     REQUIRE(n.ok());
     CHECK(*n == 11);
@@ -285,7 +227,7 @@ TEST_CASE("read_showq reports a socket nobody listens on (Postfix stopped)") {
 }
 
 TEST_CASE("read_showq reports an answer cut mid-record") {
-    FakeShowq server(fixture("truncated.showq"), false);
+    saslguard::test::FakeShowq server(showq_fixture("truncated.showq"), false);
     int seen = 0;
     auto n = read_showq(server.path(), [&](const QueuedMessage&) { ++seen; }, 2000ms);
     REQUIRE_FALSE(n.ok());
@@ -294,7 +236,7 @@ TEST_CASE("read_showq reports an answer cut mid-record") {
 }
 
 TEST_CASE("read_showq gives up at the deadline when showq stalls mid-answer") {
-    FakeShowq server(fixture("truncated.showq"), true);
+    saslguard::test::FakeShowq server(showq_fixture("truncated.showq"), true);
     const auto start = std::chrono::steady_clock::now();
     auto n = read_showq(server.path(), nullptr, 300ms);
     const auto took = std::chrono::steady_clock::now() - start;

@@ -1,0 +1,97 @@
+#pragma once
+// Test helpers for the showq reader and the queue collector: the captured
+// fixtures and a unix-socket server that replays them. The server stands in for
+// Postfix only to make faults exact (a stall mid-answer, a cut); every byte it
+// sends is a real capture (tests/fixtures/showq/README.md).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+namespace saslguard::test {
+
+inline std::string showq_fixture(const std::string& name) {
+    std::ifstream in(std::string(SASLGUARD_FIXTURES_DIR) + "/showq/" + name, std::ios::binary);
+    REQUIRE(in.good());
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return bytes.str();
+}
+
+// Serves every connection with the current bytes, then closes it, or with
+// hold_open keeps it open (a stalled showq) until the server is destroyed.
+class FakeShowq {
+public:
+    FakeShowq(std::string bytes, bool hold_open) : m_bytes(std::move(bytes)), m_hold(hold_open) {
+        char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        m_dir = tmpl;
+        m_path = m_dir + "/showq";
+        m_listen = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m_path.c_str());
+        REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+        REQUIRE(::listen(m_listen, 16) == 0);
+        m_thread = std::thread([this] { serve(); });
+    }
+    FakeShowq(const FakeShowq&) = delete;
+    FakeShowq& operator=(const FakeShowq&) = delete;
+    ~FakeShowq() {
+        m_stop = true;
+        ::shutdown(m_listen, SHUT_RDWR);  // wakes accept()
+        m_thread.join();
+        ::close(m_listen);
+        ::unlink(m_path.c_str());
+        ::rmdir(m_dir.c_str());
+    }
+
+    const std::string& path() const { return m_path; }
+    void set_bytes(std::string bytes) {
+        std::lock_guard lock(m_mutex);
+        m_bytes = std::move(bytes);
+    }
+    int connections() const { return m_connections; }
+
+private:
+    void serve() {
+        while (!m_stop) {
+            const int c = ::accept(m_listen, nullptr, nullptr);
+            if (c < 0) return;
+            ++m_connections;
+            std::string bytes;
+            {
+                std::lock_guard lock(m_mutex);
+                bytes = m_bytes;
+            }
+            std::size_t off = 0;
+            while (off < bytes.size()) {
+                const ssize_t n = ::write(c, bytes.data() + off, bytes.size() - off);
+                if (n <= 0) break;
+                off += static_cast<std::size_t>(n);
+            }
+            while (m_hold && !m_stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            ::close(c);
+        }
+    }
+
+    std::mutex m_mutex;
+    std::string m_bytes;
+    const bool m_hold;
+    std::atomic<bool> m_stop{false};
+    std::atomic<int> m_connections{0};
+    std::string m_dir, m_path;
+    int m_listen = -1;
+    std::thread m_thread;
+};
+
+}  // namespace saslguard::test
