@@ -105,6 +105,68 @@ CREATE TABLE incident_actions (
 CREATE INDEX incident_actions_by_incident ON incident_actions(incident_id);
 CREATE INDEX incident_actions_started ON incident_actions(actor, started_at);
 )SQL"},
+    // 2 ---------------------------------------------------------------------
+    {"telegram bot: outbox, inline-button callbacks, incident messages, handled updates, offset, refusals", R"SQL(
+-- Every outgoing Bot API call, until sent or definitively failed (docs/telegram.md).
+CREATE TABLE telegram_outbox (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id             INTEGER NOT NULL,
+    method              TEXT NOT NULL,          -- sendMessage | editMessageText | …
+    payload_json        TEXT NOT NULL,
+    state               TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at     INTEGER NOT NULL,
+    last_error          TEXT,
+    created_at          INTEGER NOT NULL,
+    sent_at             INTEGER,
+    incident_id         INTEGER,
+    telegram_message_id INTEGER
+);
+CREATE INDEX telegram_outbox_due ON telegram_outbox(next_attempt_at, id) WHERE state = 'pending';
+-- Inline buttons: callback_data is the random token, never the action itself.
+CREATE TABLE telegram_callbacks (
+    token       TEXT PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,                  -- JSON: username, ips, senders, duration_s
+    stage       TEXT NOT NULL CHECK (stage IN ('offer', 'confirm')),
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    used_by     TEXT
+);
+CREATE INDEX telegram_callbacks_by_incident ON telegram_callbacks(incident_id);
+-- What each incident message shows (JSON), re-rendered when an admin acts or it resolves.
+CREATE TABLE telegram_incidents (
+    incident_id INTEGER PRIMARY KEY,
+    view_json   TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE telegram_messages (
+    incident_id INTEGER NOT NULL,
+    chat_id     INTEGER NOT NULL,
+    message_id  INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, chat_id)
+);
+-- update_ids already handled, recorded in the transaction of their effect.
+CREATE TABLE telegram_updates (
+    update_id  INTEGER PRIMARY KEY,
+    handled_at INTEGER NOT NULL
+);
+CREATE TABLE telegram_kv (
+    key   TEXT PRIMARY KEY,                     -- 'offset': next getUpdates offset
+    value TEXT NOT NULL
+);
+-- Presses and commands from Telegram users who are not configured admins.
+CREATE TABLE telegram_refusals (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    user_id  INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    what     TEXT NOT NULL,
+    reason   TEXT NOT NULL
+);
+)SQL"},
     // Append new steps here (one entry each).
 };
 

@@ -1,0 +1,131 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "saslguard/receiver/telegram/store.hpp"
+
+using namespace saslguard::receiver::telegram;
+
+namespace {
+struct TempDb {
+    std::string dir;
+    TempDb() {
+        char tmpl[] = "/tmp/saslguard-tgstore-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+    }
+    ~TempDb() { std::filesystem::remove_all(dir); }
+    std::string path() const { return dir + "/state.db"; }
+};
+}  // namespace
+
+TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
+    TempDb t;
+    auto s = TelegramStore::open(t.path());
+    REQUIRE(s);
+    auto& st = **s;
+    auto a = st.enqueue(10, "sendMessage", R"({"text":"a"})", 5, 1000);
+    auto b = st.enqueue(11, "sendMessage", R"({"text":"b"})", 0, 1001);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*st.count_outbox("pending") == 2);
+
+    auto due = st.next_due(1000);
+    REQUIRE(due);
+    REQUIRE(*due);
+    CHECK((*due)->id == *a);
+    CHECK((*due)->incident_id == 5);
+    CHECK((*due)->payload_json == R"({"text":"a"})");
+
+    REQUIRE(st.mark_retry(*a, 5000, "HTTP 500"));
+    due = st.next_due(2000);
+    REQUIRE(*due);
+    CHECK((*due)->id == *b);
+    REQUIRE(st.mark_failed(*b, "HTTP 401: Unauthorized"));
+    CHECK_FALSE(*st.next_due(2000));
+    CHECK(**st.next_due_at() == 5000);
+
+    due = st.next_due(5000);
+    REQUIRE(*due);
+    CHECK((*due)->attempts == 1);
+    REQUIRE(st.mark_sent(*a, 5001, 77));
+    CHECK(*st.count_outbox("pending") == 0);
+    CHECK(*st.count_outbox("sent") == 1);
+    CHECK(*st.count_outbox("failed") == 1);
+    CHECK_FALSE(*st.next_due_at());
+}
+
+TEST_CASE("a callback token is single use") {
+    TempDb t;
+    auto s = TelegramStore::open(t.path());
+    REQUIRE(s);
+    auto& st = **s;
+    REQUIRE(st.add_callback({"tok", 3, "block_login", R"({"username":"a"})", "offer", 100, 200, std::nullopt, ""}));
+    auto cb = st.callback("tok");
+    REQUIRE(cb);
+    REQUIRE(*cb);
+    CHECK((*cb)->action == "block_login");
+    CHECK_FALSE((*cb)->used_at);
+    CHECK(*st.use_callback("tok", 150, "telegram:1"));
+    CHECK_FALSE(*st.use_callback("tok", 151, "telegram:2"));
+    cb = st.callback("tok");
+    CHECK((*cb)->used_at == std::optional<std::int64_t>(150));
+    CHECK((*cb)->used_by == "telegram:1");
+    auto none = st.callback("nope");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+}
+
+TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
+    TempDb t;
+    auto s = TelegramStore::open(t.path());
+    REQUIRE(s);
+    auto& st = **s;
+    REQUIRE(st.add_callback({"a", 3, "hold_mail", "{}", "offer", 100, 9000, std::nullopt, ""}));
+    REQUIRE(st.add_callback({"b", 3, "block_login", "{}", "offer", 100, 9000, std::nullopt, ""}));
+    REQUIRE(st.add_callback({"c", 4, "block_login", "{}", "offer", 100, 9000, std::nullopt, ""}));
+    REQUIRE(*st.use_callback("a", 150, "x"));
+    REQUIRE(st.expire_callbacks(3, 200));
+    CHECK((*st.callback("a"))->expires_at == 9000);
+    CHECK((*st.callback("b"))->expires_at == 200);
+    CHECK((*st.callback("c"))->expires_at == 9000);
+}
+
+TEST_CASE("the update offset persists across connections and only moves forward") {
+    TempDb t;
+    {
+        auto s = TelegramStore::open(t.path());
+        REQUIRE(s);
+        CHECK(*(*s)->offset() == 0);
+        REQUIRE((*s)->record_update(41, 1));
+        REQUIRE((*s)->record_update(40, 2));
+        CHECK(*(*s)->offset() == 42);
+    }
+    auto s = TelegramStore::open(t.path());
+    REQUIRE(s);
+    CHECK(*(*s)->offset() == 42);
+    CHECK(*(*s)->update_handled(40));
+    CHECK(*(*s)->update_handled(41));
+    CHECK_FALSE(*(*s)->update_handled(42));
+}
+
+TEST_CASE("incident views and their messages are kept per chat") {
+    TempDb t;
+    auto s = TelegramStore::open(t.path());
+    REQUIRE(s);
+    auto& st = **s;
+    REQUIRE(st.save_incident(9, R"({"a":1})", 1));
+    REQUIRE(st.save_incident(9, R"({"a":2})", 2));
+    CHECK(**st.load_incident(9) == R"({"a":2})");
+    CHECK_FALSE(*st.load_incident(8));
+    REQUIRE(st.set_message(9, -100, 5));
+    REQUIRE(st.set_message(9, 200, 6));
+    REQUIRE(st.set_message(9, 200, 7));
+    auto m = st.messages(9);
+    REQUIRE(m);
+    REQUIRE(m->size() == 2);
+    CHECK((*m)[0].chat_id == -100);
+    CHECK((*m)[1].message_id == 7);
+    REQUIRE(st.record_refusal(666, "mallory", "callback block_login", "not an admin", 3));
+    CHECK(*st.count_refusals() == 1);
+}
