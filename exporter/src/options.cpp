@@ -1,0 +1,168 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <sstream>
+
+namespace saslguard::exporter {
+namespace {
+
+std::string parse_size(const std::string& v, std::size_t& out, std::size_t min_value = 1) {
+    std::size_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p != v.data() + v.size() || n < min_value)
+        return "expected an integer >= " + std::to_string(min_value);
+    out = n;
+    return {};
+}
+
+std::string parse_bool(const std::string& v, bool& out) {
+    if (v.empty() || v == "true" || v == "1") { out = true; return {}; }
+    if (v == "false" || v == "0") { out = false; return {}; }
+    return "expected true or false";
+}
+
+template <class Rep, class Period>
+std::string parse_dur(const std::string& v, std::chrono::duration<Rep, Period>& out) {
+    auto d = parse_duration(v);
+    if (!d) return d.error().message;
+    if (d->count() <= 0) return "expected a positive duration";
+    out = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(*d);
+    if (out.count() <= 0) return "duration too small";
+    return {};
+}
+
+std::string set_source(Options& o, const std::string& v) {
+    if (v == "file") o.log_source = LogSourceKind::File;
+    else if (v == "journal") o.log_source = LogSourceKind::Journal;
+    else if (v == "stdin") o.log_source = LogSourceKind::Stdin;
+    else return "expected file, journal or stdin";
+    return {};
+}
+
+}  // namespace
+
+const std::vector<Flag>& flag_table() {
+    static const std::vector<Flag> table = {
+        {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v.empty()) return "must not be empty";
+             o.listen_address = v;
+             return {};
+         }},
+        {"web.telemetry-path", "HTTP path of the metrics", "/metrics", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v.empty() || v[0] != '/') return "must start with /";
+             o.metrics_path = v;
+             return {};
+         }},
+        {"log.source", "where Postfix log lines come from: file|journal|stdin", "file", false, set_source},
+        {"log.path", "log file to follow (--log.source=file)", "/var/log/mail.log", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v.empty()) return "must not be empty";
+             o.log_path = v;
+             return {};
+         }},
+        {"log.from-start", "read the log file from its beginning instead of its end", "false", true,
+         [](Options& o, const std::string& v) { return parse_bool(v, o.log_from_start); }},
+        {"log.poll-interval", "how often the file tailer looks for new lines, rotation and truncation",
+         "250ms", false, [](Options& o, const std::string& v) { return parse_dur(v, o.log_poll_interval); }},
+        {"journal.units", "comma-separated systemd units read with --log.source=journal",
+         "postfix.service,postfix@-.service", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v.empty()) return "must not be empty";
+             o.journal_units = v;
+             return {};
+         }},
+        {"oneshot", "read FILE to its end, print the metrics in text format to stdout and exit", "", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v.empty()) return "needs a file";
+             o.oneshot_path = v;
+             return {};
+         }},
+        {"max-users", "SASL users tracked at once; the idlest is evicted beyond this", "10000", false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.max_users); }},
+        {"top-k", "label values kept for attacker-controlled labels (client IPs); the rest is __other__",
+         "20", false, [](Options& o, const std::string& v) { return parse_size(v, o.top_k); }},
+        {"window", "sliding window of postfix_sasl_user_client_ips and postfix_sasl_failures_by_client_ip",
+         "10m", false, [](Options& o, const std::string& v) { return parse_dur(v, o.window); }},
+        {"log.max-queue-ids", "queue ids remembered to attribute qmgr/delivery lines to a SASL user",
+         "65536", false, [](Options& o, const std::string& v) { return parse_size(v, o.max_queue_ids, 16); }},
+        {"log.queue-id-ttl", "forget a queue id not seen for this long (log time)", "6h", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.queue_id_ttl); }},
+        {"max-failure-ips", "client IPs with SASL failures tracked in the window; beyond: __other__",
+         "10000", false, [](Options& o, const std::string& v) { return parse_size(v, o.max_failure_ips); }},
+        {"max-ips-per-user", "distinct client IPs remembered per user in the window", "4096", false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.max_ips_per_user); }},
+        {"log.level", "exporter's own log level: debug|info|warn|error", "info", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v != "debug" && v != "info" && v != "warn" && v != "error") return "expected debug|info|warn|error";
+             o.log_level = v;
+             return {};
+         }},
+        // Queue collector flags (showq) are added below this line.
+    };
+    return table;
+}
+
+Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
+    std::int64_t n = 0;
+    const char* b = text.data();
+    const char* e = b + text.size();
+    auto [p, ec] = std::from_chars(b, e, n);
+    if (ec != std::errc{} || n < 0) return make_error("invalid duration '" + text + "'");
+    std::string_view unit(p, static_cast<std::size_t>(e - p));
+    std::int64_t ms_per = 0;
+    if (unit.empty() || unit == "s") ms_per = 1000;
+    else if (unit == "ms") ms_per = 1;
+    else if (unit == "m") ms_per = 60'000;
+    else if (unit == "h") ms_per = 3'600'000;
+    else if (unit == "d") ms_per = 86'400'000;
+    else return make_error("invalid duration unit in '" + text + "' (ms, s, m, h, d)");
+    return std::chrono::milliseconds(n * ms_per);
+}
+
+std::string usage() {
+    std::ostringstream out;
+    out << "usage: saslguard-exporter [flags]\n\n";
+    for (const auto& f : flag_table()) {
+        out << "  --" << f.name << (f.is_bool ? "" : "=VALUE") << "\n      " << f.help;
+        if (!f.default_text.empty()) out << " (default " << f.default_text << ")";
+        out << "\n";
+    }
+    return out.str();
+}
+
+Result<Options> parse_options(int argc, const char* const* argv, bool* help_requested) {
+    Options options;
+    if (help_requested) *help_requested = false;
+    const auto& table = flag_table();
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            if (help_requested) *help_requested = true;
+            return make_error(usage());
+        }
+        if (arg.rfind("--", 0) != 0) return make_error("unexpected argument '" + arg + "'");
+        std::string name = arg.substr(2);
+        std::string value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+            has_value = true;
+        }
+        const Flag* flag = nullptr;
+        for (const auto& f : table)
+            if (f.name == name) flag = &f;
+        if (!flag) return make_error("unknown flag --" + name + " (see --help)");
+        if (!has_value && !flag->is_bool) {
+            if (i + 1 >= argc) return make_error("flag --" + name + " needs a value");
+            value = argv[++i];
+        }
+        if (std::string err = flag->apply(options, value); !err.empty())
+            return make_error("flag --" + name + "=" + value + ": " + err);
+    }
+    return options;
+}
+
+}  // namespace saslguard::exporter

@@ -1,0 +1,68 @@
+#pragma once
+// Command-line options of saslguard-exporter. Every path and knob is a flag so the
+// real binary can run against fixtures. Flags are declared once, in a table
+// (options.cpp: flag_table), next to their default and help text: to add a flag,
+// add a field here and one row to the table.
+//
+// Syntax: `--name=value` or `--name value`; boolean flags take no value
+// (`--log.from-start`), or `--name=true|false`. Durations: "250ms", "30s", "10m", "1h".
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "saslguard/common/result.hpp"
+
+namespace saslguard::exporter {
+
+enum class LogSourceKind { File, Journal, Stdin };
+
+struct Options {
+    // HTTP
+    std::string listen_address = "127.0.0.1:9754";
+    std::string metrics_path = "/metrics";
+
+    // Log source
+    LogSourceKind log_source = LogSourceKind::File;
+    std::string log_path = "/var/log/mail.log";
+    bool log_from_start = false;
+    std::chrono::milliseconds log_poll_interval{250};
+    std::string journal_units = "postfix.service,postfix@-.service";
+    std::string oneshot_path;  // non-empty: --oneshot FILE
+
+    // Cardinality and windows
+    std::size_t max_users = 10000;
+    std::size_t top_k = 20;
+    std::chrono::seconds window{600};
+    std::size_t max_queue_ids = 65536;
+    std::chrono::seconds queue_id_ttl{6 * 3600};
+    std::size_t max_failure_ips = 10000;
+    std::size_t max_ips_per_user = 4096;
+
+    std::string log_level = "info";
+
+    // Queue collector (showq): fields are added below this line by the queue side.
+};
+
+struct Flag {
+    std::string name;        // without the leading "--"
+    std::string help;
+    std::string default_text;
+    bool is_bool = false;
+    // Applies a value; returns an error message, or "" on success.
+    std::string (*apply)(Options&, const std::string& value) = nullptr;
+};
+
+// The table of every flag, in --help order.
+const std::vector<Flag>& flag_table();
+
+// Parses argv. `--help` yields an Error whose message is the usage text and sets
+// `help_requested`. Unknown flags and bad values are errors naming the flag.
+Result<Options> parse_options(int argc, const char* const* argv, bool* help_requested = nullptr);
+
+std::string usage();
+
+// "250ms" / "30s" / "10m" / "1h" / "2d"; a bare number is seconds.
+Result<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+}  // namespace saslguard::exporter
