@@ -167,6 +167,39 @@ CREATE TABLE telegram_refusals (
     reason   TEXT NOT NULL
 );
 )SQL"},
+    // 3 ---------------------------------------------------------------------
+    {"mitigation: audit trail of every action and the blocks now in force", R"SQL(
+-- One row per mitigation request (docs/mitigation.md), dry runs and refused
+-- requests included. Times are Unix milliseconds.
+CREATE TABLE actions (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id       INTEGER,                -- NULL when not tied to an incident (saslguardctl)
+    kind              TEXT NOT NULL,          -- block_login | unblock_login | hold_mail | …
+    target            TEXT NOT NULL,          -- SASL login (log-quoted when it failed validation)
+    params_json       TEXT NOT NULL,          -- ips, senders, affected queue ids, …
+    actor             TEXT NOT NULL,          -- auto | telegram:<id> | cli:<user> | expiry
+    reason            TEXT NOT NULL,
+    dry_run           INTEGER NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('requested', 'applied', 'failed', 'reverted')),
+    result            TEXT NOT NULL DEFAULT '',
+    error             TEXT NOT NULL DEFAULT '',
+    created_at        INTEGER NOT NULL,
+    finished_at       INTEGER,
+    expires_at        INTEGER,
+    reverts_action_id INTEGER REFERENCES actions(id)
+);
+CREATE INDEX actions_by_target ON actions(target, created_at);
+-- What is in force now: one row per kind (login | ip | account | hold) and target.
+CREATE TABLE blocks (
+    kind       TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    action_id  INTEGER NOT NULL REFERENCES actions(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (kind, target)
+);
+CREATE INDEX blocks_expiring ON blocks(expires_at) WHERE expires_at IS NOT NULL;
+)SQL"},
     // Append new steps here (one entry each).
 };
 
