@@ -5,6 +5,7 @@
 
 #include "app.hpp"
 #include "options.hpp"
+#include "queue_collector.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/signals.hpp"
 
@@ -21,8 +22,14 @@ int main(int argc, char** argv) {
 
     exporter::App app(std::move(*options));
 
-    // Collectors besides the log pipeline register here, e.g. the showq queue
-    // collector: app.add_collectable(std::make_shared<...>(app.options()));
+    // Collectors besides the log pipeline register here.
+    // The showq queue collector runs in daemon mode only: --oneshot output stays a
+    // function of the log file. It stops (cancelling a read) when the App goes.
+    if (app.options().oneshot_path.empty() && !app.options().showq_path.empty()) {
+        auto queue = std::make_shared<exporter::QueueCollector>(exporter::queue_collector_options(app.options()));
+        app.add_collectable(queue);
+        queue->start();
+    }
 
     return app.options().oneshot_path.empty() ? app.run_daemon() : app.run_oneshot();
 }

@@ -100,6 +100,18 @@ const std::vector<Flag>& flag_table() {
              return {};
          }},
         // Queue collector flags (showq) are added below this line.
+        {"showq.path", "showq socket of the Postfix instance (what postqueue reads); empty disables the queue metrics",
+         "/var/spool/postfix/public/showq", false,
+         [](Options& o, const std::string& v) -> std::string {
+             o.showq_path = v;
+             return {};
+         }},
+        {"queue.refresh-interval", "pause between background showq refreshes; scrapes serve the last one", "15s",
+         false, [](Options& o, const std::string& v) { return parse_dur(v, o.queue_refresh_interval); }},
+        {"showq.timeout", "give up one showq refresh (connect and whole listing) after this long", "60s", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.showq_timeout); }},
+        {"queue.top-senders", "envelope senders published by postfix_queue_sender_messages; the rest is __other__",
+         "20", false, [](Options& o, const std::string& v) { return parse_size(v, o.queue_top_senders); }},
     };
     return table;
 }

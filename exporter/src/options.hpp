@@ -42,6 +42,10 @@ struct Options {
     std::string log_level = "info";
 
     // Queue collector (showq): fields are added below this line by the queue side.
+    std::string showq_path = "/var/spool/postfix/public/showq";  // "" disables the queue metrics
+    std::chrono::milliseconds queue_refresh_interval{std::chrono::seconds(15)};
+    std::chrono::milliseconds showq_timeout{std::chrono::seconds(60)};
+    std::size_t queue_top_senders = 20;
 };
 
 struct Flag {

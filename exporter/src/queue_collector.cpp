@@ -23,6 +23,15 @@ double unix_now() {
 
 }  // namespace
 
+QueueCollectorOptions queue_collector_options(const Options& options) {
+    QueueCollectorOptions q;
+    q.showq_path = options.showq_path;
+    q.refresh_interval = options.queue_refresh_interval;
+    q.timeout = options.showq_timeout;
+    q.top_senders = options.queue_top_senders;
+    return q;
+}
+
 QueueCollector::QueueCollector(QueueCollectorOptions options) : m_options(std::move(options)) {}
 
 QueueCollector::~QueueCollector() { stop(); }
@@ -33,6 +42,7 @@ void QueueCollector::start() {
         std::lock_guard lock(m_stop_mutex);
         m_stop = false;
     }
+    m_cancel = false;
     m_thread = std::thread([this] { run(); });
 }
 
@@ -41,6 +51,7 @@ void QueueCollector::stop() {
         std::lock_guard lock(m_stop_mutex);
         m_stop = true;
     }
+    m_cancel = true;
     m_stop_cv.notify_all();
     if (m_thread.joinable()) m_thread.join();
 }
@@ -60,6 +71,7 @@ Result<void> QueueCollector::refresh_now() {
 
     postfix::ShowqOptions showq_options;
     showq_options.keep_recipients = false;  // not published; skipping them saves allocations
+    showq_options.cancel = &m_cancel;
     QueueStatsBuilder builder(static_cast<std::int64_t>(started_unix));
     auto read = postfix::read_showq(
         m_options.showq_path, [&](const postfix::QueuedMessage& m) { builder.add(m); }, m_options.timeout,

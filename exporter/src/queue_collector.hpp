@@ -23,6 +23,7 @@
 //   saslguard_exporter_showq_last_success_timestamp_seconds  0 before the first success
 //   saslguard_exporter_showq_snapshot_age_seconds        since the published listing was read
 //                                                        (absent before the first success)
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -35,6 +36,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include "options.hpp"
 #include "saslguard/common/result.hpp"
 
 namespace saslguard::exporter {
@@ -48,6 +50,9 @@ struct QueueCollectorOptions {
     std::size_t top_senders = 20;
 };
 
+// The collector's part of the exporter's flags (--showq.*, --queue.*).
+QueueCollectorOptions queue_collector_options(const Options& options);
+
 class QueueCollector : public prometheus::Collectable {
 public:
     explicit QueueCollector(QueueCollectorOptions options);
@@ -57,7 +62,7 @@ public:
 
     // Starts the background thread; its first refresh begins at once.
     void start();
-    // Stops and joins the thread (a refresh in flight ends within its timeout).
+    // Stops and joins the thread; a refresh in flight is cancelled (within ~100 ms).
     void stop();
 
     // One refresh in the caller's thread (tests, benchmarks). Returns the showq
@@ -88,6 +93,7 @@ private:
     std::mutex m_stop_mutex;
     std::condition_variable m_stop_cv;
     bool m_stop = false;
+    std::atomic<bool> m_cancel{false};  // tells a read in flight to give up
     std::thread m_thread;
 };
 

@@ -245,3 +245,21 @@ TEST_CASE("read_showq gives up at the deadline when showq stalls mid-answer") {
     CHECK(took >= 250ms);
     CHECK(took < 2s);
 }
+
+TEST_CASE("read_showq stops soon after its cancel flag is set, well before the deadline") {
+    saslguard::test::FakeShowq server(showq_fixture("truncated.showq"), true);
+    std::atomic<bool> cancel{false};
+    ShowqOptions options;
+    options.cancel = &cancel;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(100ms);
+        cancel = true;
+    });
+    const auto start = std::chrono::steady_clock::now();
+    auto n = read_showq(server.path(), nullptr, 10s, options);
+    const auto took = std::chrono::steady_clock::now() - start;
+    canceller.join();
+    REQUIRE_FALSE(n.ok());
+    CHECK_THAT(n.error().message, Catch::Contains("cancelled"));
+    CHECK(took < 1s);
+}

@@ -1,5 +1,6 @@
 #include "saslguard/postfix/showq.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -307,8 +308,12 @@ Result<std::size_t> read_showq(const std::string& socket_path,
         if (n == 0) break;  // EOF: finish() says whether it was complete
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return with_path("read: " + errno_text(errno));
-        auto ready = wait_fd(fd.get(), POLLIN, deadline);
+        if (options.cancel && options.cancel->load()) return with_path("cancelled");
+        // Wake at least every 100 ms to notice a cancel.
+        const auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
+        auto ready = wait_fd(fd.get(), POLLIN, slice);
         if (!ready) return with_path(ready.error().message);
+        if (!*ready && Clock::now() < deadline) continue;
         if (!*ready)
             return with_path("timed out after " + std::to_string(timeout.count()) + " ms (" +
                              std::to_string(parser.messages()) + " messages read)");

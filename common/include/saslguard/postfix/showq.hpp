@@ -23,6 +23,7 @@
 // that are not UTF-8: the parser passes them through unchanged; whoever turns
 // them into label values or map keys must sanitize or validate them.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +58,9 @@ struct ShowqOptions {
     bool keep_recipients = true;               // false: recipients are skipped (cheaper)
     std::size_t max_recipients = 10000;        // per message; further ones are dropped, not an error
     std::size_t max_field_bytes = 64 * 1024;   // one attribute name or value
+    // read_showq only: when set and true, the read stops within ~100 ms with an
+    // Error ("cancelled"), so a daemon can shut down during a stalled showq.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // Incremental, allocation-light parser of a showq byte stream. Feed it chunks
