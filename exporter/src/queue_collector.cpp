@@ -1,5 +1,7 @@
 #include "queue_collector.hpp"
 
+#include <ctime>
+
 #include "queue_stats.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/postfix/showq.hpp"
@@ -15,6 +17,12 @@ prometheus::MetricFamily scalar(std::string name, std::string help, prometheus::
     else
         m.gauge.value = value;
     return {std::move(name), std::move(help), type, {m}};
+}
+
+double thread_cpu_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double unix_now() {
@@ -68,6 +76,8 @@ Result<void> QueueCollector::refresh_now() {
     std::lock_guard refresh_lock(m_refresh_mutex);
     const auto started = std::chrono::steady_clock::now();
     const double started_unix = unix_now();
+    const double started_cpu = thread_cpu_seconds();
+    m_in_progress = true;
 
     postfix::ShowqOptions showq_options;
     showq_options.keep_recipients = false;  // not published; skipping them saves allocations
@@ -86,6 +96,8 @@ Result<void> QueueCollector::refresh_now() {
                       {{"count", std::to_string(stats.unknown_queue_messages)}});
     }
     const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double cpu = thread_cpu_seconds() - started_cpu;
+    m_in_progress = false;
 
     bool was_up = false;
     {
@@ -93,6 +105,7 @@ Result<void> QueueCollector::refresh_now() {
         was_up = m_up;
         ++m_refreshes;
         m_last_duration = duration;
+        m_last_cpu = cpu;
         m_up = read.ok();
         if (read.ok()) {
             m_families = std::move(families);
@@ -121,7 +134,7 @@ std::vector<prometheus::MetricFamily> QueueCollector::Collect() const {
     std::shared_ptr<const Families> families;
     bool up = false;
     std::uint64_t refreshes = 0, errors = 0;
-    double duration = 0, last_success = 0;
+    double duration = 0, cpu = 0, last_success = 0;
     std::chrono::steady_clock::time_point snapshot{};
     {
         std::lock_guard lock(m_mutex);
@@ -130,6 +143,7 @@ std::vector<prometheus::MetricFamily> QueueCollector::Collect() const {
         refreshes = m_refreshes;
         errors = m_errors;
         duration = m_last_duration;
+        cpu = m_last_cpu;
         last_success = m_last_success_unix;
         snapshot = m_snapshot_steady;
     }
@@ -144,6 +158,11 @@ std::vector<prometheus::MetricFamily> QueueCollector::Collect() const {
                          MetricType::Counter, static_cast<double>(errors)));
     out.push_back(scalar("saslguard_exporter_showq_refresh_duration_seconds",
                          "Wall time of the last showq refresh", MetricType::Gauge, duration));
+    out.push_back(scalar("saslguard_exporter_showq_refresh_cpu_seconds",
+                         "CPU time the exporter spent in the last showq refresh (showq's own CPU not included)",
+                         MetricType::Gauge, cpu));
+    out.push_back(scalar("saslguard_exporter_showq_refresh_in_progress", "1 while a showq refresh is running",
+                         MetricType::Gauge, m_in_progress ? 1 : 0));
     out.push_back(scalar("saslguard_exporter_showq_last_success_timestamp_seconds",
                          "Unix time the published queue listing was read; 0 before the first", MetricType::Gauge,
                          last_success));

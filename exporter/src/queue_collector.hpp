@@ -20,6 +20,9 @@
 //   saslguard_exporter_showq_refreshes_total             refresh attempts
 //   saslguard_exporter_showq_errors_total                failed refreshes
 //   saslguard_exporter_showq_refresh_duration_seconds    wall time of the last refresh
+//   saslguard_exporter_showq_refresh_cpu_seconds         CPU of the last refresh in the exporter
+//                                                        (showq's own CPU is not included)
+//   saslguard_exporter_showq_refresh_in_progress         1 while a refresh runs
 //   saslguard_exporter_showq_last_success_timestamp_seconds  0 before the first success
 //   saslguard_exporter_showq_snapshot_age_seconds        since the published listing was read
 //                                                        (absent before the first success)
@@ -89,6 +92,8 @@ private:
     std::uint64_t m_refreshes = 0;
     std::uint64_t m_errors = 0;
     double m_last_duration = 0;
+    double m_last_cpu = 0;
+    std::atomic<bool> m_in_progress{false};
 
     std::mutex m_stop_mutex;
     std::condition_variable m_stop_cv;

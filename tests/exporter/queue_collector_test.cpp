@@ -252,11 +252,16 @@ TEST_CASE("a scrape answers at once while a refresh waits on a stalled showq") {
         const auto t0 = std::chrono::steady_clock::now();
         auto f = c.Collect();
         CHECK(std::chrono::steady_clock::now() - t0 < 50ms);
-        CHECK(has_family(f, "postfix_up"));
+        CHECK(gauges(f, "saslguard_exporter_showq_refresh_in_progress")[""] == 1);
     }
     auto r = refresh.get();
     REQUIRE_FALSE(r.ok());
     CHECK_THAT(r.error().message, Catch::Contains("timed out"));
+    auto f = c.Collect();
+    CHECK(gauges(f, "saslguard_exporter_showq_refresh_in_progress")[""] == 0);
+    CHECK(gauges(f, "saslguard_exporter_showq_refresh_duration_seconds")[""] >= 1.4);
+    // Waiting on a socket costs (almost) no CPU.
+    CHECK(gauges(f, "saslguard_exporter_showq_refresh_cpu_seconds")[""] < 0.5);
 }
 
 TEST_CASE("the background thread refreshes on its own and stops promptly") {
