@@ -1,0 +1,67 @@
+// saslguard-receiver: Alertmanager webhook → incidents → policy → mitigation → admins.
+// Thin on purpose: flags, config, logging, signals; the rest is saslguard_receiver_core.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "saslguard/common/log.hpp"
+#include "saslguard/common/signals.hpp"
+#include "saslguard/receiver/app.hpp"
+#include "saslguard/receiver/config.hpp"
+
+namespace {
+void usage(std::ostream& os) {
+    os << "usage: saslguard-receiver --config FILE [--check-config]\n"
+          "  --config FILE    YAML configuration (see deploy/receiver.yml)\n"
+          "  --check-config   load and validate the configuration, then exit\n"
+          "  --version        print the version\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace saslguard;
+    std::string config_path;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
+        else if (a == "--check-config") check_only = true;
+        else if (a == "--version") {
+            std::cout << "saslguard-receiver " << SASLGUARD_VERSION << "\n";
+            return 0;
+        } else if (a == "-h" || a == "--help") {
+            usage(std::cout);
+            return 0;
+        } else {
+            std::cerr << "saslguard-receiver: unknown argument '" << a << "'\n";
+            usage(std::cerr);
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        usage(std::cerr);
+        return 2;
+    }
+    auto config = receiver::load_config(config_path);
+    if (!config) {
+        std::cerr << "saslguard-receiver: " << config.error().message << "\n";
+        return 1;
+    }
+    if (check_only) {
+        std::cout << config_path << ": ok\n";
+        return 0;
+    }
+    log::set_level(config->log_level);
+    block_shutdown_signals();  // before any thread starts
+
+    receiver::App app(std::move(*config));
+    if (auto r = app.start(); !r) {
+        log::error("cannot start", {{"error", r.error().message}});
+        return 1;
+    }
+    int sig = wait_for_shutdown_signal();
+    log::info("shutting down", {{"signal", std::to_string(sig)}});
+    app.stop();
+    return 0;
+}

@@ -1,0 +1,139 @@
+#include "saslguard/receiver/incident_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace saslguard::receiver {
+namespace {
+
+using nlohmann::json;
+
+void put(json& j, const char* key, const std::optional<double>& v) {
+    if (v) j[key] = *v;
+}
+
+std::optional<double> get_opt(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number()) return std::nullopt;
+    return it->get<double>();
+}
+
+std::string get_str(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json parse(std::string_view text) {
+    json j = json::parse(text, nullptr, false);
+    return j.is_discarded() ? json::object() : j;
+}
+
+}  // namespace
+
+std::string to_json(const Evidence& e) {
+    json j = {{"source", e.source}, {"conclusive", e.conclusive}, {"instance", e.instance}, {"window", e.window},
+              {"notes", e.notes}};
+    if (e.culprit) j["culprit"] = *e.culprit;
+    put(j, "total_messages", e.total_messages);
+    put(j, "queue_depth", e.queue_depth);
+    j["top_users"] = json::array();
+    for (const auto& u : e.top_users) {
+        json ju = {{"username", u.username}};
+        put(ju, "messages", u.messages);
+        put(ju, "share", u.share);
+        put(ju, "distinct_ips", u.distinct_ips);
+        put(ju, "deliveries", u.deliveries);
+        put(ju, "bounce_ratio", u.bounce_ratio);
+        j["top_users"].push_back(std::move(ju));
+    }
+    j["top_senders"] = json::array();
+    for (const auto& s : e.top_senders) j["top_senders"].push_back({{"sender", s.sender}, {"messages", s.messages}});
+    return j.dump();
+}
+
+Evidence evidence_from_json(std::string_view text) {
+    json j = parse(text);
+    Evidence e;
+    if (!j.is_object()) return e;
+    e.source = j.value("source", "none");
+    e.conclusive = j.value("conclusive", false);
+    e.instance = get_str(j, "instance");
+    e.window = get_str(j, "window");
+    if (j.contains("culprit") && j["culprit"].is_string()) e.culprit = j["culprit"].get<std::string>();
+    e.total_messages = get_opt(j, "total_messages");
+    e.queue_depth = get_opt(j, "queue_depth");
+    if (j.contains("notes") && j["notes"].is_array())
+        for (const auto& n : j["notes"])
+            if (n.is_string()) e.notes.push_back(n.get<std::string>());
+    if (j.contains("top_users") && j["top_users"].is_array())
+        for (const auto& ju : j["top_users"]) {
+            if (!ju.is_object()) continue;
+            UserEvidence u;
+            u.username = get_str(ju, "username");
+            u.messages = get_opt(ju, "messages");
+            u.share = get_opt(ju, "share");
+            u.distinct_ips = get_opt(ju, "distinct_ips");
+            u.deliveries = get_opt(ju, "deliveries");
+            u.bounce_ratio = get_opt(ju, "bounce_ratio");
+            e.top_users.push_back(std::move(u));
+        }
+    if (j.contains("top_senders") && j["top_senders"].is_array())
+        for (const auto& js : j["top_senders"])
+            if (js.is_object()) e.top_senders.push_back({get_str(js, "sender"), get_opt(js, "messages").value_or(0)});
+    return e;
+}
+
+std::string actions_to_json(const std::vector<ActionKind>& kinds) {
+    json j = json::array();
+    for (auto k : kinds) j.push_back(std::string(to_string(k)));
+    return j.dump();
+}
+
+std::vector<ActionKind> actions_from_json(std::string_view text) {
+    std::vector<ActionKind> out;
+    json j = parse(text);
+    if (!j.is_array()) return out;
+    for (const auto& n : j)
+        if (n.is_string())
+            if (auto k = action_kind_from_string(n.get<std::string>())) out.push_back(*k);
+    return out;
+}
+
+std::string to_json(const ActionRequest& r) {
+    json j = {{"kind", std::string(to_string(r.kind))}, {"username", r.username}, {"ips", r.ips},
+              {"senders", r.senders}, {"incident_id", r.incident_id}, {"actor", r.actor}, {"reason", r.reason},
+              {"dry_run", r.dry_run}};
+    if (r.expires_after) j["expires_after_s"] = r.expires_after->count();
+    return j.dump();
+}
+
+ActionRequest action_request_from_json(std::string_view text) {
+    ActionRequest r;
+    json j = parse(text);
+    if (!j.is_object()) return r;
+    if (auto k = action_kind_from_string(get_str(j, "kind"))) r.kind = *k;
+    r.username = get_str(j, "username");
+    if (j.contains("ips") && j["ips"].is_array())
+        for (const auto& s : j["ips"])
+            if (s.is_string()) r.ips.push_back(s.get<std::string>());
+    if (j.contains("senders") && j["senders"].is_array())
+        for (const auto& s : j["senders"])
+            if (s.is_string()) r.senders.push_back(s.get<std::string>());
+    r.incident_id = j.value("incident_id", std::int64_t{0});
+    r.actor = get_str(j, "actor");
+    r.reason = get_str(j, "reason");
+    r.dry_run = j.value("dry_run", false);
+    if (j.contains("expires_after_s") && j["expires_after_s"].is_number_integer())
+        r.expires_after = std::chrono::seconds(j["expires_after_s"].get<std::int64_t>());
+    return r;
+}
+
+std::map<std::string, std::string> string_map_from_json(std::string_view text) {
+    std::map<std::string, std::string> out;
+    json j = parse(text);
+    if (!j.is_object()) return out;
+    for (const auto& [k, v] : j.items())
+        if (v.is_string()) out[k] = v.get<std::string>();
+    return out;
+}
+
+}  // namespace saslguard::receiver
