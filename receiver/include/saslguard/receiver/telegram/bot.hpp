@@ -1,0 +1,147 @@
+#pragma once
+// The Telegram bot of saslguard-receiver: two threads of its own.
+//   outbox thread  sends telegram_outbox rows (see outbox.hpp)
+//   poller thread  long-polls getUpdates, handles button presses (callbacks) and
+//                  commands, answers every callback query
+// Only configured admin user ids may act; every refusal is recorded
+// (telegram_refusals) and counted. A button's callback_data is an opaque token
+// into telegram_callbacks: it expires after button_ttl and works once; destructive
+// actions (delete mail, lock account) ask for a second, confirming press.
+// Exactly-once handling of updates: the update_id and the new offset are committed
+// together with the claim of the button (or command) before the action runs, so
+// after a restart an update is never handled twice; an action cut short by a crash
+// is not retried (its audit record shows what happened).
+// stop() returns after the current getUpdates call ends (at most poll_timeout).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "saslguard/common/result.hpp"
+#include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/notifier.hpp"
+#include "saslguard/receiver/telegram/outbox.hpp"
+#include "saslguard/receiver/telegram/stats.hpp"
+
+namespace saslguard::receiver::telegram {
+
+// What the read-only commands show. The receiver implements it over its store,
+// the mitigation's block table and Prometheus; tests use a fake.
+struct OpenIncident {
+    std::int64_t id = 0;
+    std::string alertname;
+    std::string username;
+    std::int64_t opened_at_ms = 0;
+};
+struct StatusInfo {
+    std::vector<OpenIncident> open_incidents;
+    std::int64_t active_blocks = 0;
+    std::optional<std::int64_t> queue_depth;
+};
+struct UserCount {
+    std::string name;
+    double count = 0;
+};
+struct QueueInfo {
+    std::optional<std::int64_t> depth;
+    std::vector<UserCount> top_senders;
+};
+struct BlockInfo {
+    std::string kind;        // login | ip | hold | account
+    std::string target;
+    std::string actor;
+    std::optional<std::int64_t> expires_at_ms;
+};
+
+class CommandBackend {
+public:
+    virtual ~CommandBackend() = default;
+    virtual Result<StatusInfo> status() = 0;
+    virtual Result<std::vector<UserCount>> top_users(std::size_t n) = 0;  // messages in the recent window
+    virtual Result<QueueInfo> queue() = 0;
+    virtual Result<std::vector<BlockInfo>> blocked() = 0;
+};
+
+// Talks to Alertmanager's API v2 to silence an incident's alert.
+// Returns the silence id.
+using SilenceFn = std::function<Result<std::string>(const std::vector<std::pair<std::string, std::string>>& matchers,
+                                                    std::chrono::seconds duration, const std::string& created_by,
+                                                    const std::string& comment)>;
+// The real one: POST {alertmanager_url}/api/v2/silences over HttpClient.
+SilenceFn alertmanager_silencer(std::string alertmanager_url);
+
+struct BotOptions {
+    std::string db_path;                          // the receiver's state database
+    OutboxOptions outbox;
+    std::chrono::milliseconds idle_poll{500};     // pause after an empty, immediate getUpdates (emulators)
+    std::chrono::seconds confirm_ttl{120};        // how long an "are you sure" button stays valid
+    NowMs now = system_now_ms;
+};
+
+class TelegramBot {
+public:
+    TelegramBot(TelegramConfig config, BotOptions options, ActionExecutor& executor, CommandBackend& backend,
+                SilenceFn silencer);
+    ~TelegramBot();
+    TelegramBot(const TelegramBot&) = delete;
+    TelegramBot& operator=(const TelegramBot&) = delete;
+
+    // Opens the threads' store connections and starts both threads.
+    Result<void> start();
+    void stop();
+    // Wakes the outbox thread (a row was queued by another thread).
+    void wake_outbox();
+
+    TelegramStats& stats() { return m_stats; }
+
+    // One getUpdates round and the handling of what it returned (tests drive this).
+    Result<int> poll_once(TelegramStore& store, BotApi& api);
+
+private:
+    struct Handler;
+    void outbox_loop();
+    void poll_loop();
+    bool wait_for(std::chrono::milliseconds d, bool outbox);
+
+    TelegramConfig m_config;
+    BotOptions m_options;
+    ActionExecutor& m_executor;
+    CommandBackend& m_backend;
+    SilenceFn m_silencer;
+    TelegramStats m_stats;
+
+    std::unique_ptr<TelegramStore> m_outbox_store;
+    std::unique_ptr<TelegramStore> m_poll_store;
+    std::thread m_outbox_thread;
+    std::thread m_poll_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    bool m_outbox_wake = false;
+};
+
+// The Notifier the receiver's worker calls: renders the incident and queues it in
+// the outbox (one transaction), then wakes the bot. Idempotent per incident_id.
+class TelegramNotifier final : public Notifier {
+public:
+    // `bot` may be null (tests): rows are queued, nobody is woken.
+    TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store, TelegramBot* bot,
+                     NowMs now = system_now_ms);
+    Result<void> incident_opened(const IncidentNotice& notice) override;
+    Result<void> incident_resolved(const IncidentNotice& notice) override;
+
+private:
+    TelegramConfig m_config;
+    std::unique_ptr<TelegramStore> m_store;
+    TelegramBot* m_bot;
+    NowMs m_now;
+};
+
+}  // namespace saslguard::receiver::telegram

@@ -1,0 +1,42 @@
+#pragma once
+// The incident message as admins see it, kept in step across admin chats:
+// building the view from a notifier's IncidentNotice, issuing fresh single-use
+// button tokens for its keyboard, and queueing the send/edit calls in the outbox.
+// Called by the notifier (worker thread) and by the callback handler (poller
+// thread), each with its own store; callers wrap the calls in a transaction.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "saslguard/common/result.hpp"
+#include "saslguard/receiver/incident.hpp"
+#include "saslguard/receiver/telegram/format.hpp"
+#include "saslguard/receiver/telegram/store.hpp"
+
+namespace saslguard::receiver::telegram {
+
+// A random opaque callback token: 16 bytes from getrandom(2), base64url (22 chars ≤ 64 bytes).
+std::string random_token();
+
+// Maps the worker's notice to what the message shows and which buttons it offers:
+// notify → silence/ignore only; confirm → the decision's actions (or, when it names
+// none and a culprit is known, every action that fits the evidence), silence, ignore;
+// auto → the outcomes as history, Undo for each that succeeded and can be undone.
+IncidentView view_from_notice(const IncidentNotice& notice, const TelegramConfig& config);
+
+// Issues fresh tokens for the view's buttons (expiring after `ttl`) and returns the keyboard.
+Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& view, std::int64_t now_ms,
+                                std::chrono::seconds ttl);
+
+// Saves the view and queues the message for every chat: sendMessage when `initial`,
+// else editMessageText of the known message (message_id resolved when sent).
+// Unused tokens of the previous keyboard are expired first.
+Result<void> publish_incident(TelegramStore& store, const IncidentView& view, const std::vector<std::int64_t>& chats,
+                              bool initial, std::int64_t now_ms, std::chrono::seconds ttl);
+
+// The Bot API payload of a sendMessage/editMessageText with HTML text and keyboard.
+std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const std::string& html,
+                            const Keyboard& keyboard);
+
+}  // namespace saslguard::receiver::telegram

@@ -1,0 +1,191 @@
+#include "saslguard/receiver/telegram/incident_ui.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace saslguard::receiver::telegram {
+namespace {
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string target_json(const IncidentView& v, std::string_view action, std::int64_t duration_s) {
+    nlohmann::json t;
+    t["username"] = v.username;
+    if (action == "block_ips" || action == "unblock_ips") {
+        t["ips"] = nlohmann::json::array();
+        for (const auto& ip : v.top_ips) t["ips"].push_back(ip.ip);
+    }
+    if (action.find("mail") != std::string_view::npos) t["senders"] = v.senders;
+    if (duration_s) t["duration_s"] = duration_s;
+    return t.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string random_token() {
+    unsigned char buf[16];
+    std::size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = ::getrandom(buf + got, sizeof buf - got, 0);
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : buf) {
+        acc = (acc << 8) | c;
+        bits += 8;
+        while (bits >= 6) {
+            out += kAlphabet[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+    return out;
+}
+
+IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& config) {
+    IncidentView v;
+    v.incident_id = n.incident_id;
+    v.alertname = n.alertname;
+    v.severity = n.severity;
+    v.summary = n.summary.empty() ? n.description : n.summary;
+    v.window = n.evidence.window;
+    if (n.evidence.culprit) v.username = *n.evidence.culprit;
+    if (const UserEvidence* u = n.evidence.culprit_evidence()) {
+        v.messages = u->messages;
+        v.surge_share = u->share;
+        if (u->distinct_ips) v.distinct_ips = static_cast<std::int64_t>(std::llround(*u->distinct_ips));
+        v.bounce_ratio = u->bounce_ratio;
+    }
+    if (n.evidence.queue_depth) v.queue_depth = static_cast<std::int64_t>(std::llround(*n.evidence.queue_depth));
+    // The evidence has no per-user IP list yet; an alert about one client IP names it.
+    if (auto ip = n.alert.label("client_ip"); !ip.empty()) v.top_ips.push_back({ip, 0});
+    for (const auto& s : n.evidence.top_senders)
+        if (s.sender == v.username) v.senders.push_back(s.sender);
+    // Links: the alert's own dashboard annotation first, else the configured Grafana;
+    // Alertmanager from the webhook's externalURL, else the configured one.
+    v.grafana_url = n.alert.annotation("dashboard");
+    if (v.grafana_url.empty()) v.grafana_url = n.alert.annotation("grafana_url");
+    if (v.grafana_url.empty()) v.grafana_url = config.grafana_url;
+    v.alertmanager_url = !n.external_url.empty() ? n.external_url : config.alertmanager_url;
+    v.mode = std::string(to_string(n.decision.mode));
+    for (const auto& [k, val] : n.alert.labels)
+        if (k == "alertname" || k == "sasl_username" || k == "instance" || k == "client_ip")
+            v.silence_matchers.emplace_back(k, val);
+
+    const bool have_user = !v.username.empty();
+    if (n.decision.mode == Mode::Confirm) {
+        std::vector<ActionKind> kinds = n.decision.actions;
+        if (kinds.empty() && have_user)
+            kinds = {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail, ActionKind::LockAccount,
+                     ActionKind::BlockIps};
+        for (ActionKind k : kinds) {
+            if (k == ActionKind::BlockIps && v.top_ips.empty()) continue;
+            if (k != ActionKind::BlockIps && !have_user) continue;
+            v.offered.emplace_back(to_string(k));
+        }
+    }
+    for (const auto& r : n.results) {
+        LogLine line{"auto", r.outcome.ok ? r.outcome.summary : std::string(to_string(r.request.kind)) + ": " + r.outcome.error,
+                     r.outcome.ok};
+        v.log.push_back(std::move(line));
+        if (r.outcome.ok && inverse(r.request.kind)) v.undoable.emplace_back(to_string(r.request.kind));
+    }
+    if (n.interrupted) v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
+    if (!n.decision.reason.empty() && n.decision.mode != Mode::Notify)
+        v.log.insert(v.log.begin(), LogLine{"policy", n.decision.reason, true});
+    if (!v.silence_matchers.empty() && !v.alertmanager_url.empty()) v.offered.emplace_back("silence");
+    v.offered.emplace_back("ignore");
+    return v;
+}
+
+Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std::int64_t now_ms,
+                                std::chrono::seconds ttl) {
+    Keyboard kb;
+    const std::int64_t expires = now_ms + ttl.count() * 1000;
+    auto button = [&](std::string_view action, std::string label, std::int64_t duration_s) -> Result<Button> {
+        CallbackRow row;
+        row.token = random_token();
+        row.incident_id = v.incident_id;
+        row.action = std::string(action);
+        row.target = target_json(v, action, duration_s);
+        row.stage = "offer";
+        row.created_at = now_ms;
+        row.expires_at = expires;
+        if (auto r = store.add_callback(row); !r) return r.error();
+        return Button{std::move(label), row.token};
+    };
+    auto add_row = [&](std::initializer_list<std::string_view> actions) -> Result<void> {
+        std::vector<Button> row;
+        for (auto a : actions) {
+            if (!contains(v.offered, a)) continue;
+            auto b = button(a, action_label(a), 0);
+            if (!b) return b.error();
+            row.push_back(std::move(*b));
+        }
+        if (!row.empty()) kb.push_back(std::move(row));
+        return {};
+    };
+    if (!v.closed) {
+        if (auto r = add_row({"block_login", "hold_mail", "block_ips"}); !r) return r.error();
+        if (auto r = add_row({"lock_account", "delete_mail"}); !r) return r.error();
+        if (contains(v.offered, "silence")) {
+            std::vector<Button> row;
+            for (std::int64_t hours : {1, 4, 24}) {
+                auto b = button("silence", "🔕 Silence " + std::to_string(hours) + "h", hours * 3600);
+                if (!b) return b.error();
+                row.push_back(std::move(*b));
+            }
+            kb.push_back(std::move(row));
+        }
+        if (auto r = add_row({"ignore"}); !r) return r.error();
+    }
+    std::vector<Button> undo;
+    for (const auto& done : v.undoable) {
+        auto kind = action_kind_from_string(done);
+        auto inv = kind ? inverse(*kind) : std::nullopt;
+        if (!inv) continue;
+        auto b = button(to_string(*inv), action_label(to_string(*inv)), 0);
+        if (!b) return b.error();
+        undo.push_back(std::move(*b));
+    }
+    if (!undo.empty()) kb.push_back(std::move(undo));
+    return kb;
+}
+
+std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const std::string& html,
+                            const Keyboard& keyboard) {
+    nlohmann::json p;
+    p["chat_id"] = chat_id;
+    if (message_id >= 0) p["message_id"] = message_id;
+    p["text"] = html;
+    p["parse_mode"] = "HTML";
+    p["disable_web_page_preview"] = true;
+    p["reply_markup"] = nlohmann::json::parse(keyboard_json(keyboard));
+    return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<void> publish_incident(TelegramStore& store, const IncidentView& v, const std::vector<std::int64_t>& chats,
+                              bool initial, std::int64_t now_ms, std::chrono::seconds ttl) {
+    if (auto r = store.expire_callbacks(v.incident_id, now_ms); !r) return r;
+    auto kb = issue_keyboard(store, v, now_ms, ttl);
+    if (!kb) return kb.error();
+    if (auto r = store.save_incident(v.incident_id, to_json(v), now_ms); !r) return r;
+    const std::string html = format_incident(v);
+    for (std::int64_t chat : chats) {
+        // message_id 0 in an edit: the outbox fills in the incident's message in that chat.
+        auto payload = message_payload(chat, initial ? -1 : 0, html, *kb);
+        auto r = store.enqueue(chat, initial ? "sendMessage" : "editMessageText", payload, v.incident_id, now_ms);
+        if (!r) return r.error();
+    }
+    return {};
+}
+
+}  // namespace saslguard::receiver::telegram
