@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Measures, against one private Postfix with a full queue and one running
-saslguard-exporter, in the same command:
+"""Measures, against one private Postfix with a full queue, in the same command:
 
-1. postqueue -j (> /dev/null), RUNS times: wall, postqueue's CPU, showq's CPU;
-2. the exporter's background showq refresh, RUNS refreshes: wall and CPU as the
+1. postqueue -j (> /dev/null), RUNS times: wall, postqueue's CPU, showq's CPU,
+   with no exporter running (nothing else talks to showq);
+2. then it starts saslguard-exporter (refreshing every 200 ms) and takes the exporter's background showq refresh, RUNS refreshes: wall and CPU as the
    exporter reports them (saslguard_exporter_showq_refresh_{duration,cpu}_seconds)
    plus showq's CPU for exactly those refreshes;
 3. /metrics latency over REQUESTS back-to-back requests, split by whether a refresh was running when the scrape was
@@ -12,8 +12,8 @@ saslguard-exporter, in the same command:
 showq's CPU is read from /proc for the showq processes of this instance's master
 (the harness gives showq a large max_use so none exits mid-measurement).
 
-usage: measure.py PF_ETC MASTER_PID METRICS_URL EXPECTED_DEPTH RUNS REQUESTS
-Prints one JSON object.
+usage: measure.py PF_ETC MASTER_PID EXPORTER SHOWQ_PATH PORT EXPECTED_DEPTH RUNS REQUESTS
+Prints one JSON object; the exporter's log goes to stderr.
 """
 import http.client
 import json
@@ -24,7 +24,9 @@ import sys
 import time
 import urllib.parse
 
-pf_etc, master_pid, url, expected, runs, requests = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+pf_etc, master_pid, exporter, showq_path, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+expected, runs, requests = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+url = "http://127.0.0.1:%d/metrics" % port
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,6 +74,8 @@ for _ in range(runs):
                       "showq_cpu": s1 - s0})
 
 u = urllib.parse.urlparse(url)
+proc = subprocess.Popen([exporter, "--web.listen-address=127.0.0.1:%d" % port, "--log.path=/dev/null",
+                         "--showq.path=" + showq_path, "--queue.refresh-interval=200ms", "--showq.timeout=60s"])
 
 
 def scrape():
@@ -97,8 +101,16 @@ def depth(values):
 
 # 2. exporter refreshes: poll lightly; at each completed refresh take showq's CPU,
 # so the CPU between two completions belongs to exactly one refresh.
+for _ in range(100):
+    try:
+        _, v = scrape()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    proc.kill()
+    sys.exit("exporter did not answer on %s" % url)
 refreshes = []
-_, v = scrape()
 deadline = time.time() + 600
 last = v.get("saslguard_exporter_showq_refreshes_total", 0)
 mark = None
@@ -122,6 +134,9 @@ idle, busy = [], []
 for _ in range(requests):
     latency, v = scrape()
     (busy if v.get("saslguard_exporter_showq_refresh_in_progress") == 1 else idle).append(latency)
+
+proc.terminate()
+proc.wait(timeout=10)
 
 ms = lambda x: None if x is None else round(x * 1000, 2)
 med = lambda rows, k: sorted(r[k] for r in rows)[len(rows) // 2] if rows else None

@@ -35,15 +35,6 @@ pf_start "$pf"
 cleanup_push "pf_stop '$pf'"
 master_pid=$(tr -d ' ' < "$PF_SPOOL/pid/master.pid")
 
-port=$(free_port)
-: > "$work/empty.log"
-"$exporter" --web.listen-address="127.0.0.1:$port" --log.path="$work/empty.log" \
-  --showq.path="$PF_SHOWQ" --queue.refresh-interval=200ms --showq.timeout=60s \
-  > "$work/exporter.log" 2>&1 &
-exporter_pid=$!
-cleanup_push "kill $exporter_pid 2>/dev/null; wait $exporter_pid 2>/dev/null"
-wait_http "http://127.0.0.1:$port/metrics" 20
-
 deferred_files() { find "$PF_SPOOL/deferred" -type f | wc -l; }
 queued_files() { find "$PF_SPOOL"/{incoming,active,maildrop,deferred,hold} -type f | wc -l; }
 
@@ -64,7 +55,7 @@ for n in "${counts[@]}"; do
   echo "bench-queue: measuring at $n queued" >&2
   [ $first = 1 ] || echo "," >> "$out.tmp"
   first=0
-  python3 "$here/measure.py" "$PF_ETC" "$master_pid" "http://127.0.0.1:$port/metrics" "$n" "$runs" "$requests" \
+  python3 "$here/measure.py" "$PF_ETC" "$master_pid" "$exporter" "$PF_SHOWQ" "$(free_port)" "$n" "$runs" "$requests" \
     | tee -a "$out.tmp" | python3 "$here/summary.py"
 done
 echo "]" >> "$out.tmp"

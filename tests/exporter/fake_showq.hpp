@@ -27,6 +27,17 @@ inline std::string showq_fixture(const std::string& name) {
     return bytes.str();
 }
 
+// A unix stream socket bound to `path` (not listening yet).
+inline int bind_unix_socket(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    return fd;
+}
+
 // Serves every connection with the current bytes, then closes it, or with
 // hold_open keeps it open (a stalled showq) until the server is destroyed.
 class FakeShowq {
@@ -36,11 +47,7 @@ public:
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         m_dir = tmpl;
         m_path = m_dir + "/showq";
-        m_listen = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", m_path.c_str());
-        REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+        m_listen = bind_unix_socket(m_path);
         REQUIRE(::listen(m_listen, 16) == 0);
         m_thread = std::thread([this] { serve(); });
     }

@@ -8,8 +8,6 @@
 #include <catch2/catch.hpp>
 
 #include <map>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 using saslguard::postfix::QueuedMessage;
@@ -213,12 +211,7 @@ TEST_CASE("read_showq reports a socket nobody listens on (Postfix stopped)") {
     char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
     const std::string dir = ::mkdtemp(tmpl);
     const std::string path = dir + "/showq";
-    const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    ::close(s);  // the socket file stays, as after `postfix stop`
+    ::close(saslguard::test::bind_unix_socket(path));  // the socket file stays, as after `postfix stop`
     auto n = read_showq(path, nullptr, 500ms);
     ::unlink(path.c_str());
     ::rmdir(dir.c_str());
