@@ -1,0 +1,173 @@
+#pragma once
+// Helpers shared by the Telegram integration tests: a temp dir, a child process
+// (the emulator), a recording ActionExecutor, a fixed CommandBackend, waiting for
+// a condition instead of sleeping.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/telegram/bot.hpp"
+
+extern char** environ;
+
+namespace tgtest {
+
+using namespace saslguard;
+using namespace saslguard::receiver;
+using namespace saslguard::receiver::telegram;
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/saslguard-telegram-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+inline int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// Polls `cond` every 20 ms until it holds or `timeout` passes.
+inline bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return cond();
+}
+
+// A child process killed (SIGTERM, then waited for) when the object goes away.
+class Child {
+public:
+    explicit Child(const std::vector<std::string>& argv, const std::string& log_path) {
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        if (posix_spawnp(&m_pid, args[0], &fa, nullptr, args.data(), environ) != 0) m_pid = -1;
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    ~Child() {
+        if (m_pid > 0) {
+            ::kill(m_pid, SIGTERM);
+            int st = 0;
+            ::waitpid(m_pid, &st, 0);
+        }
+    }
+    bool started() const { return m_pid > 0; }
+
+private:
+    pid_t m_pid = -1;
+};
+
+// Records every request and answers as a successful executor would.
+class RecordingExecutor final : public ActionExecutor {
+public:
+    ActionOutcome execute(const ActionRequest& r) override {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_requests.push_back(r);
+        ActionOutcome o;
+        o.ok = !(fail_user == r.username);
+        o.action_id = static_cast<std::int64_t>(m_requests.size());
+        std::string verb(to_string(r.kind));
+        for (auto& c : verb)
+            if (c == '_') c = ' ';
+        o.summary = verb + " " + r.username;
+        if (!o.ok) o.error = "exit 1: simulated failure";
+        return o;
+    }
+    std::vector<ActionRequest> requests() {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_requests;
+    }
+    std::size_t count() {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_requests.size();
+    }
+    std::string fail_user;
+
+private:
+    std::mutex m_mutex;
+    std::vector<ActionRequest> m_requests;
+};
+
+class FixedBackend final : public CommandBackend {
+public:
+    Result<StatusInfo> status() override {
+        StatusInfo s;
+        s.open_incidents = {{1, "SaslUserSendingSurge", "alice@example.com", 1795400000000}};
+        s.active_blocks = 2;
+        s.queue_depth = 5321;
+        return s;
+    }
+    Result<std::vector<UserCount>> top_users(std::size_t) override {
+        return std::vector<UserCount>{{"alice@example.com", 1234}, {"bob<b>@example.com", 7}};
+    }
+    Result<QueueInfo> queue() override {
+        QueueInfo q;
+        q.depth = 5321;
+        q.top_senders = {{"alice@example.com", 5000}};
+        return q;
+    }
+    Result<std::vector<BlockInfo>> blocked() override {
+        return std::vector<BlockInfo>{{"login", "alice@example.com", "telegram:1001", std::nullopt}};
+    }
+};
+
+inline IncidentNotice sample_notice(std::int64_t id, const std::string& user) {
+    IncidentNotice n;
+    n.incident_id = id;
+    n.alertname = "SaslUserSendingSurge";
+    n.severity = "critical";
+    n.summary = "one user sends far above baseline";
+    n.alert.status = "firing";
+    n.alert.labels = {{"alertname", "SaslUserSendingSurge"}, {"sasl_username", user}, {"severity", "critical"}};
+    n.external_url = "http://127.0.0.1:9093";
+    n.evidence.source = "label";
+    n.evidence.conclusive = true;
+    n.evidence.culprit = user;
+    n.evidence.window = "10m";
+    n.evidence.queue_depth = 5321;
+    UserEvidence u;
+    u.username = user;
+    u.messages = 1234;
+    u.share = 0.9;
+    u.distinct_ips = 14;
+    u.bounce_ratio = 0.42;
+    n.evidence.top_users = {u};
+    n.decision.mode = Mode::Confirm;
+    n.decision.configured_mode = Mode::Confirm;
+    n.decision.actions = {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail};
+    n.decision.reason = "confirm: culprit named by the alert";
+    return n;
+}
+
+}  // namespace tgtest
