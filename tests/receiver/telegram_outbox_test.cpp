@@ -1,0 +1,228 @@
+// The outbox and the poller against a STUB Bot API (tests/stubs/telegram_stub.hpp)
+// for what the emulator cannot do: 429 retry_after, 500, 401, a hanging
+// connection, an update delivered again. The clock is injected, so delays are
+// asserted exactly and nothing sleeps.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "../stubs/telegram_stub.hpp"
+#include "saslguard/receiver/telegram/outbox.hpp"
+#include "telegram_test_support.hpp"
+
+using namespace tgtest;
+using tgstub::Answer;
+using tgstub::TelegramStub;
+
+namespace {
+
+struct OutboxRig {
+    TempDir dir;
+    TelegramStub stub;
+    std::int64_t clock = 1'000'000;
+    TelegramStats stats;
+    std::unique_ptr<TelegramStore> store;
+    std::unique_ptr<BotApi> api;
+    std::unique_ptr<OutboxSender> sender;
+
+    explicit OutboxRig(OutboxOptions o = {}, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        auto s = TelegramStore::open(dir.path + "/state.db");
+        REQUIRE(s);
+        store = std::move(*s);
+        api = std::make_unique<BotApi>(stub.url(), "42:SECRET", timeout);
+        sender = std::make_unique<OutboxSender>(*store, *api, stats, o, [this] { return clock; });
+    }
+    std::int64_t enqueue(const std::string& text, std::int64_t incident = 0) {
+        auto id = store->enqueue(1001, "sendMessage", R"({"chat_id":1001,"text":")" + text + "\"}", incident, clock);
+        REQUIRE(id);
+        return *id;
+    }
+    bool step() {
+        auto r = sender->send_one();
+        REQUIRE(r);
+        return *r;
+    }
+    std::int64_t next_due() {
+        auto n = store->next_due_at();
+        REQUIRE(n);
+        return n->value_or(-1);
+    }
+};
+
+OutboxOptions fast_options() {
+    OutboxOptions o;
+    o.base_backoff = std::chrono::milliseconds(1000);
+    o.max_backoff = std::chrono::milliseconds(8000);
+    o.max_attempts = 4;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("429 waits parameters.retry_after, pauses the whole outbox, then sends") {
+    OutboxRig rig(fast_options());
+    rig.stub.script("sendMessage", {{429, TelegramStub::error_json(429, "Too Many Requests: retry after 30", 30)}});
+    rig.enqueue("first");
+    rig.enqueue("second");
+
+    CHECK(rig.step());
+    CHECK(rig.stats.retried == 1);
+    CHECK(rig.next_due() == rig.clock);  // "second" is due, but flood control pauses everything
+    CHECK_FALSE(rig.step());
+    rig.clock += 29'999;
+    CHECK_FALSE(rig.step());
+    rig.clock += 1;
+    CHECK(rig.step());
+    CHECK(rig.step());
+    CHECK(rig.stub.calls("sendMessage").size() == 3);
+    CHECK(rig.stats.sent == 2);
+    CHECK(*rig.store->count_outbox("sent") == 2);
+    // The retried row went out after the one that was never refused: order by due time.
+    CHECK(rig.stub.calls("sendMessage")[1].body.find("second") != std::string::npos);
+}
+
+TEST_CASE("500 is retried with growing backoff until it succeeds") {
+    OutboxRig rig(fast_options());
+    rig.stub.script("sendMessage", {{500, "Internal Server Error"}, {502, "<html>Bad Gateway</html>"}});
+    rig.enqueue("hello", 9);
+
+    CHECK(rig.step());
+    std::int64_t first_delay = rig.next_due() - rig.clock;
+    CHECK(first_delay >= 800);
+    CHECK(first_delay <= 1200);
+    rig.clock += first_delay;
+    CHECK(rig.step());
+    std::int64_t second_delay = rig.next_due() - rig.clock;
+    CHECK(second_delay >= 1600);
+    CHECK(second_delay <= 2400);
+    rig.clock += second_delay;
+    CHECK(rig.step());
+    CHECK(rig.stats.retried == 2);
+    CHECK(rig.stats.sent == 1);
+    CHECK(*rig.store->count_outbox("pending") == 0);
+    // The message id of an incident message is remembered for later edits.
+    auto msgs = rig.store->messages(9);
+    REQUIRE(msgs);
+    REQUIRE(msgs->size() == 1);
+    CHECK((*msgs)[0].message_id == 101);
+}
+
+TEST_CASE("401 is not retried: the row fails at once with the reason") {
+    OutboxRig rig(fast_options());
+    rig.stub.set_default("sendMessage", {401, TelegramStub::error_json(401, "Unauthorized")});
+    rig.enqueue("x");
+    CHECK(rig.step());
+    CHECK_FALSE(rig.step());
+    CHECK(rig.stub.calls("sendMessage").size() == 1);
+    CHECK(rig.stats.failed == 1);
+    CHECK(rig.stats.retried == 0);
+    CHECK(*rig.store->count_outbox("failed") == 1);
+    CHECK(rig.next_due() == -1);
+}
+
+TEST_CASE("a hanging connection times out and the message is sent on the next attempt") {
+    OutboxRig rig(fast_options(), std::chrono::milliseconds(300));
+    rig.stub.script("sendMessage", {{200, "", std::chrono::milliseconds(5000)}});
+    rig.enqueue("slow");
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(rig.step());
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+    CHECK(rig.stats.retried == 1);
+    CHECK(*rig.store->count_outbox("pending") == 1);
+    rig.clock = rig.next_due();
+    CHECK(rig.step());
+    CHECK(rig.stats.sent == 1);
+    CHECK(*rig.store->count_outbox("sent") == 1);
+}
+
+TEST_CASE("after max_attempts the row is kept as failed, never dropped") {
+    OutboxRig rig(fast_options());
+    rig.stub.set_default("sendMessage", {503, "unavailable"});
+    rig.enqueue("doomed");
+    for (int i = 0; i < 4; ++i) {
+        CHECK(rig.step());
+        if (rig.next_due() > 0) rig.clock = rig.next_due();
+    }
+    CHECK_FALSE(rig.step());
+    CHECK(rig.stub.calls("sendMessage").size() == 4);
+    CHECK(rig.stats.retried == 3);
+    CHECK(rig.stats.failed == 1);
+    CHECK(*rig.store->count_outbox("failed") == 1);
+}
+
+TEST_CASE("an edit waits until its message has been sent") {
+    OutboxRig rig(fast_options());
+    rig.stub.script("sendMessage", {{500, "boom"}});
+    rig.enqueue("original", 5);
+    REQUIRE(rig.store->enqueue(1001, "editMessageText", R"({"chat_id":1001,"message_id":0,"text":"edited"})", 5,
+                               rig.clock));
+    CHECK(rig.step());  // sendMessage: 500
+    CHECK(rig.step());  // the edit: no message yet, waits
+    CHECK(rig.stub.calls("editMessageText").empty());
+    for (int i = 0; i < 4 && rig.next_due() > 0; ++i) {
+        rig.clock = rig.next_due();
+        rig.step();
+    }
+    auto edits = rig.stub.calls("editMessageText");
+    REQUIRE(edits.size() == 1);
+    CHECK(nlohmann::json::parse(edits[0].body)["message_id"] == 101);
+    CHECK(*rig.store->count_outbox("sent") == 2);
+}
+
+TEST_CASE("an update delivered again (or after a restart) is handled once") {
+    TempDir dir;
+    TelegramStub stub;
+    const std::string update =
+        R"({"ok":true,"result":[{"update_id":500,"message":{"message_id":1,"from":{"id":1001,"is_bot":false,"first_name":"A"},)"
+        R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}}]})";
+    // The stub ignores the offset and keeps returning the same update.
+    stub.set_default("getUpdates", {200, update});
+    RecordingExecutor executor;
+    FixedBackend backend;
+    TelegramConfig config;
+    config.api_url = stub.url();
+    config.bot_token = "42:SECRET";
+    config.admin_chat_ids = {1001};
+    config.admin_user_ids = {1001};
+    config.poll_timeout = std::chrono::seconds(1);
+    BotOptions options;
+    options.db_path = dir.path + "/state.db";
+
+    for (int restart = 0; restart < 2; ++restart) {
+        TelegramBot bot(config, options, executor, backend, nullptr);
+        auto store = TelegramStore::open(options.db_path);
+        REQUIRE(store);
+        BotApi api(stub.url(), "42:SECRET");
+        for (int i = 0; i < 3; ++i) REQUIRE(bot.poll_once(**store, api));
+        CHECK(*(*store)->offset() == 501);
+    }
+    CHECK(executor.count() == 1);
+    auto polls = stub.calls("getUpdates");
+    REQUIRE(polls.size() == 6);
+    CHECK(nlohmann::json::parse(polls[0].body).contains("offset") == false);
+    CHECK(nlohmann::json::parse(polls[3].body)["offset"] == 501);  // persisted across the restart
+    auto store = TelegramStore::open(options.db_path);
+    CHECK(*(*store)->count_outbox("pending") == 1);  // one reply, not three
+}
+
+TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
+    TempDir dir;
+    TelegramStub stub;
+    stub.set_default("getUpdates", {401, TelegramStub::error_json(401, "Unauthorized")});
+    RecordingExecutor executor;
+    FixedBackend backend;
+    TelegramConfig config;
+    config.api_url = stub.url();
+    config.bot_token = "42:SECRET";
+    BotOptions options;
+    options.db_path = dir.path + "/state.db";
+    TelegramBot bot(config, options, executor, backend, nullptr);
+    auto store = TelegramStore::open(options.db_path);
+    REQUIRE(store);
+    BotApi api(stub.url(), "42:SECRET");
+    auto r = bot.poll_once(**store, api);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "getUpdates: HTTP 401: Unauthorized");
+    CHECK(bot.stats().poll_errors == 1);
+    CHECK(*(*store)->offset() == 0);
+}
