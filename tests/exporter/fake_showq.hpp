@@ -40,9 +40,11 @@ inline int bind_unix_socket(const std::string& path) {
 
 // Serves every connection with the current bytes, then closes it, or with
 // hold_open keeps it open (a stalled showq) until the server is destroyed.
+// With a `dribble` delay it sends one byte per delay (a slow, never idle peer).
 class FakeShowq {
 public:
-    FakeShowq(std::string bytes, bool hold_open) : m_bytes(std::move(bytes)), m_hold(hold_open) {
+    FakeShowq(std::string bytes, bool hold_open, std::chrono::milliseconds dribble = {})
+        : m_bytes(std::move(bytes)), m_hold(hold_open), m_dribble(dribble) {
         char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         m_dir = tmpl;
@@ -81,8 +83,10 @@ private:
                 bytes = m_bytes;
             }
             std::size_t off = 0;
-            while (off < bytes.size()) {
-                const ssize_t n = ::write(c, bytes.data() + off, bytes.size() - off);
+            while (off < bytes.size() && !m_stop) {
+                const std::size_t len = m_dribble.count() > 0 ? 1 : bytes.size() - off;
+                if (m_dribble.count() > 0) std::this_thread::sleep_for(m_dribble);
+                const ssize_t n = ::send(c, bytes.data() + off, len, MSG_NOSIGNAL);  // the reader may have gone
                 if (n <= 0) break;
                 off += static_cast<std::size_t>(n);
             }
@@ -94,6 +98,7 @@ private:
     std::mutex m_mutex;
     std::string m_bytes;
     const bool m_hold;
+    const std::chrono::milliseconds m_dribble;
     std::atomic<bool> m_stop{false};
     std::atomic<int> m_connections{0};
     std::string m_dir, m_path;

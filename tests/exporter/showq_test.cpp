@@ -239,6 +239,16 @@ TEST_CASE("read_showq gives up at the deadline when showq stalls mid-answer") {
     CHECK(took < 2s);
 }
 
+TEST_CASE("read_showq gives up at the deadline when showq dribbles bytes without ever going idle") {
+    saslguard::test::FakeShowq server(showq_fixture("mixed.showq"), false, 5ms);
+    const auto start = std::chrono::steady_clock::now();
+    auto n = read_showq(server.path(), nullptr, 300ms);
+    const auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(n.ok());
+    CHECK_THAT(n.error().message, Catch::Contains("timed out after 300 ms"));
+    CHECK(took < 1s);
+}
+
 TEST_CASE("read_showq stops soon after its cancel flag is set, well before the deadline") {
     saslguard::test::FakeShowq server(showq_fixture("truncated.showq"), true);
     std::atomic<bool> cancel{false};

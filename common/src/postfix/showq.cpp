@@ -297,8 +297,16 @@ Result<std::size_t> read_showq(const std::string& socket_path,
     if (auto c = connect_unix(fd.get(), socket_path, deadline); !c) return with_path(c.error().message);
 
     ShowqParser parser(on_message, options);
+    auto timed_out = [&] {
+        return "timed out after " + std::to_string(timeout.count()) + " ms (" + std::to_string(parser.messages()) +
+               " messages read)";
+    };
     char buf[64 * 1024];
     while (!parser.done()) {
+        // Checked per chunk, not only when idle: a big queue keeps the socket
+        // readable for seconds, and a peer dribbling bytes must not outlive the deadline.
+        if (options.cancel && options.cancel->load()) return with_path("cancelled");
+        if (Clock::now() >= deadline) return with_path(timed_out());
         const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
         if (n > 0) {
             if (auto r = parser.feed(std::string_view(buf, static_cast<std::size_t>(n))); !r)
@@ -308,15 +316,12 @@ Result<std::size_t> read_showq(const std::string& socket_path,
         if (n == 0) break;  // EOF: finish() says whether it was complete
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return with_path("read: " + errno_text(errno));
-        if (options.cancel && options.cancel->load()) return with_path("cancelled");
         // Wake at least every 100 ms to notice a cancel.
         const auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
         auto ready = wait_fd(fd.get(), POLLIN, slice);
         if (!ready) return with_path(ready.error().message);
         if (!*ready && Clock::now() < deadline) continue;
-        if (!*ready)
-            return with_path("timed out after " + std::to_string(timeout.count()) + " ms (" +
-                             std::to_string(parser.messages()) + " messages read)");
+        if (!*ready) return with_path(timed_out());
     }
     if (auto r = parser.finish(); !r) return with_path(r.error().message);
     return parser.messages();
