@@ -11,6 +11,7 @@
 #include "saslguard/receiver/metrics.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/telegram/service.hpp"
 #include "saslguard/receiver/worker.hpp"
 
 namespace saslguard::receiver {
@@ -38,6 +39,7 @@ struct App::Impl {
     std::unique_ptr<Worker> worker;
     std::unique_ptr<HttpServer> server;
     std::unique_ptr<Database> metrics_db;  // read side for /metrics gauges
+    std::unique_ptr<telegram::TelegramService> telegram;  // when telegram.enabled
     std::mutex metrics_mu;
     int port = 0;
 
@@ -91,6 +93,15 @@ Result<void> App::start() {
     if (!read_db) return read_db.error();
     s.metrics_db = std::move(*read_db);
 
+    // The Telegram bot runs its own threads; the worker only queues rows for it.
+    if (c.telegram.enabled) {
+        auto tg = telegram::TelegramService::start(c, *s.executor);
+        if (!tg) return tg.error();
+        s.telegram = std::move(*tg);
+        s.notifier->add(s.telegram->notifier());
+        s.metrics.add_text_source([t = s.telegram.get()] { return t->metrics(); });
+    }
+
     auto http = s.http;
     s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
                                             [http](const HttpRequest& r) { return http->perform(r); });
@@ -126,6 +137,7 @@ void App::stop() {
     s.server.reset();
     s.intake.reset();
     s.worker.reset();
+    if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
 }
 
 }  // namespace saslguard::receiver

@@ -21,6 +21,7 @@ constexpr std::string_view kBlockKinds[] = {"login", "ip", "account", "hold"};
 
 struct ReceiverMetrics::Impl {
     std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+    std::vector<std::function<std::string()>> text_sources;
     prometheus::Family<prometheus::Counter>& webhooks =
         prometheus::BuildCounter().Name("saslguard_receiver_webhooks_total")
             .Help("Alertmanager webhook requests by result").Register(*registry);
@@ -99,9 +100,15 @@ void ReceiverMetrics::set_active_blocks(std::string_view kind, double n) {
     m_impl->blocks.Add({{"kind", std::string(kind)}}).Set(n);
 }
 
+void ReceiverMetrics::add_text_source(std::function<std::string()> source) {
+    m_impl->text_sources.push_back(std::move(source));
+}
+
 std::string ReceiverMetrics::serialize() const {
     prometheus::TextSerializer serializer;
-    return serializer.Serialize(m_impl->registry->Collect());
+    std::string text = serializer.Serialize(m_impl->registry->Collect());
+    for (const auto& source : m_impl->text_sources) text += source();
+    return text;
 }
 
 }  // namespace saslguard::receiver

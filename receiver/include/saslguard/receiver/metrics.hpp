@@ -12,6 +12,7 @@
 //   saslguard_receiver_queue_backlog               stored alerts the worker has not finished
 //   saslguard_receiver_notifications_total{result} ok|failed
 //   saslguard_receiver_webhook_duration_seconds    POST /alertmanager handling time, incl. the commit
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,10 @@ public:
     void set_incidents_open(double n);
     void set_backlog(double n);
     void set_active_blocks(std::string_view kind, double n);
+
+    // More metrics in the text format, appended by serialize() (the Telegram bot's
+    // counters, see telegram/service.hpp). Register before the listener starts.
+    void add_text_source(std::function<std::string()> source);
 
     // The text exposition format (version 0.0.4).
     std::string serialize() const;
