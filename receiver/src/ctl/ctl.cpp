@@ -1,0 +1,262 @@
+#include "saslguard/receiver/mitigation/ctl.hpp"
+
+#include <ctime>
+#include <optional>
+#include <ostream>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "saslguard/common/log.hpp"
+#include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/mitigation/mitigator.hpp"
+
+namespace saslguard::receiver::mitigation {
+namespace {
+
+constexpr const char* kUsage = R"(usage: saslguardctl --config FILE [options] COMMAND [ARGS]
+
+commands:
+  block-login USER            reject USER's SASL logins (check_sasl_access map)
+  unblock-login USER
+  hold-mail USER              put USER's queued mail on hold (postsuper -h)
+  release-mail USER           release USER's held mail (postsuper -H)
+  delete-mail USER            delete USER's queued mail (postsuper -d); needs --yes
+  lock-account USER           stop USER authenticating in the SASL backend
+  unlock-account USER
+  block-ips IP...             reject client IPs (check_client_access map)
+  unblock-ips IP...
+  list-blocks                 what is in force now, with expiry
+  audit [--limit N]           the newest audit records (default 50)
+  expire                      revert every block whose expiry is due
+
+options:
+  --config FILE     receiver configuration (mitigation: and state_path are used)
+  --dry-run         validate and say what would change; change nothing
+  --expires DUR     revert automatically after DUR (30m, 24h, 7d); needs `expire` to run
+  --reason TEXT     why, for the audit trail
+  --sender ADDR     (mail commands) match this envelope sender too; repeatable
+  --user USER       (block-ips) the login the IPs belong to, for the audit trail
+  --yes             confirm a destructive action (delete-mail)
+)";
+
+struct Args {
+    std::string config;
+    bool dry_run = false;
+    bool yes = false;
+    std::optional<std::chrono::seconds> expires;
+    std::string reason;
+    std::string user;
+    std::vector<std::string> senders;
+    std::size_t limit = 50;
+    std::string command;
+    std::vector<std::string> positional;
+};
+
+std::string iso_time(std::optional<std::int64_t> t) {
+    if (!t) return "-";
+    std::time_t tt = static_cast<std::time_t>(*t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// "cli:<unix user>", plus the sudo caller when there is one (validated: it is
+// only an environment variable).
+std::string actor() {
+    std::string who = "uid" + std::to_string(::getuid());
+    if (passwd* pw = ::getpwuid(::getuid()); pw && validate::unix_user(pw->pw_name)) who = pw->pw_name;
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && validate::unix_user(sudo)) who += "(sudo:" + std::string(sudo) + ")";
+    return "cli:" + who;
+}
+
+// Returns an error message, or "" when parsed.
+std::string parse(const std::vector<std::string>& args, Args& a) {
+    bool only_positional = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        auto value = [&](const char* name) -> std::optional<std::string> {
+            if (i + 1 >= args.size()) return std::nullopt;
+            (void)name;
+            return args[++i];
+        };
+        if (only_positional || s.empty() || s[0] != '-') {
+            if (a.command.empty()) a.command = s;
+            else a.positional.push_back(s);
+            continue;
+        }
+        if (s == "--") only_positional = true;
+        else if (s == "--dry-run") a.dry_run = true;
+        else if (s == "--yes") a.yes = true;
+        else if (s == "--config" || s == "--expires" || s == "--reason" || s == "--sender" || s == "--user" ||
+                 s == "--limit") {
+            auto v = value(s.c_str());
+            if (!v) return s + " needs a value";
+            if (s == "--config") a.config = *v;
+            else if (s == "--reason") a.reason = *v;
+            else if (s == "--sender") a.senders.push_back(*v);
+            else if (s == "--user") a.user = *v;
+            else if (s == "--limit") {
+                try {
+                    a.limit = static_cast<std::size_t>(std::stoul(*v));
+                } catch (...) {
+                    return "--limit: expected a number";
+                }
+            } else {
+                auto d = parse_duration(*v);
+                if (!d || d->count() < 1000) return "--expires: expected a duration like 30m, 24h or 7d";
+                a.expires = std::chrono::duration_cast<std::chrono::seconds>(*d);
+            }
+        } else if (s == "-h" || s == "--help") {
+            a.command = "help";
+        } else {
+            return "unknown option " + log::quote(s);
+        }
+    }
+    return "";
+}
+
+const std::vector<std::pair<std::string, ActionKind>>& user_commands() {
+    static const std::vector<std::pair<std::string, ActionKind>> k{
+        {"block-login", ActionKind::BlockLogin},     {"unblock-login", ActionKind::UnblockLogin},
+        {"hold-mail", ActionKind::HoldMail},         {"release-mail", ActionKind::ReleaseMail},
+        {"delete-mail", ActionKind::DeleteMail},     {"lock-account", ActionKind::LockAccount},
+        {"unlock-account", ActionKind::UnlockAccount}};
+    return k;
+}
+
+void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err) {
+    if (o.ok) {
+        out << o.summary << " [action " << o.action_id << "]\n";
+        for (const auto& a : o.affected) out << "  " << a << "\n";
+    } else {
+        // The error may echo attacker-controlled text: quote it onto one line.
+        err << "saslguardctl: failed: " << log::quote(o.error) << " [action " << o.action_id << "]\n";
+    }
+}
+
+int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
+    auto blocks = store.blocks();
+    if (!blocks) {
+        err << "saslguardctl: " << blocks.error().message << "\n";
+        return 1;
+    }
+    out << "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n";
+    for (const auto& b : *blocks)
+        out << b.kind << '\t' << b.target << '\t' << b.action_id << '\t' << iso_time(b.created_at) << '\t'
+            << iso_time(b.expires_at) << '\n';
+    return 0;
+}
+
+int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ostream& err) {
+    auto rows = store.actions(limit);
+    if (!rows) {
+        err << "saslguardctl: " << rows.error().message << "\n";
+        return 1;
+    }
+    out << "ID\tTIME\tACTOR\tKIND\tTARGET\tSTATE\tDRY_RUN\tEXPIRES\tRESULT\n";
+    for (const auto& a : *rows)
+        out << a.id << '\t' << iso_time(a.created_at) << '\t' << log::quote(a.actor) << '\t' << a.kind << '\t'
+            << a.target << '\t' << a.state << '\t' << (a.dry_run ? "yes" : "no") << '\t' << iso_time(a.expires_at)
+            << '\t' << log::quote(a.error.empty() ? a.result : a.result + (a.result.empty() ? "" : "; ") + "error: " + a.error)
+            << '\n';
+    return 0;
+}
+
+}  // namespace
+
+int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    Args a;
+    if (auto e = parse(args, a); !e.empty()) {
+        err << "saslguardctl: " << e << "\n" << kUsage;
+        return 2;
+    }
+    if (a.command.empty() || a.command == "help") {
+        (a.command.empty() ? err : out) << kUsage;
+        return a.command.empty() ? 2 : 0;
+    }
+    if (a.config.empty()) {
+        err << "saslguardctl: --config FILE is required\n";
+        return 2;
+    }
+
+    // Resolve the command before touching anything.
+    std::optional<ActionKind> kind;
+    for (const auto& [name, k] : user_commands())
+        if (name == a.command) kind = k;
+    if (a.command == "block-ips") kind = ActionKind::BlockIps;
+    if (a.command == "unblock-ips") kind = ActionKind::UnblockIps;
+    bool admin_command = a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
+    if (!kind && !admin_command) {
+        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << kUsage;
+        return 2;
+    }
+    if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps && a.positional.size() != 1) {
+        err << "saslguardctl: " << a.command << " takes exactly one USER\n";
+        return 2;
+    }
+    if ((kind == ActionKind::BlockIps || kind == ActionKind::UnblockIps) && a.positional.empty()) {
+        err << "saslguardctl: " << a.command << " needs at least one IP\n";
+        return 2;
+    }
+    if (kind == ActionKind::DeleteMail && !a.yes && !a.dry_run) {
+        err << "saslguardctl: delete-mail deletes queued mail for good: add --yes to confirm (or --dry-run)\n";
+        return 2;
+    }
+
+    auto config = load_config(a.config);
+    if (!config) {
+        err << "saslguardctl: " << config.error().message << "\n";
+        return 2;
+    }
+    auto db = Database::open(config->state_path);
+    if (!db) {
+        err << "saslguardctl: " << db.error().message << "\n";
+        return 2;
+    }
+    SqliteMitigationStore store(**db);
+    if (a.command == "list-blocks") return list_blocks(store, out, err);
+    if (a.command == "audit") return audit(store, a.limit, out, err);
+
+    SystemCommandRunner runner;
+    MitigatorDeps deps;
+    deps.runner = &runner;
+    deps.store = &store;
+    auto mitigator = Mitigator::create(settings_from_config(*config), deps);
+    if (!mitigator) {
+        err << "saslguardctl: " << mitigator.error().message << "\n";
+        return 2;
+    }
+    if (a.command == "expire") {
+        auto outcomes = (*mitigator)->run_expiries();
+        int rc = 0;
+        for (const auto& o : outcomes) {
+            print_outcome(o, out, err);
+            if (!o.ok) rc = 1;
+        }
+        if (outcomes.empty()) out << "nothing due\n";
+        return rc;
+    }
+
+    ActionRequest req;
+    req.kind = *kind;
+    if (*kind == ActionKind::BlockIps || *kind == ActionKind::UnblockIps) {
+        req.username = a.user;
+        req.ips = a.positional;
+    } else {
+        req.username = a.positional[0];
+    }
+    req.senders = a.senders;
+    req.actor = actor();
+    req.reason = a.reason.empty() ? "saslguardctl " + a.command : a.reason;
+    req.dry_run = a.dry_run;
+    req.expires_after = a.expires;
+    auto o = (*mitigator)->execute(req);
+    print_outcome(o, out, err);
+    return o.ok ? 0 : 1;
+}
+
+}  // namespace saslguard::receiver::mitigation

@@ -1,0 +1,168 @@
+#include "saslguard/receiver/mitigation/access_map.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "saslguard/common/files.hpp"
+#include "saslguard/receiver/mitigation/file_lock.hpp"
+
+namespace saslguard::receiver::mitigation {
+namespace {
+
+constexpr std::string_view kHeader =
+    "# Written by saslguard: do not edit by hand (saslguardctl list-blocks / unblock-*).\n"
+    "# Every change is followed by postmap; smtpd picks up the new table by itself.\n";
+
+bool printable_token_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+Result<MapUpdate> diff(const MapEntries& current, const MapEntries& put, const std::vector<std::string>& erase,
+                       MapEntries& next) {
+    next = current;
+    MapUpdate u;
+    for (const auto& [k, v] : put) {
+        if (!safe_map_token(k)) return make_error("refusing unsafe map key");
+        if (!safe_map_value(v)) return make_error("refusing unsafe map value for key " + k);
+        auto it = next.find(k);
+        if (it == next.end() || it->second != v) u.added.push_back(k);
+        next[k] = v;
+    }
+    for (const auto& k : erase) {
+        if (put.count(k)) continue;
+        if (next.erase(k)) u.removed.push_back(k);
+    }
+    return u;
+}
+
+}  // namespace
+
+bool safe_map_token(std::string_view s) {
+    if (s.empty() || s.size() > 512 || s.front() == '#' || s.front() == '-') return false;
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return printable_token_char(c); });
+}
+
+bool safe_map_value(std::string_view s) {
+    if (s.empty() || s.size() > 512 || s.front() == ' ' || s.back() == ' ') return false;
+    if (s.find("  ") != std::string_view::npos) return false;
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c == ' ' || printable_token_char(c); });
+}
+
+Result<std::string> render_map(const MapEntries& entries) {
+    std::string out(kHeader);
+    for (const auto& [k, v] : entries) {
+        if (!safe_map_token(k)) return make_error("refusing unsafe map key");
+        if (!safe_map_value(v)) return make_error("refusing unsafe map value for key " + k);
+        out += k;
+        out += ' ';
+        out += v;
+        out += '\n';
+    }
+    return out;
+}
+
+Result<MapEntries> parse_map(std::string_view text, std::string_view path) {
+    MapEntries entries;
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+        auto sp = line.find(' ');
+        std::string_view key = line.substr(0, sp);
+        std::string_view value = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+        if (!safe_map_token(key) || !safe_map_value(value))
+            return make_error(std::string(path) + ":" + std::to_string(line_no) +
+                              ": line not written by saslguard; fix or remove it by hand");
+        entries[std::string(key)] = std::string(value);
+    }
+    return entries;
+}
+
+AccessMap::AccessMap(std::string path, std::string type, std::string config_dir, std::string postmap_binary,
+                     CommandRunner& runner, std::chrono::seconds timeout)
+    : m_path(std::move(path)), m_type(std::move(type)), m_config_dir(std::move(config_dir)),
+      m_postmap(std::move(postmap_binary)), m_runner(runner), m_timeout(timeout) {}
+
+Result<MapEntries> AccessMap::read() const {
+    struct stat st {};
+    if (::stat(m_path.c_str(), &st) != 0 && errno == ENOENT) return MapEntries{};
+    auto text = files::read_all(m_path, 16 << 20);
+    if (!text) return text.error();
+    return parse_map(*text, m_path);
+}
+
+Result<MapUpdate> AccessMap::preview(const MapEntries& put, const std::vector<std::string>& erase) const {
+    auto current = read();
+    if (!current) return current.error();
+    MapEntries next;
+    return diff(*current, put, erase, next);
+}
+
+std::string AccessMap::compiled_path() const {
+    if (m_type == "lmdb") return m_path + ".lmdb";
+    if (m_type == "cdb") return m_path + ".cdb";
+    return m_path + ".db";  // hash, btree
+}
+
+Result<void> AccessMap::postmap() {
+    struct stat before {};
+    bool had_before = ::stat(compiled_path().c_str(), &before) == 0;
+    std::vector<std::string> argv{m_postmap, "-c", m_config_dir, table_name()};
+    ProcessOptions opt;
+    opt.timeout = m_timeout;
+    auto r = m_runner.run(argv, opt);
+    if (!r.success()) return make_error(describe_failure(argv, r));
+    // smtpd compares the table's mtime in whole seconds: make sure it moved.
+    struct stat after {};
+    if (had_before && ::stat(compiled_path().c_str(), &after) == 0 && after.st_mtime <= before.st_mtime) {
+        timespec times[2] = {{0, UTIME_OMIT}, {before.st_mtime + 1, 0}};
+        ::utimensat(AT_FDCWD, compiled_path().c_str(), times, 0);
+    }
+    return {};
+}
+
+Result<MapUpdate> AccessMap::update(const MapEntries& put, const std::vector<std::string>& erase) {
+    auto lock = FileLock::acquire(m_mutex, m_path + ".lock");
+    if (!lock) return lock.error();
+
+    bool existed = true;
+    struct stat st {};
+    if (::stat(m_path.c_str(), &st) != 0) existed = false;
+    std::string old_text;
+    if (existed) {
+        auto t = files::read_all(m_path, 16 << 20);
+        if (!t) return t.error();
+        old_text = std::move(*t);
+    }
+    auto current = parse_map(old_text, m_path);
+    if (!current) return current.error();
+    MapEntries next;
+    auto u = diff(*current, put, erase, next);
+    if (!u || !u->changed()) return u;
+
+    auto text = render_map(next);
+    if (!text) return text.error();
+    mode_t mode = existed ? (st.st_mode & 07777) : 0644;
+    if (auto w = files::write_atomic(m_path, *text, mode); !w) return w.error();
+    if (existed) (void)::chown(m_path.c_str(), st.st_uid, st.st_gid);
+    if (auto p = postmap(); !p) {
+        // Put the old source back so file and compiled table agree again.
+        std::string err = p.error().message;
+        auto restore = files::write_atomic(m_path, old_text.empty() ? std::string(kHeader) : old_text, mode);
+        if (restore) {
+            auto again = postmap();
+            if (!again) err += "; rollback postmap also failed: " + again.error().message;
+        } else {
+            err += "; rollback of " + m_path + " failed: " + restore.error().message;
+        }
+        return make_error(err);
+    }
+    return u;
+}
+
+}  // namespace saslguard::receiver::mitigation

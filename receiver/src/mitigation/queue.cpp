@@ -1,0 +1,184 @@
+#include "saslguard/receiver/mitigation/queue.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "saslguard/common/validate.hpp"
+#include "saslguard/postfix/showq.hpp"
+
+namespace saslguard::receiver::mitigation {
+namespace {
+
+constexpr std::size_t kPostcatBatch = 200;  // queue ids per postcat argv
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+bool known_queue(std::string_view q) {
+    return q == "maildrop" || q == "incoming" || q == "active" || q == "deferred" || q == "hold" || q == "corrupt";
+}
+
+bool in_scope(const QueueEntry& e, PostfixQueue::Scope scope) {
+    switch (scope) {
+        case PostfixQueue::Scope::NotHeld: return e.queue_name != "hold";
+        case PostfixQueue::Scope::Held: return e.queue_name == "hold";
+        case PostfixQueue::Scope::Any: return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<QueueEntry> parse_postqueue_json(std::string_view text) {
+    std::vector<QueueEntry> out;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.empty()) continue;
+        auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object()) continue;
+        auto str = [&](const char* k) {
+            auto it = j.find(k);
+            return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+        };
+        QueueEntry e{str("queue_name"), str("queue_id"), str("sender")};
+        if (!known_queue(e.queue_name) || !validate::queue_id(e.queue_id)) continue;
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+std::map<std::string, std::string> parse_postcat_sasl_logins(std::string_view text) {
+    constexpr std::string_view kRecords = "*** ENVELOPE RECORDS ";
+    constexpr std::string_view kLogin = "named_attribute: sasl_username=";
+    std::map<std::string, std::string> out;
+    std::string current;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.rfind("*** ", 0) == 0) {
+            current.clear();
+            if (line.rfind(kRecords, 0) == 0) {
+                // "*** ENVELOPE RECORDS deferred/5/52EA8A722C4 ***"
+                std::string_view rest = line.substr(kRecords.size());
+                auto sp = rest.find(' ');
+                rest = rest.substr(0, sp);
+                auto slash = rest.rfind('/');
+                std::string_view id = slash == std::string_view::npos ? rest : rest.substr(slash + 1);
+                if (validate::queue_id(id)) current = std::string(id);
+            }
+            continue;
+        }
+        if (!current.empty() && line.rfind(kLogin, 0) == 0) out[current] = std::string(line.substr(kLogin.size()));
+    }
+    return out;
+}
+
+Result<std::vector<QueueEntry>> ShowqSource::list() {
+    std::vector<QueueEntry> out;
+    postfix::ShowqOptions opt;
+    opt.keep_recipients = false;
+    auto n = postfix::read_showq(
+        m_socket,
+        [&](const postfix::QueuedMessage& m) {
+            if (validate::queue_id(m.queue_id)) out.push_back({m.queue_name, m.queue_id, m.sender});
+        },
+        m_timeout, opt);
+    if (!n) return make_error("showq " + m_socket + ": " + n.error().message);
+    return out;
+}
+
+Result<std::vector<QueueEntry>> PostqueueSource::list() {
+    std::vector<std::string> argv{m_postqueue, "-c", m_config_dir, "-j"};
+    ProcessOptions opt;
+    opt.timeout = m_timeout;
+    opt.max_output = 256u << 20;  // a large queue is ~300 bytes per message
+    auto r = m_runner.run(argv, opt);
+    if (!r.success()) return make_error(describe_failure(argv, r));
+    if (r.output_truncated) return make_error("postqueue -j output too large");
+    return parse_postqueue_json(r.out);
+}
+
+Result<std::map<std::string, std::string>> PostfixQueue::sasl_logins(const std::vector<std::string>& ids) {
+    std::map<std::string, std::string> out;
+    auto run_batch = [&](std::vector<std::string>::const_iterator from, std::vector<std::string>::const_iterator to)
+        -> ProcessResult {
+        std::vector<std::string> argv{m_postcat, "-c", m_config_dir, "-e", "-q"};
+        argv.insert(argv.end(), from, to);
+        ProcessOptions opt;
+        opt.timeout = m_timeout;
+        opt.max_output = 64u << 20;
+        return m_runner.run(argv, opt);
+    };
+    for (std::size_t i = 0; i < ids.size(); i += kPostcatBatch) {
+        auto from = ids.begin() + static_cast<std::ptrdiff_t>(i);
+        auto to = ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kPostcatBatch));
+        auto r = run_batch(from, to);
+        if (!r.started || r.timed_out)
+            return make_error("postcat: " + r.describe());
+        if (!r.success()) {
+            // A message left the queue between listing and reading (postcat stops
+            // at the first missing file): read this batch one id at a time.
+            for (auto it = from; it != to; ++it) {
+                auto one = run_batch(it, it + 1);
+                if (one.success())
+                    for (auto& [id, login] : parse_postcat_sasl_logins(one.out)) out[id] = login;
+            }
+            continue;
+        }
+        for (auto& [id, login] : parse_postcat_sasl_logins(r.out)) out[id] = login;
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> PostfixQueue::find(const Match& match, Scope scope) {
+    auto entries = m_source.list();
+    if (!entries) return entries.error();
+    std::vector<std::string> senders;
+    for (const auto& s : match.senders) senders.push_back(lower(s));
+
+    std::vector<std::string> ids;
+    std::vector<std::string> unmatched;
+    for (const auto& e : *entries) {
+        if (!in_scope(e, scope) || !validate::queue_id(e.queue_id)) continue;
+        if (std::find(senders.begin(), senders.end(), lower(e.sender)) != senders.end()) ids.push_back(e.queue_id);
+        else if (!match.sasl_login.empty()) unmatched.push_back(e.queue_id);
+    }
+    if (!match.sasl_login.empty() && !unmatched.empty()) {
+        auto logins = sasl_logins(unmatched);
+        if (!logins) return logins.error();
+        for (const auto& [id, login] : *logins)
+            if (login == match.sasl_login) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+Result<void> PostfixQueue::apply(Op op, const std::vector<std::string>& queue_ids) {
+    if (queue_ids.empty()) return {};
+    std::string input;
+    for (const auto& id : queue_ids) {
+        // "ALL" or "-" here would make postsuper act on the whole queue.
+        if (!validate::queue_id(id) || id == "ALL") return make_error("refusing invalid queue id");
+        input += id;
+        input += '\n';
+    }
+    const char* flag = op == Op::Hold ? "-h" : op == Op::Release ? "-H" : "-d";
+    std::vector<std::string> argv{m_postsuper, "-c", m_config_dir, flag, "-"};
+    ProcessOptions opt;
+    opt.timeout = m_timeout;
+    opt.stdin_data = std::move(input);
+    auto r = m_runner.run(argv, opt);
+    if (!r.success()) return make_error(describe_failure(argv, r));
+    return {};
+}
+
+}  // namespace saslguard::receiver::mitigation

@@ -1,0 +1,377 @@
+#include "saslguard/receiver/mitigation/sasl_backend.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <pwd.h>
+#include <set>
+#include <sys/stat.h>
+
+#include "saslguard/common/files.hpp"
+#include "saslguard/common/validate.hpp"
+
+namespace saslguard::receiver::mitigation {
+namespace {
+
+// System accounts (root, daemons) and nobody are never locked, whatever the login says.
+constexpr uid_t kMinLockableUid = 1000;
+constexpr uid_t kNobodyUid = 65534;
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+    if (hex.size() % 2) return std::nullopt;
+    std::string out;
+    out.reserve(hex.size() / 2);
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return out;
+}
+
+// Sasldb keys are "user\0realm\0property".
+std::optional<SasldbRecord> make_record(std::string_view key_hex, std::string_view value_hex) {
+    auto key = from_hex(key_hex);
+    if (!key || !from_hex(value_hex)) return std::nullopt;
+    auto a = key->find('\0');
+    if (a == std::string::npos) return std::nullopt;
+    auto b = key->find('\0', a + 1);
+    if (b == std::string::npos) return std::nullopt;
+    return SasldbRecord{std::string(key_hex), std::string(value_hex), key->substr(0, a), key->substr(a + 1, b - a - 1),
+                        key->substr(b + 1)};
+}
+
+struct SplitLogin {
+    std::string local;
+    std::string realm;  // "" when the login has none
+};
+SplitLogin split_login(const std::string& login) {
+    auto at = login.rfind('@');
+    if (at == std::string::npos) return {login, ""};
+    return {login.substr(0, at), login.substr(at + 1)};
+}
+
+ProcessOptions options_with(std::chrono::seconds timeout, std::string stdin_data = {}) {
+    ProcessOptions o;
+    o.timeout = timeout;
+    o.stdin_data = std::move(stdin_data);
+    return o;
+}
+
+// --- sasldb -----------------------------------------------------------------
+//
+// Locking removes the user's records from the live sasldb (saslpasswd2 -d) after
+// copying them, byte for byte, to a root-only quarantine file beside it
+// (<sasldb>.saslguard-locked, mode 0600). Unlocking loads exactly those records
+// back with db_load. No password is generated, reset or needs to be known.
+class SasldbBackend final : public SaslBackend {
+public:
+    SasldbBackend(std::string db, CommandRunner& runner, std::chrono::seconds timeout)
+        : m_db(std::move(db)), m_quarantine(m_db + ".saslguard-locked"), m_runner(runner), m_timeout(timeout) {}
+
+    Result<BackendChange> lock(const std::string& username) override {
+        auto target = resolve(username);
+        if (!target) return target.error();
+        auto& [live, local, realm] = *target;
+        auto quarantined = read_quarantine();
+        if (!quarantined) return quarantined.error();
+        if (live.empty()) {
+            if (!select(*quarantined, local, realm).empty())
+                return BackendChange{"account " + username + " already locked in sasldb", false};
+            return make_error("no account " + username + " in sasldb " + m_db);
+        }
+        std::vector<SasldbRecord> all = *quarantined;
+        for (const auto& r : live) {
+            all.erase(std::remove_if(all.begin(), all.end(), [&](const auto& q) { return q.key_hex == r.key_hex; }),
+                      all.end());
+            all.push_back(r);
+        }
+        if (auto w = write_quarantine(all); !w) return w.error();
+        std::set<std::string> realms;
+        for (const auto& r : live) realms.insert(r.realm);
+        for (const auto& rlm : realms) {
+            std::vector<std::string> argv{"saslpasswd2", "-f", m_db, "-d", "-u", rlm, local};
+            auto res = m_runner.run(argv, options_with(m_timeout));
+            if (!res.success()) {
+                (void)write_quarantine(*quarantined);  // nothing was locked: forget the copy
+                return make_error(describe_failure(argv, res));
+            }
+        }
+        return BackendChange{"locked " + username + " in sasldb (" + std::to_string(live.size()) +
+                                 " record(s) moved to " + m_quarantine + ")",
+                             true};
+    }
+
+    Result<BackendChange> unlock(const std::string& username) override {
+        if (!validate::sasl_username(username)) return make_error("invalid SASL username");
+        auto [local, realm] = split_login(username);
+        auto quarantined = read_quarantine();
+        if (!quarantined) return quarantined.error();
+        auto mine = select(*quarantined, local, realm);
+        if (mine.empty()) return BackendChange{"account " + username + " is not locked in sasldb", false};
+        auto live = dump(m_db);
+        if (!live) return live.error();
+        for (const auto& r : *live)
+            for (const auto& q : mine)
+                if (r.key_hex == q.key_hex)
+                    return make_error("account " + username + " was re-created in sasldb while locked; "
+                                      "delete it or remove its records from " + m_quarantine + " by hand");
+        std::string input = "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n";
+        for (const auto& q : mine) input += " " + q.key_hex + "\n " + q.value_hex + "\n";
+        input += "DATA=END\n";
+        std::vector<std::string> argv{"db_load", "-n", m_db};
+        auto res = m_runner.run(argv, options_with(m_timeout, input));
+        if (!res.success()) return make_error(describe_failure(argv, res));
+        std::vector<SasldbRecord> rest;
+        for (const auto& q : *quarantined)
+            if (std::none_of(mine.begin(), mine.end(), [&](const auto& m) { return m.key_hex == q.key_hex; }))
+                rest.push_back(q);
+        if (auto w = write_quarantine(rest); !w)
+            return make_error("unlocked, but could not update " + m_quarantine + ": " + w.error().message);
+        return BackendChange{"unlocked " + username + " in sasldb (" + std::to_string(mine.size()) + " record(s) restored)",
+                             true};
+    }
+
+    Result<std::string> describe(const std::string& username, bool lock) override {
+        if (!validate::sasl_username(username)) return make_error("invalid SASL username");
+        if (!lock) return "would restore " + username + " from " + m_quarantine + " into " + m_db + " (db_load)";
+        auto target = resolve(username);
+        if (!target) return target.error();
+        return "would move " + std::to_string(std::get<0>(*target).size()) + " sasldb record(s) of " + username +
+               " to " + m_quarantine + " and delete them from " + m_db + " (saslpasswd2 -d)";
+    }
+
+private:
+    static std::vector<SasldbRecord> select(const std::vector<SasldbRecord>& records, const std::string& local,
+                                            const std::string& realm) {
+        std::vector<SasldbRecord> out;
+        for (const auto& r : records)
+            if (r.user == local && (realm.empty() || r.realm == realm)) out.push_back(r);
+        return out;
+    }
+
+    // The live records of `username`. A login without a realm must match exactly one realm.
+    Result<std::tuple<std::vector<SasldbRecord>, std::string, std::string>> resolve(const std::string& username) {
+        if (!validate::sasl_username(username)) return make_error("invalid SASL username");
+        auto [local, realm] = split_login(username);
+        auto records = dump(m_db);
+        if (!records) return records.error();
+        auto live = select(*records, local, realm);
+        std::set<std::string> realms;
+        for (const auto& r : live) realms.insert(r.realm);
+        if (realms.size() > 1)
+            return make_error("login " + username + " exists in " + std::to_string(realms.size()) +
+                              " sasldb realms; name one as user@realm");
+        return std::make_tuple(std::move(live), local, realm);
+    }
+
+    Result<std::vector<SasldbRecord>> dump(const std::string& db) {
+        std::vector<std::string> argv{"db_dump", db};
+        ProcessOptions o = options_with(m_timeout);
+        o.max_output = 256u << 20;
+        auto res = m_runner.run(argv, o);
+        if (!res.success()) return make_error(describe_failure(argv, res));
+        if (res.output_truncated) return make_error("db_dump " + db + ": output too large");
+        return parse_db_dump(res.out);
+    }
+
+    Result<std::vector<SasldbRecord>> read_quarantine() {
+        struct stat st {};
+        if (::stat(m_quarantine.c_str(), &st) != 0) {
+            if (errno == ENOENT) return std::vector<SasldbRecord>{};
+            return make_error("stat " + m_quarantine + ": failed");
+        }
+        auto text = files::read_all(m_quarantine);
+        if (!text) return text.error();
+        std::vector<SasldbRecord> out;
+        std::string_view s = *text;
+        while (!s.empty()) {
+            auto nl = s.find('\n');
+            std::string_view line = s.substr(0, nl);
+            s = nl == std::string_view::npos ? std::string_view{} : s.substr(nl + 1);
+            if (line.empty() || line.front() == '#') continue;
+            auto sp = line.find(' ');
+            auto rec = sp == std::string_view::npos ? std::nullopt : make_record(line.substr(0, sp), line.substr(sp + 1));
+            if (!rec) return make_error(m_quarantine + ": malformed line");
+            out.push_back(std::move(*rec));
+        }
+        return out;
+    }
+
+    Result<void> write_quarantine(const std::vector<SasldbRecord>& records) {
+        std::string text = "# sasldb records of accounts locked by saslguard (key value, hex). Secret: keep 0600.\n";
+        for (const auto& r : records) text += r.key_hex + " " + r.value_hex + "\n";
+        return files::write_atomic(m_quarantine, text, 0600);
+    }
+
+    std::string m_db;
+    std::string m_quarantine;
+    CommandRunner& m_runner;
+    std::chrono::seconds m_timeout;
+};
+
+// --- saslauthd with shadow/PAM ------------------------------------------------
+//
+// saslauthd -a shadow (or pam with pam_unix) checks the Unix account's password:
+// usermod -L puts '!' in front of the hash (authentication fails) and usermod -U
+// takes it away again; the hash itself is never changed.
+class ShadowBackend final : public SaslBackend {
+public:
+    ShadowBackend(CommandRunner& runner, std::chrono::seconds timeout) : m_runner(runner), m_timeout(timeout) {}
+
+    Result<BackendChange> lock(const std::string& username) override { return change(username, true); }
+    Result<BackendChange> unlock(const std::string& username) override { return change(username, false); }
+    Result<std::string> describe(const std::string& username, bool lock) override {
+        auto user = unix_account(username);
+        if (!user) return user.error();
+        return std::string(lock ? "would lock" : "would unlock") + " Unix account " + *user + " (usermod " +
+               (lock ? "-L" : "-U") + ")";
+    }
+
+private:
+    // saslauthd without -r strips the realm: alice@example.com authenticates as Unix user alice.
+    static Result<std::string> unix_account(const std::string& username) {
+        if (!validate::sasl_username(username)) return make_error("invalid SASL username");
+        std::string user = split_login(username).local;
+        if (!validate::unix_user(user)) return make_error("login is not a valid Unix account name");
+        passwd pw{};
+        passwd* found = nullptr;
+        char buf[4096];
+        if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found)
+            return make_error("no Unix account " + user);
+        if (found->pw_uid < kMinLockableUid || found->pw_uid == kNobodyUid)
+            return make_error("refusing to lock system account " + user + " (uid " + std::to_string(found->pw_uid) + ")");
+        return user;
+    }
+
+    Result<bool> is_locked(const std::string& user) {
+        std::vector<std::string> argv{"passwd", "-S", user};
+        auto res = m_runner.run(argv, options_with(m_timeout));
+        if (!res.success()) return make_error(describe_failure(argv, res));
+        // "alice L 2026-11-23 0 99999 7 -1": the second field is L (locked), P or NP.
+        auto sp = res.out.find(' ');
+        if (sp == std::string::npos) return make_error("passwd -S " + user + ": unexpected output");
+        return res.out.compare(sp + 1, 2, "L ") == 0;
+    }
+
+    Result<BackendChange> change(const std::string& username, bool lock) {
+        auto user = unix_account(username);
+        if (!user) return user.error();
+        auto locked = is_locked(*user);
+        if (!locked) return locked.error();
+        if (*locked == lock)
+            return BackendChange{"Unix account " + *user + (lock ? " already locked" : " is not locked"), false};
+        std::vector<std::string> argv{"usermod", lock ? "-L" : "-U", *user};
+        auto res = m_runner.run(argv, options_with(m_timeout));
+        if (!res.success()) return make_error(describe_failure(argv, res));
+        return BackendChange{std::string(lock ? "locked" : "unlocked") + " Unix account " + *user, true};
+    }
+
+    CommandRunner& m_runner;
+    std::chrono::seconds m_timeout;
+};
+
+// --- configured commands (LDAP, SQL, …) ---------------------------------------
+class CommandBackend final : public SaslBackend {
+public:
+    CommandBackend(std::vector<std::string> lock, std::vector<std::string> unlock, CommandRunner& runner,
+                   std::chrono::seconds timeout)
+        : m_lock(std::move(lock)), m_unlock(std::move(unlock)), m_runner(runner), m_timeout(timeout) {}
+
+    Result<BackendChange> lock(const std::string& username) override { return run(m_lock, username, "locked"); }
+    Result<BackendChange> unlock(const std::string& username) override { return run(m_unlock, username, "unlocked"); }
+    Result<std::string> describe(const std::string& username, bool lock) override {
+        auto argv = expand_user_template(lock ? m_lock : m_unlock, username);
+        if (!argv) return argv.error();
+        return "would run " + (*argv)[0] + " for " + username;
+    }
+
+private:
+    Result<BackendChange> run(const std::vector<std::string>& tmpl, const std::string& username, const char* verb) {
+        auto argv = expand_user_template(tmpl, username);
+        if (!argv) return argv.error();
+        auto res = m_runner.run(*argv, options_with(m_timeout));
+        if (!res.success()) return make_error(describe_failure(*argv, res));
+        return BackendChange{std::string(verb) + " " + username + " with " + (*argv)[0], true};
+    }
+
+    std::vector<std::string> m_lock, m_unlock;
+    CommandRunner& m_runner;
+    std::chrono::seconds m_timeout;
+};
+
+}  // namespace
+
+std::vector<SasldbRecord> parse_db_dump(std::string_view text) {
+    std::vector<SasldbRecord> out;
+    bool in_data = false;
+    std::string pending_key;
+    bool have_key = false;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (!in_data) {
+            in_data = line == "HEADER=END";
+            continue;
+        }
+        if (line == "DATA=END") break;
+        if (line.empty() || line.front() != ' ') continue;
+        line.remove_prefix(1);
+        if (!have_key) {
+            pending_key = std::string(line);
+            have_key = true;
+        } else {
+            if (auto r = make_record(pending_key, line)) out.push_back(std::move(*r));
+            have_key = false;
+        }
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl, const std::string& user) {
+    if (!validate::sasl_username(user)) return make_error("invalid SASL username");
+    if (tmpl.empty() || tmpl[0].empty()) return make_error("lock/unlock command is not configured");
+    std::vector<std::string> argv;
+    bool used = false;
+    for (const auto& a : tmpl) {
+        if (a == "{user}") {
+            argv.push_back(user);
+            used = true;
+        } else if (a.find("{user}") != std::string::npos) {
+            return make_error("command template: \"{user}\" must be a whole argument, not part of \"" + a + "\"");
+        } else {
+            argv.push_back(a);
+        }
+    }
+    if (!used) return make_error("command template has no {user} argument");
+    if (tmpl[0] == "{user}") return make_error("command template: the program cannot be {user}");
+    return argv;
+}
+
+Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& s, CommandRunner& runner) {
+    switch (s.sasl_backend) {
+        case SaslBackendKind::None: return std::unique_ptr<SaslBackend>{};
+        case SaslBackendKind::Sasldb:
+            return std::unique_ptr<SaslBackend>(new SasldbBackend(s.sasldb_path, runner, s.command_timeout));
+        case SaslBackendKind::SaslauthdShadow:
+            return std::unique_ptr<SaslBackend>(new ShadowBackend(runner, s.command_timeout));
+        case SaslBackendKind::Command: {
+            // Check both templates now, with a harmless name, so a typo fails at startup.
+            for (const auto* t : {&s.lock_command, &s.unlock_command})
+                if (auto e = expand_user_template(*t, "check"); !e) return make_error("mitigation: " + e.error().message);
+            return std::unique_ptr<SaslBackend>(
+                new CommandBackend(s.lock_command, s.unlock_command, runner, s.command_timeout));
+        }
+    }
+    return make_error("unknown sasl_backend");
+}
+
+}  // namespace saslguard::receiver::mitigation
