@@ -188,11 +188,13 @@ Result<void> Worker::close_incident(Row& row) {
     const std::int64_t now = now_ms();
     auto tx = Transaction::begin(*m_db);
     if (!tx) return tx.error();
+    // By fingerprint, not startsAt: Alertmanager may report a resolution with an
+    // earlier startsAt than the firing it ends (it merges overlapping alerts).
     auto st = m_db->prepare(
-        "UPDATE incidents SET status = 'resolved', resolved_at = ?1"
-        " WHERE fingerprint = ?2 AND starts_at = ?3 AND status = 'open'");
+        "UPDATE incidents SET status = 'resolved', resolved_at = ?1, resolved_alert_id = ?2"
+        " WHERE fingerprint = ?3 AND status = 'open'");
     if (!st) return st.error();
-    st->bind(1, now).bind(2, row.alert.fingerprint).bind(3, row.alert.starts_at);
+    st->bind(1, now).bind(2, row.id).bind(3, row.alert.fingerprint);
     if (auto r = st->run(); !r) return r;
     const bool closed = m_db->changes() > 0;
     auto upd = m_db->prepare("UPDATE alerts SET state = ?1, processed_at = ?2 WHERE id = ?3");
@@ -212,9 +214,9 @@ Result<void> Worker::finish(Row& row) {
         "SELECT i.id, e.body, d.configured_mode, d.mode, d.act, d.actions, d.reason FROM incidents i"
         " LEFT JOIN evidence e ON e.id = (SELECT max(id) FROM evidence WHERE incident_id = i.id)"
         " LEFT JOIN decisions d ON d.id = (SELECT max(id) FROM decisions WHERE incident_id = i.id)"
-        " WHERE i.fingerprint = ?1 AND i.starts_at = ?2");
+        " WHERE (?1 = 1 AND i.firing_alert_id = ?2) OR (?1 = 0 AND i.resolved_alert_id = ?2)");
     if (!inc) return inc.error();
-    inc->bind(1, row.alert.fingerprint).bind(2, row.alert.starts_at);
+    inc->bind(1, firing ? 1 : 0).bind(2, row.id);
     auto found = inc->step();
     if (!found) return found.error();
     IncidentNotice notice;

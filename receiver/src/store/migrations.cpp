@@ -200,6 +200,14 @@ CREATE TABLE blocks (
 );
 CREATE INDEX blocks_expiring ON blocks(expires_at) WHERE expires_at IS NOT NULL;
 )SQL"},
+    // 4 ---------------------------------------------------------------------
+    {"incidents: remember which resolved alert event closed the incident", R"SQL(
+-- A resolution closes the open incidents of its fingerprint even when its
+-- startsAt differs from the firing one (Alertmanager merges overlapping alerts
+-- and keeps the earliest startsAt), so the closing event is recorded explicitly.
+ALTER TABLE incidents ADD COLUMN resolved_alert_id INTEGER REFERENCES alerts(id);
+CREATE INDEX incidents_by_fingerprint ON incidents(fingerprint, status);
+)SQL"},
     // Append new steps here (one entry each).
 };
 

@@ -1,0 +1,126 @@
+#include <catch2/catch.hpp>
+
+#include "receiver_test_util.hpp"
+#include "saslguard/common/files.hpp"
+#include "saslguard/receiver/config.hpp"
+
+using namespace saslguard::receiver;
+using saslguard::receiver::testing::TempDir;
+
+namespace {
+// A minimal valid config: only the webhook token is required.
+std::string base(const TempDir& dir) {
+    dir.write("token", "tok-123\n");
+    return "webhook:\n  bearer_token_file: " + dir.path("token") + "\n";
+}
+}  // namespace
+
+TEST_CASE("a config with only the webhook token gets every documented default") {
+    TempDir dir;
+    auto c = parse_config(base(dir), "r.yml");
+    REQUIRE(c.ok());
+    CHECK(c->listen_address == "127.0.0.1:9755");
+    CHECK(c->listen_port() == 9755);
+    CHECK(c->webhook.bearer_token == "tok-123");
+    CHECK(c->webhook.max_body_bytes == 1048576);
+    CHECK(c->prometheus.timeout == std::chrono::seconds(5));
+    CHECK(c->prometheus.window == std::chrono::minutes(10));
+    CHECK(c->policy.max_auto_actions_per_hour == 10);
+    CHECK(c->policy.min_share == 0.5);
+    CHECK(c->policy.auto_actions == std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail});
+    CHECK(c->policy.action_expiry == std::chrono::hours(24));
+    CHECK(c->mitigation.sasl_backend == SaslBackend::Sasldb);
+    CHECK(c->mitigation.command_timeout == std::chrono::seconds(30));
+    CHECK_FALSE(c->telegram.enabled);
+}
+
+TEST_CASE("the shipped deploy/receiver.yml loads once its secrets exist") {
+    TempDir dir;
+    auto text = saslguard::files::read_all(SASLGUARD_SOURCE_DIR "/deploy/receiver.yml");
+    REQUIRE(text.ok());
+    std::string yaml = *text;
+    // Point the secret files at temporary ones; everything else as shipped.
+    dir.write("webhook_token", "a\n");
+    dir.write("bot_token", "b\n");
+    auto replace = [&](const std::string& from, const std::string& to) {
+        auto pos = yaml.find(from);
+        REQUIRE(pos != std::string::npos);
+        yaml.replace(pos, from.size(), to);
+    };
+    replace("/etc/saslguard/webhook-token", dir.path("webhook_token"));
+    replace("/etc/saslguard/telegram-bot-token", dir.path("bot_token"));
+    auto c = parse_config(yaml, "receiver.yml");
+    INFO((c.ok() ? "" : c.error().message));
+    REQUIRE(c.ok());
+}
+
+TEST_CASE("config errors name the file and the line of the offending key") {
+    TempDir dir;
+    const std::string b = base(dir);
+    struct Case {
+        std::string yaml;
+        std::string expected;
+    };
+    std::vector<Case> cases = {
+        {b + "policy:\n  min_share: 2\n", "r.yml:4: policy.min_share: expected a number in [0, 1], got '2'"},
+        {b + "prometheus:\n  timeout: 5\n", "r.yml:4: prometheus.timeout: expected a duration like 30s, 5m, 1h, got '5'"},
+        {b + "policy:\n  modes:\n    SaslUserSendingSurge: yes-please\n",
+         "r.yml:5: policy.modes.SaslUserSendingSurge: expected notify, confirm or auto"},
+        {b + "polcy: {}\n", "r.yml:3: unknown key polcy"},
+        {b + "mitigation:\n  map_type: dbm\n", "r.yml:4: mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got 'dbm'"},
+        {b + "listen_address: localhost\n", "r.yml:3: listen_address: expected host:port, got 'localhost'"},
+        {b + "policy:\n  auto_actions: [block_login, delete_mail]\n",
+         "r.yml:4: policy.auto_actions: delete_mail needs policy.allow_auto_delete: true"},
+        {b + "policy:\n  auto_actions: [unblock_login]\n",
+         "r.yml:4: policy.auto_actions: 'unblock_login' is not one of block_login, hold_mail, delete_mail, lock_account, block_ips"},
+        {b + "telegram:\n  enabled: true\n  admin_chat_ids: [1]\n  admin_user_ids: [2]\n",
+         "r.yml:4: telegram.bot_token_file: required"},
+        {b + "telegram:\n  admin_chat_ids: [one]\n", "r.yml:4: telegram.admin_chat_ids: expected a list of integer ids"},
+        {b + "mitigation:\n  sasl_backend: command\n", "r.yml:4: mitigation.sasl_backend: command needs lock_command and unlock_command"},
+        {b + "webhook: [1, 2\n", "r.yml:4: end of sequence flow not found"},
+        {"log_level: info\n", "r.yml:1: webhook.bearer_token_file: required"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_config(c.yaml, "r.yml");
+        INFO(c.yaml);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == c.expected);
+    }
+}
+
+TEST_CASE("a token file that does not exist stops the start with the key's line") {
+    auto r = parse_config("log_level: debug\nwebhook:\n  bearer_token_file: /nonexistent/token\n", "r.yml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.rfind("r.yml:3: webhook.bearer_token_file: ", 0) == 0);
+}
+
+TEST_CASE("durations take a unit and only a unit") {
+    CHECK(parse_duration("30s") == std::chrono::seconds(30));
+    CHECK(parse_duration("5m") == std::chrono::minutes(5));
+    CHECK(parse_duration("1h") == std::chrono::hours(1));
+    CHECK(parse_duration("250ms") == std::chrono::milliseconds(250));
+    CHECK(parse_duration("2d") == std::chrono::hours(48));
+    CHECK_FALSE(parse_duration("30"));
+    CHECK_FALSE(parse_duration("s"));
+    CHECK_FALSE(parse_duration("1.5h"));
+    CHECK_FALSE(parse_duration("-1s"));
+}
+
+TEST_CASE("policy modes, allowlists and lists are read as written") {
+    TempDir dir;
+    auto c = parse_config(base(dir) +
+                              "policy:\n"
+                              "  modes: {SaslUserSendingSurge: auto, PostfixQueueSurge: confirm}\n"
+                              "  allowlist_users: [postmaster@example.com]\n"
+                              "  allowlist_domains: [example.org]\n"
+                              "  action_expiry: 0s\n"
+                              "mitigation:\n  lock_command: [/usr/local/sbin/lock, '{user}']\n",
+                          "r.yml");
+    REQUIRE(c.ok());
+    CHECK(c->policy.modes.at("SaslUserSendingSurge") == Mode::Auto);
+    CHECK(c->policy.modes.at("PostfixQueueSurge") == Mode::Confirm);
+    CHECK(c->policy.allowlist_users == std::vector<std::string>{"postmaster@example.com"});
+    CHECK(c->policy.allowlist_domains == std::vector<std::string>{"example.org"});
+    CHECK(c->policy.action_expiry.count() == 0);
+    CHECK(c->mitigation.lock_command == std::vector<std::string>{"/usr/local/sbin/lock", "{user}"});
+}

@@ -1,0 +1,99 @@
+#pragma once
+// Helpers shared by the receiver's unit tests: a private temp directory, a
+// webhook payload builder, a recording notifier and a counting executor.
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/notifier.hpp"
+
+namespace saslguard::receiver::testing {
+
+class TempDir {
+public:
+    TempDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "saslguard-rcv-XXXXXX").string();
+        m_path = ::mkdtemp(tmpl.data());
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(m_path, ec);
+    }
+    std::string path(const std::string& name) const { return m_path + "/" + name; }
+    std::string write(const std::string& name, const std::string& content) const {
+        std::ofstream(path(name)) << content;
+        return path(name);
+    }
+
+private:
+    std::string m_path;
+};
+
+inline nlohmann::json alert_json(const std::string& fingerprint, const std::string& status = "firing",
+                                 nlohmann::json labels = nullptr,
+                                 const std::string& starts_at = "2026-11-23T09:00:00.123456789Z") {
+    if (labels.is_null())
+        labels = {{"alertname", "SaslUserSendingSurge"}, {"instance", "mx1:9754"}, {"severity", "critical"},
+                  {"sasl_username", "alice@example.com"}, {"mitigation", "auto"}};
+    return {{"status", status},
+            {"labels", labels},
+            {"annotations", {{"summary", "alice is sending far above her baseline"}}},
+            {"startsAt", starts_at},
+            {"endsAt", status == "firing" ? "0001-01-01T00:00:00Z" : "2026-11-23T09:30:00Z"},
+            {"generatorURL", "http://127.0.0.1:9090/graph?g0.expr=x"},
+            {"fingerprint", fingerprint}};
+}
+
+inline nlohmann::json payload_json(std::vector<nlohmann::json> alerts, const std::string& status = "firing") {
+    return {{"version", "4"},
+            {"groupKey", "{}:{alertname=\"SaslUserSendingSurge\"}"},
+            {"truncatedAlerts", 0},
+            {"status", status},
+            {"receiver", "saslguard"},
+            {"groupLabels", {{"alertname", "SaslUserSendingSurge"}}},
+            {"commonLabels", {{"alertname", "SaslUserSendingSurge"}}},
+            {"commonAnnotations", nlohmann::json::object()},
+            {"externalURL", "http://127.0.0.1:9093"},
+            {"alerts", alerts}};
+}
+
+class RecordingNotifier final : public Notifier {
+public:
+    Result<void> incident_opened(const IncidentNotice& n) override {
+        std::lock_guard lock(mu);
+        opened.push_back(n);
+        return {};
+    }
+    Result<void> incident_resolved(const IncidentNotice& n) override {
+        std::lock_guard lock(mu);
+        resolved.push_back(n);
+        return {};
+    }
+    std::mutex mu;
+    std::vector<IncidentNotice> opened, resolved;
+};
+
+class CountingExecutor final : public ActionExecutor {
+public:
+    ActionOutcome execute(const ActionRequest& r) override {
+        std::lock_guard lock(mu);
+        requests.push_back(r);
+        ActionOutcome o;
+        o.ok = !fail;
+        o.summary = std::string(to_string(r.kind)) + " " + r.username;
+        if (fail) o.error = "exit 1: postmap failed";
+        return o;
+    }
+    std::mutex mu;
+    std::vector<ActionRequest> requests;
+    bool fail = false;
+};
+
+}  // namespace saslguard::receiver::testing

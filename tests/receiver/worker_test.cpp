@@ -1,0 +1,186 @@
+#include <catch2/catch.hpp>
+
+#include "receiver_test_util.hpp"
+#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/intake.hpp"
+#include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/webhook.hpp"
+#include "saslguard/receiver/worker.hpp"
+
+using namespace saslguard;
+using namespace saslguard::receiver;
+using namespace saslguard::receiver::testing;
+
+namespace {
+
+// Prometheus and the exporter are down: the worker must still act on the label.
+HttpResponse unreachable(const HttpRequest&) {
+    HttpResponse r;
+    r.error = "Couldn't connect to server";
+    return r;
+}
+
+struct Fixture {
+    TempDir dir;
+    Config config;
+    Resolver resolver{PrometheusConfig{}, PolicyConfig{}, unreachable};
+    CountingExecutor executor;
+    RecordingNotifier notifier;
+    std::unique_ptr<Database> db;
+
+    Fixture() {
+        config.state_path = dir.path("s.db");
+        db = Database::open(config.state_path).value();
+    }
+    void deliver(const nlohmann::json& payload) {
+        Intake intake(Database::open(config.state_path).value());
+        auto p = parse_webhook(payload.dump());
+        REQUIRE(p.ok());
+        REQUIRE(intake.accept(*p, payload.dump()).ok());
+    }
+    int run() {
+        Worker w(Database::open(config.state_path).value(), config, resolver, executor, notifier, nullptr);
+        REQUIRE(w.recover().ok());
+        auto n = w.run_once();
+        REQUIRE(n.ok());
+        return *n;
+    }
+    std::int64_t q(const std::string& sql) { return db->query_int64(sql)->value_or(-1); }
+    std::string text(const std::string& sql) {
+        auto st = db->prepare(sql);
+        REQUIRE(st.ok());
+        REQUIRE(st->step().value());
+        return st->column_text(0);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a firing auto alert opens one incident, runs each automatic action once and notifies with outcomes") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    CHECK(f.run() == 1);
+    CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'open'") == 1);
+    CHECK(f.text("SELECT username FROM incidents") == "alice@example.com");
+    CHECK(f.text("SELECT source FROM evidence") == "label");
+    CHECK(f.text("SELECT mode FROM decisions") == "auto");
+    CHECK(f.q("SELECT act FROM decisions") == 1);
+    REQUIRE(f.executor.requests.size() == 2);
+    CHECK(f.executor.requests[0].kind == ActionKind::BlockLogin);
+    CHECK(f.executor.requests[0].username == "alice@example.com");
+    CHECK(f.executor.requests[1].kind == ActionKind::HoldMail);
+    CHECK(f.q("SELECT count(*) FROM incident_actions WHERE state = 'done'") == 2);
+    REQUIRE(f.notifier.opened.size() == 1);
+    const IncidentNotice& n = f.notifier.opened[0];
+    CHECK(n.alertname == "SaslUserSendingSurge");
+    CHECK(n.external_url == "http://127.0.0.1:9093");
+    CHECK(n.decision.act);
+    REQUIRE(n.results.size() == 2);
+    CHECK(n.results[0].outcome.ok);
+    CHECK(n.results[0].outcome.summary == "block_login alice@example.com");
+    CHECK_FALSE(n.interrupted);
+}
+
+TEST_CASE("redeliveries and reruns act on nothing again") {
+    Fixture f;
+    auto payload = payload_json({alert_json("00000000000000a1")});
+    f.deliver(payload);
+    f.run();
+    f.deliver(payload);  // Alertmanager HA peer or repeat_interval
+    f.deliver(payload);
+    CHECK(f.run() == 0);
+    CHECK(f.executor.requests.size() == 2);
+    CHECK(f.notifier.opened.size() == 1);
+    CHECK(f.q("SELECT duplicates FROM alerts") == 2);
+}
+
+TEST_CASE("a resolved alert closes its incident and is notified once") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();
+    f.deliver(payload_json({alert_json("00000000000000a1", "resolved")}, "resolved"));
+    f.deliver(payload_json({alert_json("00000000000000a1", "resolved")}, "resolved"));
+    CHECK(f.run() == 1);
+    CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'resolved'") == 1);
+    REQUIRE(f.notifier.resolved.size() == 1);
+    CHECK(f.notifier.resolved[0].incident_id == 1);
+    CHECK(f.notifier.resolved[0].evidence.culprit == "alice@example.com");
+    CHECK(f.executor.requests.size() == 2);
+}
+
+TEST_CASE("a resolution with an earlier startsAt (Alertmanager merged the alert) still closes the incident") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();
+    f.deliver(payload_json({alert_json("00000000000000a1", "resolved", nullptr, "2026-11-23T08:00:00Z")}, "resolved"));
+    f.run();
+    CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'resolved'") == 1);
+    CHECK(f.notifier.resolved.size() == 1);
+}
+
+TEST_CASE("an action cut short by a crash is reported as interrupted and never run again; the rest run once") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();
+    // The database as SIGKILL would leave it in the middle of the first action:
+    // event decided, action 1 marked running, action 2 still planned.
+    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided';"
+                       "UPDATE incident_actions SET state = 'running', summary = NULL WHERE id = 1;"
+                       "UPDATE incident_actions SET state = 'planned', summary = NULL WHERE id = 2").ok());
+    f.executor.requests.clear();
+    f.notifier.opened.clear();
+    CHECK(f.run() == 1);
+    REQUIRE(f.executor.requests.size() == 1);
+    CHECK(f.executor.requests[0].kind == ActionKind::HoldMail);
+    CHECK(f.text("SELECT state FROM incident_actions WHERE id = 1") == "interrupted");
+    CHECK(f.text("SELECT state FROM incident_actions WHERE id = 2") == "done");
+    REQUIRE(f.notifier.opened.size() == 1);
+    CHECK(f.notifier.opened[0].interrupted);
+    CHECK_FALSE(f.notifier.opened[0].results[0].outcome.ok);
+}
+
+TEST_CASE("a crash between deciding and acting runs the planned actions after the restart") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();
+    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided'; UPDATE incident_actions SET state = 'planned'").ok());
+    f.executor.requests.clear();
+    f.run();
+    CHECK(f.executor.requests.size() == 2);
+    CHECK(f.q("SELECT count(*) FROM incidents") == 1);
+}
+
+TEST_CASE("failed actions are stored with their error and notified as failures") {
+    Fixture f;
+    f.executor.fail = true;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();
+    CHECK(f.q("SELECT count(*) FROM incident_actions WHERE state = 'failed'") == 2);
+    CHECK(f.text("SELECT error FROM incident_actions WHERE id = 1") == "exit 1: postmap failed");
+    CHECK_FALSE(f.notifier.opened[0].results[0].outcome.ok);
+}
+
+TEST_CASE("the hourly budget counts actions stored before a restart") {
+    Fixture f;
+    f.config.policy.max_auto_actions_per_hour = 3;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    f.run();  // 2 actions
+    nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"}, {"sasl_username", "bob@example.com"}, {"mitigation", "auto"}};
+    f.deliver(payload_json({alert_json("00000000000000b2", "firing", labels)}));
+    f.run();  // a new worker: 2 + 2 > 3
+    CHECK(f.executor.requests.size() == 2);
+    CHECK(f.text("SELECT mode FROM decisions WHERE incident_id = 2") == "confirm");
+    CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2").find("max_auto_actions_per_hour 3") != std::string::npos);
+}
+
+TEST_CASE("a notify alert stores its decision and evidence and runs nothing") {
+    Fixture f;
+    nlohmann::json labels = {{"alertname", "PostfixQueueSurge"}, {"instance", "mx1:9754"}, {"mitigation", "notify"}};
+    f.deliver(payload_json({alert_json("00000000000000c3", "firing", labels)}));
+    f.run();
+    CHECK(f.executor.requests.empty());
+    CHECK(f.text("SELECT mode FROM decisions") == "notify");
+    CHECK(f.text("SELECT source FROM evidence") == "none");
+    CHECK(f.notifier.opened.size() == 1);
+    CHECK(f.notifier.opened[0].evidence.notes.size() == 3);
+}
