@@ -1,0 +1,406 @@
+// Unit tests for the mitigation layer: map rendering and parsing, the pure
+// parsers of Postfix/db_dump output, and the Mitigator driven with a recording
+// fake CommandRunner and an in-memory store, so every argv and stdin that would
+// reach postmap, postsuper, saslpasswd2, usermod or a configured command is
+// checked, as is every byte written to a map file.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "saslguard/common/files.hpp"
+#include "saslguard/common/log.hpp"
+#include "saslguard/receiver/mitigation/access_map.hpp"
+#include "saslguard/receiver/mitigation/mitigator.hpp"
+#include "saslguard/receiver/mitigation/queue.hpp"
+#include "saslguard/receiver/mitigation/sasl_backend.hpp"
+
+using namespace saslguard;
+using namespace saslguard::receiver;
+using namespace saslguard::receiver::mitigation;
+
+namespace {
+
+struct Call {
+    std::vector<std::string> argv;
+    std::string stdin_data;
+};
+
+class RecordingRunner final : public CommandRunner {
+public:
+    std::vector<Call> calls;
+    // Answers by program basename; default: success with no output.
+    std::function<ProcessResult(const std::vector<std::string>&)> answer;
+
+    ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options) override {
+        calls.push_back({argv, options.stdin_data});
+        if (answer) return answer(argv);
+        return ok("");
+    }
+    static ProcessResult ok(std::string out) {
+        ProcessResult r;
+        r.started = true;
+        r.exit_code = 0;
+        r.out = std::move(out);
+        return r;
+    }
+    static ProcessResult failed(int code, std::string err) {
+        ProcessResult r;
+        r.started = true;
+        r.exit_code = code;
+        r.err = std::move(err);
+        return r;
+    }
+};
+
+class FakeQueue final : public QueueSource {
+public:
+    std::vector<QueueEntry> entries;
+    Result<std::vector<QueueEntry>> list() override { return entries; }
+};
+
+std::string base(const std::string& p) { return std::filesystem::path(p).filename().string(); }
+
+struct Fixture {
+    std::string dir;
+    RecordingRunner runner;
+    FakeQueue queue;
+    MemoryMitigationStore store;
+    std::int64_t now = 1'800'000'000;
+    MitigationSettings settings;
+    std::unique_ptr<Mitigator> mitigator;
+
+    explicit Fixture(SaslBackendKind backend = SaslBackendKind::Sasldb) {
+        log::set_level(log::Level::Error);  // every refused request logs a warning
+        char tmpl[] = "/tmp/saslguard-mitigation-unit-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        settings.postfix_config_dir = dir;
+        settings.sasl_access_map = dir + "/sasl_access";
+        settings.client_access_map = dir + "/client_access";
+        settings.sasldb_path = dir + "/sasldb2";
+        settings.sasl_backend = backend;
+        settings.lock_command = {"/usr/local/sbin/lock", "--user", "{user}"};
+        settings.unlock_command = {"/usr/local/sbin/unlock", "{user}"};
+        settings.max_block_ips = 4;
+        queue.entries = {{"deferred", "A1B2C3D4E5", "alice@example.com"},
+                         {"active", "B1B2C3D4E5", "bob@example.com"},
+                         {"deferred", "C1B2C3D4E5", "forged@elsewhere.test"},
+                         {"hold", "D1B2C3D4E5", "alice@example.com"}};
+        runner.answer = [](const std::vector<std::string>& argv) {
+            if (base(argv[0]) == "postcat") {
+                std::string out;
+                for (std::size_t i = 5; i < argv.size(); ++i) {
+                    out += "*** ENVELOPE RECORDS deferred/A/" + argv[i] + " ***\n";
+                    // The forged-sender message was submitted by alice.
+                    std::string login = argv[i] == "C1B2C3D4E5" ? "alice@example.com" : "someone@example.com";
+                    out += "named_attribute: sasl_username=" + login + "\n";
+                }
+                return RecordingRunner::ok(out);
+            }
+            return RecordingRunner::ok("");
+        };
+        make();
+    }
+    void make() {
+        MitigatorDeps deps;
+        deps.runner = &runner;
+        deps.store = &store;
+        deps.queue_source = &queue;
+        deps.clock = [this] { return now; };
+        auto m = Mitigator::create(settings, deps);
+        REQUIRE(m.ok());
+        mitigator = std::move(*m);
+    }
+    ~Fixture() { std::filesystem::remove_all(dir); }
+
+    ActionOutcome run(ActionKind kind, std::string user, std::vector<std::string> ips = {}, bool dry = false) {
+        ActionRequest r;
+        r.kind = kind;
+        r.username = std::move(user);
+        r.ips = std::move(ips);
+        r.actor = "test";
+        r.reason = "unit test";
+        r.dry_run = dry;
+        return mitigator->execute(r);
+    }
+    std::string map_text(const std::string& path) {
+        auto t = files::read_all(path);
+        return t ? *t : std::string();
+    }
+};
+
+const std::vector<std::string> kHostileNames = {
+    "a\nREJECT",    "a\rREJECT", "-rf",       "--help",    "$(id)",        "`id`",        "a b",
+    "a\tb",         ";",         "a;b",       "'a'",       "\"a\"",        "a\\b",        "",
+    std::string(300, 'a'),      "j\xc3\xbcrgen", std::string("a\0b", 3), "a@b@c",      "..a",
+    ".a",           "a..b@x.com", "a@-x.com", "a|b",       "a>b",          "#comment",    "a,b",
+};
+
+}  // namespace
+
+TEST_CASE("a rendered map has one sorted key-value line per entry under a header") {
+    auto text = render_map({{"zed@example.com", "REJECT blocked"}, {"alice@example.com", "REJECT blocked"}});
+    REQUIRE(text.ok());
+    CHECK(text->find("# Written by saslguard") == 0);
+    CHECK(text->find("alice@example.com REJECT blocked\nzed@example.com REJECT blocked\n") != std::string::npos);
+    auto back = parse_map(*text, "m");
+    REQUIRE(back.ok());
+    CHECK(back->size() == 2);
+    CHECK(back->at("zed@example.com") == "REJECT blocked");
+}
+
+TEST_CASE("rendering refuses keys and values that could add a line or a field") {
+    for (const char* key : {"a\nb", "a b", "#x", "-x", "", "a\tb", "\xc3\xbc"})
+        CHECK_FALSE(render_map({{key, "REJECT"}}).ok());
+    for (const char* value : {"REJECT\nb OK", "", " REJECT", "REJECT  x", "REJECT\x01"})
+        CHECK_FALSE(render_map({{"a", value}}).ok());
+}
+
+TEST_CASE("a map line saslguard did not write is an error naming the line") {
+    auto r = parse_map("# header\nalice REJECT x\nbob\tOK\n", "/etc/postfix/m");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "/etc/postfix/m:3: line not written by saslguard; fix or remove it by hand");
+}
+
+TEST_CASE("postqueue -j lines become queue entries and malformed ones are skipped") {
+    auto e = parse_postqueue_json(
+        "{\"queue_name\": \"deferred\", \"queue_id\": \"52EA8A722C4\", \"sender\": \"alice@saslguard.test\"}\n"
+        "not json\n"
+        "{\"queue_name\": \"deferred\", \"queue_id\": \"ALL\", \"sender\": \"x@y.z\"}\n"
+        "{\"queue_name\": \"bogus\", \"queue_id\": \"52EA8A722C5\", \"sender\": \"x@y.z\"}\n"
+        "{\"queue_name\": \"hold\", \"queue_id\": \"6262FA722CA\", \"sender\": \"\"}\n");
+    REQUIRE(e.size() == 2);
+    CHECK(e[0].queue_id == "52EA8A722C4");
+    CHECK(e[0].sender == "alice@saslguard.test");
+    CHECK(e[1].queue_name == "hold");
+}
+
+TEST_CASE("postcat envelope records give each queue file's SASL login") {
+    auto m = parse_postcat_sasl_logins(
+        "*** ENVELOPE RECORDS deferred/5/52EA8A722C4 ***\n"
+        "named_attribute: sasl_method=PLAIN\n"
+        "named_attribute: sasl_username=alice@saslguard.test\n"
+        "sender: other@example.org\n"
+        "*** MESSAGE CONTENTS deferred/5/52EA8A722C4 ***\n"
+        "named_attribute: sasl_username=ignored-in-body\n"
+        "*** ENVELOPE RECORDS active/6262FA722CA ***\n"
+        "sender: bob@saslguard.test\n");
+    REQUIRE(m.size() == 1);
+    CHECK(m["52EA8A722C4"] == "alice@saslguard.test");
+}
+
+TEST_CASE("db_dump output splits into user, realm and property") {
+    auto r = parse_db_dump(
+        "VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n"
+        " 616c69636500746573742e7265616c6d007573657250617373776f7264\n 707731\nDATA=END\n");
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].user == "alice");
+    CHECK(r[0].realm == "test.realm");
+    CHECK(r[0].property == "userPassword");
+    CHECK(r[0].value_hex == "707731");
+}
+
+TEST_CASE("a command template substitutes {user} only as a whole argument") {
+    auto a = expand_user_template({"/bin/lock", "--user", "{user}"}, "alice@example.com");
+    REQUIRE(a.ok());
+    CHECK(*a == std::vector<std::string>{"/bin/lock", "--user", "alice@example.com"});
+    CHECK_FALSE(expand_user_template({"/bin/lock", "uid={user},ou=people"}, "alice").ok());
+    CHECK_FALSE(expand_user_template({"/bin/lock"}, "alice").ok());
+    CHECK_FALSE(expand_user_template({"{user}"}, "alice").ok());
+    CHECK_FALSE(expand_user_template({"/bin/lock", "{user}"}, "$(id)").ok());
+}
+
+TEST_CASE("block_login writes the map, runs postmap once and records the block") {
+    Fixture f;
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(o.summary == "blocked login alice@example.com");
+    CHECK(f.map_text(f.settings.sasl_access_map).find("\nalice@example.com REJECT 5.7.1 account blocked by saslguard\n") !=
+          std::string::npos);
+    REQUIRE(f.runner.calls.size() == 1);
+    CHECK(f.runner.calls[0].argv ==
+          std::vector<std::string>{"postmap", "-c", f.dir, "hash:" + f.settings.sasl_access_map});
+    auto blocks = f.store.blocks();
+    REQUIRE(blocks->size() == 1);
+    CHECK((*blocks)[0].kind == "login");
+    CHECK((*blocks)[0].action_id == o.action_id);
+
+    SECTION("repeating it changes nothing and runs nothing") {
+        auto again = f.run(ActionKind::BlockLogin, "alice@example.com");
+        CHECK(again.ok);
+        CHECK(again.summary == "login alice@example.com was already blocked");
+        CHECK(f.runner.calls.size() == 1);
+    }
+    SECTION("unblocking removes the line, the block, and marks the block reverted") {
+        auto u = f.run(ActionKind::UnblockLogin, "alice@example.com");
+        CHECK(u.ok);
+        CHECK(f.map_text(f.settings.sasl_access_map).find("alice@") == std::string::npos);
+        CHECK(f.store.blocks()->empty());
+        CHECK((*f.store.action(o.action_id))->state == "reverted");
+        CHECK((*f.store.action(u.action_id))->reverts_action_id == o.action_id);
+    }
+}
+
+TEST_CASE("a dry run changes no file, runs no command and records no block") {
+    Fixture f;
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com", {}, /*dry=*/true);
+    CHECK(o.ok);
+    CHECK(o.summary == "would block login alice@example.com (dry run)");
+    CHECK(f.runner.calls.empty());
+    CHECK(f.map_text(f.settings.sasl_access_map).empty());
+    CHECK(f.store.blocks()->empty());
+    auto held = f.run(ActionKind::HoldMail, "alice@example.com", {}, true);
+    CHECK(held.summary == "would hold 2 queued messages of alice@example.com (dry run)");
+    for (const auto& c : f.runner.calls) CHECK(base(c.argv[0]) == "postcat");  // reading only
+    CHECK((*f.store.action(o.action_id))->dry_run);
+}
+
+TEST_CASE("when postmap fails the map file is rolled back and no block is recorded") {
+    Fixture f;
+    REQUIRE(f.run(ActionKind::BlockLogin, "bob@example.com").ok);
+    std::string before = f.map_text(f.settings.sasl_access_map);
+    f.runner.answer = [](const std::vector<std::string>&) {
+        return RecordingRunner::failed(1, "postmap: fatal: disk full");
+    };
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+    CHECK_FALSE(o.ok);
+    CHECK(o.error.find("exit 1: postmap: fatal: disk full") != std::string::npos);
+    CHECK(f.map_text(f.settings.sasl_access_map) == before);
+    CHECK(f.store.blocks()->size() == 1);  // bob's only
+    CHECK((*f.store.action(o.action_id))->state == "failed");
+}
+
+TEST_CASE("hold_mail holds exactly the user's messages, found by sender and by SASL login") {
+    Fixture f;
+    auto o = f.run(ActionKind::HoldMail, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(o.affected == std::vector<std::string>{"A1B2C3D4E5", "C1B2C3D4E5"});
+    const auto& last = f.runner.calls.back();
+    CHECK(last.argv == std::vector<std::string>{"postsuper", "-c", f.dir, "-h", "-"});
+    CHECK(last.stdin_data == "A1B2C3D4E5\nC1B2C3D4E5\n");
+
+    auto r = f.run(ActionKind::ReleaseMail, "alice@example.com");
+    REQUIRE(r.ok);
+    CHECK(f.runner.calls.back().argv[3] == "-H");
+    CHECK(f.runner.calls.back().stdin_data == "D1B2C3D4E5\n");  // only what is in the hold queue
+}
+
+TEST_CASE("delete_mail by the automatic policy is refused unless configured") {
+    Fixture f;
+    ActionRequest r;
+    r.kind = ActionKind::DeleteMail;
+    r.username = "alice@example.com";
+    r.actor = "auto";
+    auto o = f.mitigator->execute(r);
+    CHECK_FALSE(o.ok);
+    CHECK(o.error == "delete_mail is never automatic unless mitigation.allow_auto_delete is true");
+    CHECK(f.runner.calls.empty());
+    r.actor = "telegram:42";
+    CHECK(f.mitigator->execute(r).ok);
+    CHECK(f.runner.calls.back().argv[3] == "-d");
+}
+
+TEST_CASE("block_ips is bounded and stores canonical addresses") {
+    Fixture f;
+    auto o = f.run(ActionKind::BlockIps, "alice@example.com", {"192.0.2.1", "2001:DB8::1", "192.0.2.1"});
+    REQUIRE(o.ok);
+    CHECK(o.affected == std::vector<std::string>{"192.0.2.1", "2001:db8::1"});
+    CHECK(f.store.blocks()->size() == 2);
+    auto many = f.run(ActionKind::BlockIps, "alice@example.com", {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"});
+    CHECK_FALSE(many.ok);
+    CHECK(many.error == "too many IP addresses: 5 > max_block_ips 4");
+}
+
+TEST_CASE("expired blocks are reverted by run_expiries and nothing else is") {
+    Fixture f;
+    ActionRequest r;
+    r.kind = ActionKind::BlockLogin;
+    r.username = "alice@example.com";
+    r.actor = "auto";
+    r.expires_after = std::chrono::seconds(3600);
+    REQUIRE(f.mitigator->execute(r).ok);
+    REQUIRE(f.run(ActionKind::BlockLogin, "bob@example.com").ok);  // permanent
+    r.kind = ActionKind::BlockIps;
+    r.ips = {"192.0.2.7"};
+    REQUIRE(f.mitigator->execute(r).ok);
+
+    CHECK(f.mitigator->run_expiries().empty());
+    f.now += 3600;
+    auto outcomes = f.mitigator->run_expiries();
+    REQUIRE(outcomes.size() == 2);
+    for (const auto& o : outcomes) CHECK(o.ok);
+    auto blocks = f.store.blocks();
+    REQUIRE(blocks->size() == 1);
+    CHECK((*blocks)[0].target == "bob@example.com");
+    CHECK(f.map_text(f.settings.client_access_map).find("192.0.2.7") == std::string::npos);
+    CHECK((*f.store.actions(1))[0].actor == "expiry");
+}
+
+TEST_CASE("the command backend runs the configured argv with the user as one argument") {
+    Fixture f(SaslBackendKind::Command);
+    auto o = f.run(ActionKind::LockAccount, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(f.runner.calls.back().argv == std::vector<std::string>{"/usr/local/sbin/lock", "--user", "alice@example.com"});
+    REQUIRE(f.run(ActionKind::UnlockAccount, "alice@example.com").ok);
+    CHECK(f.runner.calls.back().argv == std::vector<std::string>{"/usr/local/sbin/unlock", "alice@example.com"});
+    f.runner.answer = [](const std::vector<std::string>&) { return RecordingRunner::failed(3, "ldap: no such entry"); };
+    auto bad = f.run(ActionKind::LockAccount, "bob@example.com");
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.error == "/usr/local/sbin/lock --user bob@example.com: exit 3: ldap: no such entry");
+    CHECK(f.store.find_block("account", "bob@example.com")->has_value() == false);
+}
+
+TEST_CASE("hostile usernames and IPs reach no map file and no command, and are audited") {
+    for (auto backend : {SaslBackendKind::Sasldb, SaslBackendKind::SaslauthdShadow, SaslBackendKind::Command}) {
+        Fixture f(backend);
+        std::size_t audited = 0;
+        for (const auto& name : kHostileNames) {
+            for (auto kind : {ActionKind::BlockLogin, ActionKind::UnblockLogin, ActionKind::HoldMail,
+                              ActionKind::ReleaseMail, ActionKind::DeleteMail, ActionKind::LockAccount,
+                              ActionKind::UnlockAccount}) {
+                auto o = f.run(kind, name);
+                INFO(to_string(kind) << " " << name);
+                CHECK_FALSE(o.ok);
+                CHECK(o.error == "invalid SASL username");
+                ++audited;
+            }
+            // As an IP, as a sender, and as the owner of valid IPs.
+            CHECK_FALSE(f.run(ActionKind::BlockIps, "", {name}).ok);
+            CHECK_FALSE(f.run(ActionKind::UnblockIps, "", {"192.0.2.1", name}).ok);
+            CHECK_FALSE(f.run(ActionKind::BlockIps, name.empty() ? "x y" : name, {"192.0.2.1"}).ok);
+            ActionRequest s;
+            s.kind = ActionKind::HoldMail;
+            s.username = "alice@example.com";
+            s.senders = {name};
+            s.actor = "test";
+            CHECK_FALSE(f.mitigator->execute(s).ok);
+            audited += 4;
+        }
+        for (const char* ip : {"1.2.3.4 OK", "1.2.3.4\nREJECT", "1.2.3", "999.1.1.1", "::g", "-1.2.3.4", "127.0.0.1/8"})
+            CHECK_FALSE(f.run(ActionKind::BlockIps, "alice@example.com", {ip}).ok);
+        CHECK(f.runner.calls.empty());
+        CHECK(f.map_text(f.settings.sasl_access_map).empty());
+        CHECK(f.map_text(f.settings.client_access_map).empty());
+        CHECK(f.store.blocks()->empty());
+        auto rows = f.store.actions(100000);
+        CHECK(rows->size() == audited + 7);
+        for (const auto& a : *rows) {
+            CHECK(a.state == "failed");
+            // A refused name is kept log-quoted: one line, printable.
+            for (unsigned char c : a.target) CHECK((c >= 0x20 && c < 0x7f));
+            CHECK(a.target.size() <= 300);
+        }
+    }
+}
+
+TEST_CASE("a queue id that is not well formed never reaches postsuper") {
+    RecordingRunner runner;
+    FakeQueue q;
+    PostfixQueue pq(runner, q, "postsuper", "postcat", "/etc/postfix", std::chrono::seconds(5));
+    for (const char* id : {"ALL", "-", "A1B2C3D4E5\nALL", "A1B2 C3D4", "../../x", "-d"})
+        CHECK_FALSE(pq.apply(PostfixQueue::Op::Delete, {"A1B2C3D4E5", id}).ok());
+    CHECK(runner.calls.empty());
+}
