@@ -4,7 +4,7 @@
 # directory, stopped by the cleanup stack. It never touches a system Prometheus.
 #
 # Usage (source it, then):
-#   prom_config_from_deploy OUT EXPORTER_ADDR [RECEIVER_ADDR]
+#   prom_config_from_deploy OUT EXPORTER_ADDR [RECEIVER_ADDR [ALERTMANAGER_ADDR]]
 #                                # deploy/prometheus.yml with its targets and rule path
 #                                # rewritten for the test (intervals kept as shipped)
 #   prom_start DIR CONFIG        # starts it; sets PROM_URL, writes DIR/env
@@ -21,23 +21,27 @@
 
 PROM_BIN=${PROM_BIN:-prometheus}
 
-# prom_config_from_deploy OUT EXPORTER_ADDR [RECEIVER_ADDR]: the shipped
-# deploy/prometheus.yml, changed mechanically and only where a test must differ:
-# scrape targets (private ports), the rule file path (this checkout's rules/),
-# no Alertmanager (a test that needs one adds it), no self-scrape of :9090.
-# A missing RECEIVER_ADDR drops the receiver job.
+# prom_config_from_deploy OUT EXPORTER_ADDR [RECEIVER_ADDR [ALERTMANAGER_ADDR]]:
+# the shipped deploy/prometheus.yml, changed mechanically and only where a test
+# must differ: scrape targets (private ports), the rule file path (this
+# checkout's rules/), the Alertmanager address, no self-scrape of :9090.
+# An empty or missing RECEIVER_ADDR drops the receiver job; a missing
+# ALERTMANAGER_ADDR drops the alerting block.
 prom_config_from_deploy() {
-  local out=$1 exporter=$2 receiver=${3:-}
+  local out=$1 exporter=$2 receiver=${3:-} alertmanager=${4:-}
   python3 - "$SASLGUARD_SOURCE_DIR/deploy/prometheus.yml" "$out" "$exporter" "$receiver" \
-    "$SASLGUARD_SOURCE_DIR/rules/saslguard.rules.yml" <<'PY'
+    "$SASLGUARD_SOURCE_DIR/rules/saslguard.rules.yml" "$alertmanager" <<'PY'
 import re, sys
-src, out, exporter, receiver, rules = sys.argv[1:]
+src, out, exporter, receiver, rules, alertmanager = sys.argv[1:]
 text = open(src).read()
 text = text.replace("127.0.0.1:9754", exporter)
 text = text.replace("/etc/prometheus/saslguard/saslguard.rules.yml", rules)
 # Drop the alerting block and the self-scrape job (text blocks, not YAML parsing:
 # python3 has no YAML module in the stdlib; the shipped file's layout is fixed).
-text = re.sub(r"\nalerting:\n(?:  .*\n|\n)*?(?=\S)", "\n", text)
+if alertmanager:
+    text = text.replace("127.0.0.1:9093", alertmanager)
+else:
+    text = re.sub(r"\nalerting:\n(?:  .*\n|\n)*?(?=\S)", "\n", text)
 text = re.sub(r"\n  - job_name: prometheus\n(?:    .*\n|      .*\n)*", "\n", text)
 if receiver:
     text = text.replace("127.0.0.1:9755", receiver)
