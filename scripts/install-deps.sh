@@ -23,7 +23,7 @@ build_pkgs=(
   clang libclang-rt-14-dev
 )
 run_pkgs=(
-  postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks
+  postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
   prometheus prometheus-alertmanager prometheus-postfix-exporter mtail
   sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml
   nodejs npm
