@@ -185,8 +185,8 @@ TEST_CASE("an incident reaches the admin chat with buttons, and an admin blocks 
     REQUIRE(msg);
     CHECK(msg->text.find("<b>User:</b> <code>alice&lt;x&gt;@example.com</code>") != std::string::npos);
     CHECK(msg->text.find("<b>Messages (10m):</b> 1234 (90% of the surge)") != std::string::npos);
-    CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail", "🗑 Delete mail", "🔕 Silence 1h",
-                                                    "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore"});
+    CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail", "🔒 Lock account", "🗑 Delete mail",
+                                                    "🔕 Silence 1h", "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore"});
     const std::string block = msg->button("Block login");
     CHECK(block.size() <= 64);
     CHECK(block.find("block") == std::string::npos);  // opaque, not the action

@@ -243,7 +243,11 @@ std::string format_incident(const IncidentView& v) {
         links += "<a href=\"" + html_escape(v.alertmanager_url) + "\">Alertmanager</a>";
     }
     if (!links.empty()) m += links + "\n";
-    if (!v.mode.empty()) m += "Mode: " + html_escape(v.mode) + "\n";
+    if (!v.mode.empty()) {
+        m += "Mode: " + html_escape(v.mode);
+        if (!v.reason.empty()) m += " — " + html_escape(clip_text(v.reason, 300));
+        m += "\n";
+    }
     if (!v.log.empty()) {
         m += "\n";
         // The newest lines matter most: when the history is long, older lines are elided.
@@ -278,6 +282,7 @@ std::string to_json(const IncidentView& v) {
     j["grafana_url"] = v.grafana_url;
     j["alertmanager_url"] = v.alertmanager_url;
     j["mode"] = v.mode;
+    j["reason"] = v.reason;
     j["offered"] = v.offered;
     j["undoable"] = v.undoable;
     j["silence_matchers"] = nlohmann::json::array();
@@ -312,6 +317,7 @@ std::optional<IncidentView> incident_view_from_json(std::string_view text) {
         v.grafana_url = j.value("grafana_url", "");
         v.alertmanager_url = j.value("alertmanager_url", "");
         v.mode = j.value("mode", "");
+        v.reason = j.value("reason", "");
         v.offered = j.value("offered", std::vector<std::string>{});
         v.undoable = j.value("undoable", std::vector<std::string>{});
         for (const auto& m : j.value("silence_matchers", nlohmann::json::array()))

@@ -82,10 +82,12 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
 
     const bool have_user = !v.username.empty();
     if (n.decision.mode == Mode::Confirm) {
+        // The decision's suggestions first, then every other action that fits the
+        // evidence: the admin chooses, the suggestion only orders the buttons.
         std::vector<ActionKind> kinds = n.decision.actions;
-        if (kinds.empty() && have_user)
-            kinds = {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail, ActionKind::LockAccount,
-                     ActionKind::BlockIps};
+        for (ActionKind k : {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
+                             ActionKind::LockAccount, ActionKind::BlockIps})
+            if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
         for (ActionKind k : kinds) {
             if (k == ActionKind::BlockIps && v.top_ips.empty()) continue;
             if (k != ActionKind::BlockIps && !have_user) continue;
@@ -99,8 +101,7 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
         if (r.outcome.ok && inverse(r.request.kind)) v.undoable.emplace_back(to_string(r.request.kind));
     }
     if (n.interrupted) v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
-    if (!n.decision.reason.empty() && n.decision.mode != Mode::Notify)
-        v.log.insert(v.log.begin(), LogLine{"policy", n.decision.reason, true});
+    v.reason = n.decision.reason;
     if (!v.silence_matchers.empty() && !v.alertmanager_url.empty()) v.offered.emplace_back("silence");
     v.offered.emplace_back("ignore");
     return v;

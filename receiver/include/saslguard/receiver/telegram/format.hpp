@@ -73,6 +73,7 @@ struct IncidentView {
     std::string grafana_url;
     std::string alertmanager_url;
     std::string mode;                       // notify|confirm|auto
+    std::string reason;                     // the policy's one-line reason for the mode
     std::vector<std::string> offered;       // action names the policy allows as buttons
     std::vector<std::string> undoable;      // applied actions whose Undo is offered
     std::vector<std::pair<std::string, std::string>> silence_matchers;  // label=value for /api/v2/silences

@@ -20,8 +20,8 @@ namespace saslguard::receiver::telegram {
 std::string random_token();
 
 // Maps the worker's notice to what the message shows and which buttons it offers:
-// notify → silence/ignore only; confirm → the decision's actions (or, when it names
-// none and a culprit is known, every action that fits the evidence), silence, ignore;
+// notify → silence/ignore only; confirm → every action that fits the evidence (a
+// culprit for the login/mail/account actions, client IPs for block_ips), silence, ignore;
 // auto → the outcomes as history, Undo for each that succeeded and can be undone.
 IncidentView view_from_notice(const IncidentNotice& notice, const TelegramConfig& config);
 
