@@ -174,7 +174,8 @@ bool client(Cursor& c, sv& host, sv& ip) {
     sv h, addr;
     if (!t.until('[', h) || !t.until(']', addr) || addr.empty()) return false;
     if (h.find(' ') != sv::npos) return false;
-    if (t.eat(':')) {
+    if (t.left() >= 2 && t.p[0] == ':' && is_digit(t.p[1])) {  // smtpd_client_port_logging
+        ++t.p;
         std::uint64_t port = 0;
         t.number(port, 5);
     }
@@ -307,7 +308,7 @@ void qmgr(Cursor c, Event& ev) {
         ev.kind = EventKind::QmgrFrom;
         return;
     }
-    if (c.eat(", status=expired")) {
+    if (c.eat(", status=expired") || c.eat(", status=force-expired")) {  // the latter: postsuper -e
         ev.status = DeliveryStatus::Expired;
         ev.kind = EventKind::QmgrExpired;
     }

@@ -44,7 +44,7 @@ enum class EventKind : std::uint8_t {
     Reject,            // smtpd/cleanup: "NOQUEUE|QID: [milter-]reject: STAGE from HOST[IP]: CODE ..."
     CleanupMessage,    // cleanup: "QID: message-id=<...>"
     QmgrFrom,          // qmgr: "QID: from=<S>, size=N, nrcpt=M (queue active)"
-    QmgrExpired,       // qmgr: "QID: from=<S>, status=expired, returned to sender"
+    QmgrExpired,       // qmgr: "QID: from=<S>, status=[force-]expired, returned to sender"
     QmgrRemoved,       // qmgr: "QID: removed"
     Delivery,          // smtp/lmtp/local/virtual/pipe/error/retry/discard: "QID: to=<R>, ..., status=S (...)"
     Count_             // number of kinds (for coverage tables)
