@@ -67,6 +67,18 @@ assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127
 ctl_ok "$cfg" unblock-ips 127.0.0.2
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 250 "bob from .2 after unblock"
 
+# Concurrent saslguardctl processes (flock on the lock file) lose no entry.
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  "$SASLGUARDCTL" --config "$cfg" block-login "user$i@saslguard.test" >/dev/null 2>&1 & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent block-login failed"; done
+assert_eq "$(grep -c '^user[1-8]@saslguard.test REJECT' "$PF_SASL_ACCESS")" 8 "map lines after 8 concurrent blocks"
+assert_eq "$(postmap -c "$PF_ETC" -s "hash:$PF_SASL_ACCESS" | grep -c '^user')" 8 "entries in the compiled map"
+ctl_ok "$cfg" list-blocks
+assert_eq "$(grep -c $'^login\tuser' <<<"$CTL_OUT")" 8 "login blocks after 8 concurrent blocks"
+for i in 1 2 3 4 5 6 7 8; do ctl_ok "$cfg" unblock-login "user$i@saslguard.test"; done 2>/dev/null
+
 # A hostile name never reaches the map; the refusal is audited.
 ctl "$cfg" block-login $'a\nREJECT'
 assert_eq "$CTL_RC" 1 "hostile name exit status"

@@ -9,8 +9,7 @@
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
-#include "saslguard/receiver/database.hpp"
-#include "saslguard/receiver/mitigation/mitigator.hpp"
+#include "saslguard/receiver/mitigation/service.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
@@ -212,26 +211,16 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "saslguardctl: " << config.error().message << "\n";
         return 2;
     }
-    auto db = Database::open(config->state_path);
-    if (!db) {
-        err << "saslguardctl: " << db.error().message << "\n";
+    auto svc = MitigationService::open(*config);
+    if (!svc) {
+        err << "saslguardctl: " << svc.error().message << "\n";
         return 2;
     }
-    SqliteMitigationStore store(**db);
-    if (a.command == "list-blocks") return list_blocks(store, out, err);
-    if (a.command == "audit") return audit(store, a.limit, out, err);
-
-    SystemCommandRunner runner;
-    MitigatorDeps deps;
-    deps.runner = &runner;
-    deps.store = &store;
-    auto mitigator = Mitigator::create(settings_from_config(*config), deps);
-    if (!mitigator) {
-        err << "saslguardctl: " << mitigator.error().message << "\n";
-        return 2;
-    }
+    auto& mitigator = *svc;
+    if (a.command == "list-blocks") return list_blocks(mitigator->store(), out, err);
+    if (a.command == "audit") return audit(mitigator->store(), a.limit, out, err);
     if (a.command == "expire") {
-        auto outcomes = (*mitigator)->run_expiries();
+        auto outcomes = mitigator->run_expiries();
         int rc = 0;
         for (const auto& o : outcomes) {
             print_outcome(o, out, err);
@@ -254,7 +243,7 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     req.reason = a.reason.empty() ? "saslguardctl " + a.command : a.reason;
     req.dry_run = a.dry_run;
     req.expires_after = a.expires;
-    auto o = (*mitigator)->execute(req);
+    auto o = mitigator->execute(req);
     print_outcome(o, out, err);
     return o.ok ? 0 : 1;
 }
