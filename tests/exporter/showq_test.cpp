@@ -266,3 +266,29 @@ TEST_CASE("read_showq stops soon after its cancel flag is set, well before the d
     CHECK_THAT(n.error().message, Catch::Contains("cancelled"));
     CHECK(took < 1s);
 }
+
+TEST_CASE("every proper prefix of a real listing is reported as incomplete, never as a shorter queue") {
+    const auto bytes = showq_fixture("mixed.showq");
+    for (std::size_t len = 0; len < bytes.size(); ++len) {
+        auto p = parse(bytes.substr(0, len), 97);
+        INFO("prefix of " << len << " bytes");
+        REQUIRE(p.feed_error.empty());
+        REQUIRE_FALSE(p.finish_error.empty());
+        REQUIRE(p.messages.size() <= 11);
+    }
+}
+
+TEST_CASE("corrupted bytes give an error or a listing, never a crash") {
+    const auto bytes = showq_fixture("mixed.showq");
+    std::uint32_t seed = 12345;
+    auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+    int errors = 0;
+    for (int i = 0; i < 2000; ++i) {
+        std::string b = bytes;
+        for (int k = 0; k < 3; ++k) b[next() % b.size()] = static_cast<char>(next() % 4 == 0 ? '\0' : next() & 0xff);
+        auto p = parse(b, 1 + next() % 512);
+        if (!p.feed_error.empty() || !p.finish_error.empty()) ++errors;
+        CHECK(p.messages.size() <= 12);
+    }
+    CHECK(errors > 0);
+}
