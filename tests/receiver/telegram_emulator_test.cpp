@@ -143,12 +143,7 @@ struct Rig {
     BotOptions options;
 
     Rig() {
-        config.enabled = true;
-        config.api_url = emu.url();
-        config.bot_token = kToken;
-        config.admin_chat_ids = {kAdmin};
-        config.admin_user_ids = {kAdmin};
-        config.poll_timeout = std::chrono::seconds(1);
+        config = bot_config(emu.url(), kToken);
         config.button_ttl = std::chrono::seconds(3600);
         config.alertmanager_url = "http://127.0.0.1:9093";
         options.db_path = dir.path + "/state.db";

@@ -93,11 +93,7 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     TelegramStub stub;
     RecordingExecutor executor;
     FixedBackend backend;
-    TelegramConfig config;
-    config.api_url = stub.url();
-    config.bot_token = "42:SECRET";
-    config.admin_chat_ids = {1001};
-    config.admin_user_ids = {1001};
+    TelegramConfig config = bot_config(stub.url());
     BotOptions options;
     options.db_path = dir.path + "/state.db";
     std::int64_t now = 5'000'000;

@@ -179,12 +179,7 @@ TEST_CASE("an update delivered again (or after a restart) is handled once") {
     stub.set_default("getUpdates", {200, update});
     RecordingExecutor executor;
     FixedBackend backend;
-    TelegramConfig config;
-    config.api_url = stub.url();
-    config.bot_token = "42:SECRET";
-    config.admin_chat_ids = {1001};
-    config.admin_user_ids = {1001};
-    config.poll_timeout = std::chrono::seconds(1);
+    TelegramConfig config = bot_config(stub.url());
     BotOptions options;
     options.db_path = dir.path + "/state.db";
 
@@ -211,9 +206,7 @@ TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
     stub.set_default("getUpdates", {401, TelegramStub::error_json(401, "Unauthorized")});
     RecordingExecutor executor;
     FixedBackend backend;
-    TelegramConfig config;
-    config.api_url = stub.url();
-    config.bot_token = "42:SECRET";
+    TelegramConfig config = bot_config(stub.url());
     BotOptions options;
     options.db_path = dir.path + "/state.db";
     TelegramBot bot(config, options, executor, backend, nullptr);

@@ -1,27 +1,15 @@
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-
 #include "saslguard/receiver/telegram/store.hpp"
+#include "telegram_test_support.hpp"
 
 using namespace saslguard::receiver::telegram;
+using tgtest::TempDir;
 
-namespace {
-struct TempDb {
-    std::string dir;
-    TempDb() {
-        char tmpl[] = "/tmp/saslguard-tgstore-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-    }
-    ~TempDb() { std::filesystem::remove_all(dir); }
-    std::string path() const { return dir + "/state.db"; }
-};
-}  // namespace
 
 TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
-    TempDb t;
-    auto s = TelegramStore::open(t.path());
+    TempDir t;
+    auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     auto& st = **s;
     auto a = st.enqueue(10, "sendMessage", R"({"text":"a"})", 5, 1000);
@@ -56,8 +44,8 @@ TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
 }
 
 TEST_CASE("a callback token is single use") {
-    TempDb t;
-    auto s = TelegramStore::open(t.path());
+    TempDir t;
+    auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.add_callback({"tok", 3, "block_login", R"({"username":"a"})", "offer", 100, 200, std::nullopt, ""}));
@@ -77,8 +65,8 @@ TEST_CASE("a callback token is single use") {
 }
 
 TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
-    TempDb t;
-    auto s = TelegramStore::open(t.path());
+    TempDir t;
+    auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.add_callback({"a", 3, "hold_mail", "{}", "offer", 100, 9000, std::nullopt, ""}));
@@ -92,16 +80,16 @@ TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
 }
 
 TEST_CASE("the update offset persists across connections and only moves forward") {
-    TempDb t;
+    TempDir t;
     {
-        auto s = TelegramStore::open(t.path());
+        auto s = TelegramStore::open(t.path + "/state.db");
         REQUIRE(s);
         CHECK(*(*s)->offset() == 0);
         REQUIRE((*s)->record_update(41, 1));
         REQUIRE((*s)->record_update(40, 2));
         CHECK(*(*s)->offset() == 42);
     }
-    auto s = TelegramStore::open(t.path());
+    auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     CHECK(*(*s)->offset() == 42);
     CHECK(*(*s)->update_handled(40));
@@ -110,8 +98,8 @@ TEST_CASE("the update offset persists across connections and only moves forward"
 }
 
 TEST_CASE("incident views and their messages are kept per chat") {
-    TempDb t;
-    auto s = TelegramStore::open(t.path());
+    TempDir t;
+    auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.save_incident(9, R"({"a":1})", 1));

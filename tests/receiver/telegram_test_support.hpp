@@ -142,6 +142,18 @@ public:
     }
 };
 
+// A bot configuration for tests: one admin (user and chat 1001), 1s long polls.
+inline TelegramConfig bot_config(const std::string& api_url, const std::string& token = "42:SECRET") {
+    TelegramConfig c;
+    c.enabled = true;
+    c.api_url = api_url;
+    c.bot_token = token;
+    c.admin_chat_ids = {1001};
+    c.admin_user_ids = {1001};
+    c.poll_timeout = std::chrono::seconds(1);
+    return c;
+}
+
 inline IncidentNotice sample_notice(std::int64_t id, const std::string& user) {
     IncidentNotice n;
     n.incident_id = id;
