@@ -75,8 +75,9 @@ std::size_t FileTailer::poll() {
     }
 
     if (m_cur.fd < 0) {
-        if (!open_current(m_first_open)) return total;
-        m_first_open = false;
+        bool at_end = m_first_open;
+        m_first_open = false;  // a file that appears later is new: read it whole
+        if (!open_current(at_end)) return total;
     }
 
     // Truncation: same file, now shorter than what we have read.
