@@ -61,7 +61,7 @@ assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice afte
 # block-ips: 127.0.0.2 is rejected at connect/RCPT, 127.0.0.1 still works.
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 250 "bob from .2 before block-ips"
 ctl_ok "$cfg" block-ips --user bob@saslguard.test 127.0.0.2 --reason "spam source"
-grep -qx "127.0.0.2 REJECT 5.7.1 account blocked by saslguard" "$PF_CLIENT_ACCESS" || fail "client map: $(cat "$PF_CLIENT_ACCESS")"
+grep -qx "127.0.0.2 REJECT 5.7.1 client address blocked by saslguard" "$PF_CLIENT_ACCESS" || fail "client map: $(cat "$PF_CLIENT_ACCESS")"
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 554 "bob from blocked .2"
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.1)" 250 "bob from .1"
 ctl_ok "$cfg" unblock-ips 127.0.0.2

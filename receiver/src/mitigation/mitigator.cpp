@@ -265,7 +265,7 @@ void Mitigator::do_ips(Work& w) {
     MapEntries put;
     std::vector<std::string> erase;
     for (const auto& ip : w.ips) {
-        if (block) put[ip] = m_settings.reject_text;
+        if (block) put[ip] = m_settings.ip_reject_text;
         else erase.push_back(ip);
     }
     auto u = w.dry ? m_client_map.preview(put, erase) : m_client_map.update(put, erase);

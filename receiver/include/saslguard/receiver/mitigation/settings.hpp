@@ -29,7 +29,8 @@ struct MitigationSettings {
     std::string sasl_access_map = "/etc/postfix/saslguard_sasl_access";      // source file; postmap makes .db
     std::string client_access_map = "/etc/postfix/saslguard_client_access";
     std::string map_type = "hash";                 // hash|btree|lmdb|cdb
-    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";  // map value for blocked keys
+    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";            // login map value
+    std::string ip_reject_text = "REJECT 5.7.1 client address blocked by saslguard";  // client map value
     std::string showq_path;                        // showq socket; "" = run `postqueue -j` instead
     std::string mail_log;                          // reserved for the log-side lookup (not used yet)
     SaslBackendKind sasl_backend = SaslBackendKind::None;
