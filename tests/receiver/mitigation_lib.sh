@@ -33,6 +33,24 @@ mit_config() { # PFDIR CFG [extra mitigation lines...]
   } > "$cfg"
 }
 
+# mit_setup NAME [mitigation lines...]: a fresh work dir, a private Postfix with
+# alice@saslguard.test (alicepw) and bob@saslguard.test (bobpw), started, and a
+# saslguardctl config. Sets $work, $cfg and the instance's PF_* variables.
+mit_setup() {
+  local name=$1
+  shift
+  work=$(make_workdir "$name")
+  cleanup_push "rm -rf '$work'"
+  pf_create "$work/pf"
+  cleanup_push "pf_stop '$work/pf'"
+  pf_add_user "$work/pf" alice@saslguard.test alicepw
+  pf_add_user "$work/pf" bob@saslguard.test bobpw
+  pf_start "$work/pf"
+  pf_env "$work/pf"
+  cfg=$work/receiver.yml
+  mit_config "$work/pf" "$cfg" "$@"
+}
+
 ctl() { # CFG ARGS...
   local cfg=$1
   shift

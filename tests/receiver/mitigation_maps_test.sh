@@ -7,16 +7,7 @@
 set -eo pipefail  # not -u: tests/lib/postfix.sh expands $config_directory in a heredoc
 . "$(dirname "$0")/mitigation_lib.sh"
 
-work=$(make_workdir mitigation-maps)
-cleanup_push "rm -rf '$work'"
-pf_create "$work/pf"
-cleanup_push "pf_stop '$work/pf'"
-pf_add_user "$work/pf" alice@saslguard.test alicepw
-pf_add_user "$work/pf" bob@saslguard.test bobpw
-pf_start "$work/pf"
-pf_env "$work/pf"
-cfg=$work/receiver.yml
-mit_config "$work/pf" "$cfg"
+mit_setup mitigation-maps
 
 assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice before any block"
 

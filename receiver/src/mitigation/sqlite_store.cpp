@@ -47,6 +47,18 @@ BlockRecord read_block(const Statement& st) {
                        to_s(st.column_opt_int64(4))};
 }
 
+// Every row of an already bound statement, through `read`.
+template <class T>
+Result<std::vector<T>> collect(Statement& st, T (*read)(const Statement&)) {
+    std::vector<T> out;
+    for (;;) {
+        auto row = st.step();
+        if (!row) return row.error();
+        if (!*row) return out;
+        out.push_back(read(st));
+    }
+}
+
 }  // namespace
 
 Result<std::int64_t> SqliteMitigationStore::insert_action(const ActionRecord& a) {
@@ -136,28 +148,14 @@ Result<std::optional<BlockRecord>> SqliteMitigationStore::find_block(const std::
 Result<std::vector<BlockRecord>> SqliteMitigationStore::blocks() {
     auto st = m_db.prepare("SELECT kind, target, action_id, created_at, expires_at FROM blocks ORDER BY kind, target");
     if (!st) return st.error();
-    std::vector<BlockRecord> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back(read_block(*st));
-    }
-    return out;
+    return collect(*st, read_block);
 }
 
 Result<std::vector<ActionRecord>> SqliteMitigationStore::actions(std::size_t limit) {
     auto st = m_db.prepare("SELECT " + std::string(kActionColumns) + " FROM actions ORDER BY id DESC LIMIT ?");
     if (!st) return st.error();
     st->bind(1, static_cast<std::int64_t>(limit));
-    std::vector<ActionRecord> out;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        out.push_back(read_action(*st));
-    }
-    return out;
+    return collect(*st, read_action);
 }
 
 Result<std::optional<ActionRecord>> SqliteMitigationStore::action(std::int64_t id) {
