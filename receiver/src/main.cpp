@@ -8,6 +8,7 @@
 #include "saslguard/common/signals.hpp"
 #include "saslguard/receiver/app.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/mitigation/service.hpp"
 
 namespace {
 void usage(std::ostream& os) {
@@ -55,7 +56,15 @@ int main(int argc, char** argv) {
     log::set_level(config->log_level);
     block_shutdown_signals();  // before any thread starts
 
+    // The real executor (Postfix maps, postsuper, SASL backend), shared by the
+    // worker's automatic actions and the Telegram buttons/commands.
+    auto mitigation = receiver::mitigation::MitigationService::open(*config);
+    if (!mitigation) {
+        log::error("cannot start", {{"error", mitigation.error().message}});
+        return 1;
+    }
     receiver::App app(std::move(*config));
+    app.set_executor(*mitigation);
     if (auto r = app.start(); !r) {
         log::error("cannot start", {{"error", r.error().message}});
         return 1;

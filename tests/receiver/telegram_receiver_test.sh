@@ -30,6 +30,14 @@ prometheus:
 policy:
   modes:
     SaslUserSendingSurge: confirm
+# Never the host's Postfix: maps in the work dir, and dry-run (telegram_postfix_test.sh
+# is the one that changes a private Postfix for real).
+mitigation:
+  dry_run: true
+  postfix_config_dir: $work
+  sasl_access_map: $work/sasl_access
+  client_access_map: $work/client_access
+  sasl_backend: none
 telegram:
   enabled: true
   api_url: $TG_URL
@@ -81,7 +89,7 @@ wait_for 10 refusals_are 1 || fail "no refusal recorded"
 assert_eq "$(sqlite3 -cmd '.timeout 5000' "$work/state.db" "SELECT user_id, what FROM telegram_refusals")" "666|button block_login" "refusal audit"
 
 tg_press $ADMIN $ADMIN "$mid" "$block"
-tg_wait_text $ADMIN "@user1001 (1001): "
+tg_wait_text $ADMIN "@user1001 (1001): would block login eve@example.com"
 assert_eq "$(sqlite3 -cmd '.timeout 5000' "$work/state.db" "SELECT used_by FROM telegram_callbacks WHERE token = '$block'")" \
   "@user1001 (1001)" "button used by the admin"
 

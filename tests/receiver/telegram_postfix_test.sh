@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The whole Telegram path against real programs on 127.0.0.1: a private Postfix
+# with Cyrus sasldb (tests/lib/postfix.sh), saslguard-receiver with its real
+# mitigation executor, and the telegram-test-api emulator. An admin presses
+# "Block login" on the incident message → alice's next SMTP AUTH submission is
+# rejected by Postfix (554) while bob still sends → "Undo" lets alice send again;
+# "/block bob" and "/blocked" work the same way from a command.
+set -eo pipefail  # not -u: tests/lib/postfix.sh expands unset variables in heredocs
+. "$(dirname "$0")/mitigation_lib.sh"
+. "$(dirname "$0")/../lib/telegram.sh"
+
+RCV_BIN=${RCV_BIN:-$SASLGUARD_BUILD_DIR/receiver/saslguard-receiver}
+ADMIN=1001
+work=$(make_workdir telegram-postfix)
+cleanup_push "rm -rf '$work'"
+
+pf_create "$work/pf"
+cleanup_push "pf_stop '$work/pf'"
+pf_add_user "$work/pf" alice@saslguard.test alicepw
+pf_add_user "$work/pf" bob@saslguard.test bobpw
+pf_start "$work/pf"
+assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice before any block"
+
+tg_start "$work"
+port=$(free_port)
+printf '%s\n' "$TG_TOKEN" > "$work/bot_token"
+mit_config "$work/pf" "$work/receiver.yml"
+sed -i "s/^listen_address: .*/listen_address: 127.0.0.1:$port/" "$work/receiver.yml"
+cat >> "$work/receiver.yml" <<YML
+prometheus:
+  url: http://127.0.0.1:1
+  exporter_url: http://127.0.0.1:1/metrics
+  timeout: 500ms
+policy:
+  modes:
+    SaslUserSendingSurge: confirm
+telegram:
+  enabled: true
+  api_url: $TG_URL
+  bot_token_file: $work/bot_token
+  admin_chat_ids: [$ADMIN]
+  admin_user_ids: [$ADMIN]
+  poll_timeout: 1s
+YML
+pf_env "$work/pf"
+"$RCV_BIN" --config "$work/receiver.yml" > "$work/receiver.log" 2>&1 &
+rcv_pid=$!
+cleanup_push "kill $rcv_pid 2>/dev/null; wait $rcv_pid 2>/dev/null"
+wait_http "http://127.0.0.1:$port/healthz" 20
+
+jq -cn '{version:"4", groupKey:"{}:{alertname=\"SaslUserSendingSurge\"}", truncatedAlerts:0, status:"firing",
+  receiver:"saslguard", externalURL:"http://127.0.0.1:9093", groupLabels:{}, commonLabels:{}, commonAnnotations:{},
+  alerts:[{status:"firing", fingerprint:"a11ce00000000001", startsAt:"2026-11-23T09:00:00Z",
+    endsAt:"0001-01-01T00:00:00Z", generatorURL:"",
+    labels:{alertname:"SaslUserSendingSurge", severity:"critical", sasl_username:"alice@saslguard.test"},
+    annotations:{summary:"alice sends far above her baseline"}}]}' |
+  curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $(cat "$PF_DIR/token")" \
+    -H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$port/alertmanager"
+
+tg_wait_text $ADMIN "incident #1"
+mid=$(tg_messages $ADMIN | jq -r '.[0].message_id')
+tg_press $ADMIN $ADMIN "$mid" "$(tg_button $ADMIN "Block login")"
+tg_wait_text $ADMIN "@user1001 (1001): blocked login alice@saslguard.test"
+grep -qx "alice@saslguard.test REJECT 5.7.1 account blocked by saslguard" "$PF_SASL_ACCESS" \
+  || fail "map: $(cat "$PF_SASL_ACCESS")"
+assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 554 "alice after Block login in Telegram"
+assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 250 "bob while alice is blocked"
+assert_eq "$(sqlite3 -cmd '.timeout 5000' "$PF_DIR/state.db" \
+  "SELECT actor FROM actions WHERE kind = 'block_login' AND state = 'applied'")" "telegram:1001" "audited actor"
+
+wait_for 10 test -n "$(tg_button $ADMIN "Undo block login")" || true
+undo=$(tg_button $ADMIN "Undo block login")
+[ -n "$undo" ] || fail "no Undo button after the block"
+tg_press $ADMIN $ADMIN "$mid" "$undo"
+tg_wait_text $ADMIN "unblocked login alice@saslguard.test"
+assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice after Undo"
+
+tg_command $ADMIN $ADMIN "/block bob@saslguard.test"
+tg_wait_text $ADMIN "✅ blocked login bob@saslguard.test"
+assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 554 "bob after /block"
+tg_command $ADMIN $ADMIN "/blocked"
+tg_wait_text $ADMIN "• login <code>bob@saslguard.test</code> by telegram:1001"
+echo ok
