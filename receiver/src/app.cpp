@@ -84,13 +84,23 @@ int App::port() const { return m_impl->port; }
 Result<void> App::start() {
     auto& s = *m_impl;
     const Config& c = s.config;
-    auto open = [&]() { return Database::open(c.state_path); };
-    auto intake_db = open();  // migrates
+    // Durability (docs/receiver.md): the intake commits with synchronous=FULL,
+    // so a 200 means the alert is on disk. The worker's own steps use NORMAL:
+    // safe against any process crash (SIGKILL), and made durable by the next
+    // intake commit's fsync of the same WAL; only a power loss right after a
+    // step could roll it back.
+    DatabaseOptions full;
+    DatabaseOptions normal;
+    normal.synchronous = "NORMAL";
+    auto intake_db = Database::open(c.state_path, full);  // migrates
     if (!intake_db) return intake_db.error();
-    auto worker_db = open();
+    auto worker_db = Database::open(c.state_path, normal);
     if (!worker_db) return worker_db.error();
-    auto read_db = open();
+    auto read_db = Database::open(c.state_path, normal);
     if (!read_db) return read_db.error();
+    auto write_lock = std::make_shared<std::mutex>();
+    (*intake_db)->set_write_lock(write_lock);
+    (*worker_db)->set_write_lock(write_lock);
     s.metrics_db = std::move(*read_db);
 
     // The Telegram bot runs its own threads; the worker only queues rows for it.

@@ -48,8 +48,11 @@ Result<int> Worker::recover() {
         " WHERE state = 'running'");
     if (!st) return st.error();
     st->bind(1, now_ms());
+    auto tx = Transaction::begin(*m_db);
+    if (!tx) return tx.error();
     if (auto r = st->run(); !r) return r.error();
     int n = m_db->changes();
+    if (auto c = tx->commit(); !c) return c.error();
     if (n > 0) log::warn("actions interrupted by a restart, not run again", {{"count", std::to_string(n)}});
     return n;
 }
@@ -90,6 +93,16 @@ Result<int> Worker::run_once() {
     }
 }
 
+namespace {
+// One statement in its own transaction (and so under the process's write lock).
+Result<void> run_alone(Database& db, Statement& st) {
+    auto tx = Transaction::begin(db);
+    if (!tx) return tx.error();
+    if (auto r = st.run(); !r) return r;
+    return tx->commit();
+}
+}  // namespace
+
 Result<void> Worker::process(Row& row) {
     if (row.state == "pending") {
         auto r = row.alert.status == "firing" ? decide_firing(row) : close_incident(row);
@@ -105,7 +118,7 @@ Result<int> Worker::auto_actions_last_hour() {
     st->bind(1, now_ms() - 3'600'000);
     auto row = st->step();
     if (!row) return row.error();
-    return static_cast<int>(st->column_int64(0));
+    return static_cast<int>(st->column_int64(0));  // st finalized here: no read snapshot kept
 }
 
 Result<void> Worker::decide_firing(Row& row) {
@@ -229,6 +242,9 @@ Result<void> Worker::finish(Row& row) {
         notice.decision.actions = actions_from_json(inc->column_text(5));
         notice.decision.reason = inc->column_text(6);
     }
+    // A statement left on a row keeps a WAL read snapshot open, and a connection
+    // holding an old snapshot cannot write (SQLITE_BUSY at once, no busy wait).
+    inc->reset();
     notice.alert = row.alert;
     notice.alertname = row.alert.label("alertname");
     notice.severity = row.alert.label("severity");
@@ -240,6 +256,7 @@ Result<void> Worker::finish(Row& row) {
             auto doc = nlohmann::json::parse(wh->column_text(0), nullptr, false);
             if (doc.is_object() && doc["externalURL"].is_string()) notice.external_url = doc["externalURL"].get<std::string>();
         }
+        wh->reset();
     }
 
     if (firing && notice.incident_id != 0) {
@@ -273,6 +290,17 @@ Result<void> Worker::finish(Row& row) {
         if (!record) return record.error();
         for (auto& p : planned) {
             const std::string kind(to_string(p.result.request.kind));
+            if (p.state == "running") {
+                // Ran in an earlier attempt whose outcome was not recorded (a store
+                // error after execute()): same as a crash, never run again.
+                record->reset();
+                record->bind(1, "interrupted").bind(2, p.result.outcome.summary)
+                    .bind(3, "the outcome of this action was not recorded; it is not run again")
+                    .bind_null(4).bind(5, now_ms()).bind(6, p.id);
+                if (auto r = run_alone(*m_db, *record); !r) return r;
+                p.state = "interrupted";
+                p.result.outcome.error = "the outcome of this action was not recorded; it is not run again";
+            }
             if (p.state == "interrupted") {
                 notice.interrupted = true;
                 if (m_metrics) m_metrics->action(kind, "interrupted");
@@ -285,12 +313,12 @@ Result<void> Worker::finish(Row& row) {
             // sees 'running' and never runs it again.
             mark->reset();
             mark->bind(1, now_ms()).bind(2, p.id);
-            if (auto r = mark->run(); !r) return r;
+            if (auto r = run_alone(*m_db, *mark); !r) return r;
             ActionOutcome outcome = m_executor.execute(p.result.request);
             record->reset();
             record->bind(1, outcome.ok ? "done" : "failed").bind(2, outcome.summary).bind(3, outcome.error)
                 .bind(4, outcome.action_id).bind(5, now_ms()).bind(6, p.id);
-            if (auto r = record->run(); !r) return r;
+            if (auto r = run_alone(*m_db, *record); !r) return r;
             if (m_metrics) m_metrics->action(kind, outcome.ok ? "ok" : "failed");
             log::write(outcome.ok ? log::Level::Info : log::Level::Warn, "automatic action",
                        {{"incident", std::to_string(notice.incident_id)}, {"kind", kind},
@@ -309,7 +337,7 @@ Result<void> Worker::finish(Row& row) {
     auto upd = m_db->prepare("UPDATE alerts SET state = 'done', processed_at = ?1 WHERE id = ?2");
     if (!upd) return upd.error();
     upd->bind(1, now_ms()).bind(2, row.id);
-    if (auto r = upd->run(); !r) return r;
+    if (auto r = run_alone(*m_db, *upd); !r) return r;
     row.state = "done";
     return {};
 }

@@ -67,3 +67,6 @@ rcv_post() {
   curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$RCV_TOKEN_FILE")" \
     -H 'Content-Type: application/json' --data-binary @"$file" "$RCV_URL/alertmanager"
 }
+
+# rcv_sql_is DIR SQL EXPECTED: true when the query prints EXPECTED (for wait_for).
+rcv_sql_is() { [ "$(rcv_sql "$1" "$2")" = "$3" ]; }

@@ -195,13 +195,15 @@ bool Database::table_exists(std::string_view name) {
 // ---- Transaction -----------------------------------------------------------
 
 Result<Transaction> Transaction::begin(Database& db, Kind kind) {
+    std::unique_lock<std::mutex> lock;
+    if (db.write_lock()) lock = std::unique_lock<std::mutex>(*db.write_lock());
     auto r = db.exec(kind == Kind::Immediate ? "BEGIN IMMEDIATE" : "BEGIN");
     if (!r) return r.error();
-    return Transaction(db);
+    return Transaction(db, std::move(lock));
 }
 
 Transaction::Transaction(Transaction&& other) noexcept
-    : m_db(other.m_db), m_open(std::exchange(other.m_open, false)) {}
+    : m_db(other.m_db), m_lock(std::move(other.m_lock)), m_open(std::exchange(other.m_open, false)) {}
 
 Transaction::~Transaction() { rollback(); }
 
@@ -213,6 +215,7 @@ Result<void> Transaction::commit() {
         return r;
     }
     m_open = false;
+    if (m_lock.owns_lock()) m_lock.unlock();
     return {};
 }
 
@@ -220,6 +223,7 @@ void Transaction::rollback() {
     if (!m_open) return;
     m_open = false;
     (void)m_db->exec("ROLLBACK");
+    if (m_lock.owns_lock()) m_lock.unlock();
 }
 
 }  // namespace saslguard::receiver

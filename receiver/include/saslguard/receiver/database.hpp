@@ -14,6 +14,7 @@
 //   words and SQLite's message. Nothing throws.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,10 +105,19 @@ public:
 
     sqlite3* handle() { return m_db; }  // escape hatch; prefer the methods above
 
+    // Connections of one process that share a mutex here hand the write lock to
+    // each other directly: Transaction::begin() takes the mutex before BEGIN.
+    // Without it SQLite's busy handler polls with sleeps of up to 100 ms, which
+    // a webhook waiting for its commit would feel. Other processes (saslguardctl)
+    // still meet busy_timeout.
+    void set_write_lock(std::shared_ptr<std::mutex> lock) { m_write_lock = std::move(lock); }
+    const std::shared_ptr<std::mutex>& write_lock() const { return m_write_lock; }
+
 private:
     Database(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
     sqlite3* m_db = nullptr;
     std::string m_path;
+    std::shared_ptr<std::mutex> m_write_lock;
 };
 
 // RAII transaction. BEGIN IMMEDIATE by default: a writer takes the write lock up
@@ -124,8 +134,9 @@ public:
     void rollback();
 
 private:
-    explicit Transaction(Database& db) : m_db(&db) {}
+    Transaction(Database& db, std::unique_lock<std::mutex> lock) : m_db(&db), m_lock(std::move(lock)) {}
     Database* m_db;
+    std::unique_lock<std::mutex> m_lock;  // the process-wide write lock, when set
     bool m_open = true;
 };
 

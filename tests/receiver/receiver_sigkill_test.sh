@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Live: the receiver is killed with SIGKILL again and again during a burst of
+# webhooks and restarted each time. The sender retries every payload until it is
+# answered 200, as Alertmanager does (some payloads are sent twice on purpose).
+# Expected: every alert is stored once, processed once (all 'done'), has one
+# incident with one request per automatic action kind, and no action was run
+# twice: the worker's "automatic action" log line (written after each executor
+# call) appears at most once per incident and kind, and actions cut short by a
+# kill are 'interrupted', never repeated.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=receiver_lib.sh
+. "$here/receiver_lib.sh"
+
+[ -x "$RCV_BIN" ] || fail "no receiver at $RCV_BIN: build the saslguard-receiver target first"
+alerts=${SIGKILL_ALERTS:-2000}
+kills=${SIGKILL_KILLS:-5}
+work=$(make_workdir rcv-kill)
+[ -n "${KEEP_WORKDIR:-}" ] || cleanup_push "rm -rf '$work'"
+
+rcv_create "$work/rcv" "prometheus:
+  url: http://127.0.0.1:1
+  timeout: 1s
+  exporter_url: ''
+policy:
+  max_auto_actions_per_hour: 100000
+mitigation:
+  dry_run: true"
+rcv_start "$work/rcv"
+. "$work/rcv/rcv_env"
+sql() { rcv_sql "$work/rcv" "$1"; }
+
+python3 "$here/webhook_sender.py" "$RCV_URL/alertmanager" "$RCV_TOKEN_FILE" --alerts "$alerts" --threads 16 \
+  --dup-every 7 > "$work/sender.out" 2> "$work/sender.err" &
+sender=$!
+cleanup_push "kill $sender 2>/dev/null || true"
+
+for k in $(seq 1 "$kills"); do
+  sleep "0.$(( (RANDOM % 7) + 3 ))"
+  stored=$(sql "SELECT count(*) FROM alerts")
+  rcv_kill9 "$work/rcv"
+  echo "kill $k: SIGKILL with $stored alerts stored"
+  rcv_start "$work/rcv"
+done
+wait "$sender" || fail "sender: $(cat "$work/sender.out" "$work/sender.err")"
+echo "sender: $(cat "$work/sender.out")"
+wait_for 120 rcv_sql_is "$work/rcv" "SELECT count(*) FROM alerts WHERE state != 'done'" 0 ||
+  fail "worker did not finish: $(sql "SELECT state, count(*) FROM alerts GROUP BY state")"
+
+assert_eq "$(sql "SELECT count(*) FROM alerts")" "$alerts" "distinct alerts stored"
+assert_eq "$(sql "SELECT count(DISTINCT fingerprint) FROM alerts")" "$alerts" "distinct fingerprints"
+assert_eq "$(sql "SELECT count(*) FROM incidents")" "$alerts" "incidents"
+assert_eq "$(sql "SELECT count(*) FROM incident_actions")" "$((alerts * 2))" "action requests"
+assert_eq "$(sql "SELECT count(*) FROM (SELECT incident_id, kind FROM incident_actions GROUP BY 1, 2 HAVING count(*) > 1)")" 0 \
+  "incidents with a kind requested twice"
+assert_eq "$(sql "SELECT count(*) FROM incident_actions WHERE state IN ('planned', 'running')")" 0 "unfinished actions"
+twice=$(grep 'msg="automatic action"' "$work/rcv/receiver.log" | sed -E 's/.* (incident=[0-9]+ kind=[a-z_]+) .*/\1/' |
+  sort | uniq -d | wc -l)
+assert_eq "$twice" 0 "actions executed twice"
+if [ "$(sql "SELECT count(*) FROM sqlite_master WHERE name = 'actions'")" = 1 ]; then
+  # The mitigation executor's own audit trail, when it is wired: one per incident and kind.
+  assert_eq "$(sql "SELECT count(*) FROM (SELECT incident_id, kind FROM actions WHERE incident_id IS NOT NULL
+                    GROUP BY 1, 2 HAVING count(*) > 1)")" 0 "executor audit rows twice"
+fi
+echo "alerts: $alerts stored once, all done; redeliveries counted: $(sql "SELECT sum(duplicates) FROM alerts")"
+echo "actions: $(sql "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT state, count(*) n FROM incident_actions GROUP BY state)")"
+echo ok
