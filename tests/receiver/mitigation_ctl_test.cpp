@@ -1,0 +1,145 @@
+// saslguardctl's argument handling and its SQLite-backed audit/blocks, without
+// Postfix: usage errors exit 2 before anything is opened, a dry run goes through
+// the real config loader, store and audit, and the SQLite store round-trips
+// blocks, expiry and the reverted mark. The live scripts cover the commands.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "saslguard/common/log.hpp"
+#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/mitigation/ctl.hpp"
+#include "saslguard/receiver/mitigation/store.hpp"
+
+using namespace saslguard;
+using namespace saslguard::receiver;
+using namespace saslguard::receiver::mitigation;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/saslguard-ctl-unit-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+struct Run {
+    int rc;
+    std::string out;
+    std::string err;
+};
+
+Run ctl(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    int rc = run_ctl(args, out, err);
+    return {rc, out.str(), err.str()};
+}
+
+std::string write_config(const TempDir& d) {
+    std::ofstream(d.path + "/token") << "secret\n";
+    std::string cfg = d.path + "/receiver.yml";
+    std::ofstream(cfg) << "state_path: " << d.path << "/state.db\n"
+                       << "webhook:\n  bearer_token_file: " << d.path << "/token\n"
+                       << "mitigation:\n"
+                       << "  postfix_config_dir: " << d.path << "\n"
+                       << "  sasl_access_map: " << d.path << "/sasl_access\n"
+                       << "  client_access_map: " << d.path << "/client_access\n"
+                       << "  sasl_backend: none\n";
+    return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("saslguardctl refuses bad usage with exit status 2 before opening anything") {
+    log::set_level(log::Level::Error);
+    CHECK(ctl({}).rc == 2);
+    CHECK(ctl({"block-login", "alice"}).err.find("--config FILE is required") != std::string::npos);
+    CHECK(ctl({"--config", "/nonexistent", "frobnicate"}).rc == 2);
+    CHECK(ctl({"--config", "/nonexistent", "block-login"}).err.find("takes exactly one USER") != std::string::npos);
+    CHECK(ctl({"--config", "/nonexistent", "block-ips"}).err.find("needs at least one IP") != std::string::npos);
+    CHECK(ctl({"--config", "/nonexistent", "--expires", "10", "block-login", "a"}).rc == 2);  // no unit
+    CHECK(ctl({"--config", "/nonexistent", "--bogus", "list-blocks"}).rc == 2);
+    auto del = ctl({"--config", "/nonexistent", "delete-mail", "alice@example.com"});
+    CHECK(del.rc == 2);
+    CHECK(del.err.find("add --yes to confirm") != std::string::npos);
+    CHECK(ctl({"--help"}).rc == 0);
+}
+
+TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
+    TempDir d;
+    auto cfg = write_config(d);
+    auto r = ctl({"--config", cfg, "block-login", "alice@example.com", "--dry-run", "--reason", "why not"});
+    INFO(r.err);
+    CHECK(r.rc == 0);
+    CHECK(r.out == "would block login alice@example.com (dry run) [action 1]\n  alice@example.com\n");
+    CHECK_FALSE(std::filesystem::exists(d.path + "/sasl_access"));
+    auto blocks = ctl({"--config", cfg, "list-blocks"});
+    CHECK(blocks.out == "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n");
+    auto audit = ctl({"--config", cfg, "audit"});
+    CHECK(audit.out.find("\tblock_login\talice@example.com\tapplied\tyes\t-\t\"would block login") != std::string::npos);
+
+    auto hostile = ctl({"--config", cfg, "block-login", "a\nREJECT"});
+    CHECK(hostile.rc == 1);
+    CHECK(hostile.err == "saslguardctl: failed: \"invalid SASL username\" [action 2]\n");
+    auto locked = ctl({"--config", cfg, "lock-account", "alice@example.com"});
+    CHECK(locked.rc == 1);
+    CHECK(locked.err.find("sasl_backend is none") != std::string::npos);
+}
+
+TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions") {
+    TempDir d;
+    auto db = Database::open(d.path + "/state.db");
+    REQUIRE(db.ok());
+    SqliteMitigationStore store(**db);
+    ActionRecord a;
+    a.kind = "block_login";
+    a.target = "alice@example.com";
+    a.actor = "test";
+    a.created_at = 1'800'000'000;
+    a.expires_at = 1'800'003'600;
+    auto id = store.insert_action(a);
+    REQUIRE(id.ok());
+    ActionFinish f;
+    f.action_id = *id;
+    f.state = "applied";
+    f.result = "blocked";
+    f.finished_at = 1'800'000'001;
+    f.put_blocks.push_back({"login", "alice@example.com", *id, 1'800'000'000, 1'800'003'600});
+    REQUIRE(store.finish_action(f).ok());
+
+    auto b = store.find_block("login", "alice@example.com");
+    REQUIRE(b.ok());
+    REQUIRE(b->has_value());
+    CHECK((*b)->expires_at == 1'800'003'600);
+    CHECK((*b)->action_id == *id);
+
+    ActionRecord undo = a;
+    undo.kind = "unblock_login";
+    undo.expires_at.reset();
+    auto uid = store.insert_action(undo);
+    REQUIRE(uid.ok());
+    ActionFinish uf;
+    uf.action_id = *uid;
+    uf.state = "applied";
+    uf.finished_at = 1'800'000'100;
+    uf.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
+    uf.reverted_actions.push_back(*id);
+    REQUIRE(store.finish_action(uf).ok());
+
+    CHECK(store.blocks()->empty());
+    CHECK((*store.action(*id))->state == "reverted");
+    CHECK((*store.action(*uid))->reverts_action_id == *id);
+    auto rows = store.actions(10);
+    REQUIRE(rows->size() == 2);
+    CHECK((*rows)[0].id == *uid);  // newest first
+    CHECK((*rows)[1].finished_at == 1'800'000'001);
+    ActionFinish missing;
+    missing.action_id = 999;
+    missing.state = "applied";
+    CHECK_FALSE(store.finish_action(missing).ok());
+}
