@@ -102,6 +102,10 @@ to_active=$(python3 -c "print(f'{$active_epoch - $burst_start:.1f}')")
 to_seen=$(python3 -c "print(f'{$seen_at - $burst_start:.1f}')")
 echo "TIME-TO-ALERT: SaslUserSendingSurge active (Prometheus activeAt) ${to_active}s after the first burst line; seen firing via /api/v1/alerts after ${to_seen}s (scrape 10s, eval 10s, for: 0s)"
 echo "alice's rate as alerted: $(printf '%s' "$fired" | jq -r '.[0].value') msg/s"
+# Where the time went: alice's raw samples (scrape time, value) relative to the burst.
+prom_query 'postfix_sasl_user_messages_total{sasl_username="alice@example.org"}[90s]' |
+  jq -r --argjson t0 "$burst_start" '.data.result[0].values[] | "  scrape at +\(.[0] - $t0 | . * 10 | round / 10)s: \(.[1]) messages"' |
+  head -5
 
 # Keep watching a little: nobody else may show up while the burst goes on.
 for _ in $(seq 1 20); do
