@@ -89,7 +89,10 @@ struct Fixture {
                          {"active", "B1B2C3D4E5", "bob@example.com"},
                          {"deferred", "C1B2C3D4E5", "forged@elsewhere.test"},
                          {"hold", "D1B2C3D4E5", "alice@example.com"}};
-        runner.answer = [](const std::vector<std::string>& argv) {
+        runner.answer = [this](const std::vector<std::string>& argv) {
+            if (base(argv[0]) == "postconf" && argv.size() > 4 && argv[4] == "-h")
+                return RecordingRunner::ok("check_client_access hash:" + settings.client_access_map + "\n"
+                                           "check_sasl_access hash:" + settings.sasl_access_map + ", permit\n");
             if (base(argv[0]) == "postcat") {
                 std::string out;
                 for (std::size_t i = 5; i < argv.size(); ++i) {
@@ -220,9 +223,10 @@ TEST_CASE("block_login writes the map, runs postmap once and records the block")
     CHECK(o.summary == "blocked login alice@example.com");
     CHECK(f.map_text(f.settings.sasl_access_map).find("\nalice@example.com REJECT 5.7.1 account blocked by saslguard\n") !=
           std::string::npos);
-    REQUIRE(f.runner.calls.size() == 1);
+    REQUIRE(f.runner.calls.size() == 3);  // postmap, then the two postconf calls that find the map in use
     CHECK(f.runner.calls[0].argv ==
           std::vector<std::string>{"postmap", "-c", f.dir, "hash:" + f.settings.sasl_access_map});
+    CHECK(base(f.runner.calls[1].argv[0]) == "postconf");
     auto blocks = f.store.blocks();
     REQUIRE(blocks->size() == 1);
     CHECK((*blocks)[0].kind == "login");
@@ -232,7 +236,7 @@ TEST_CASE("block_login writes the map, runs postmap once and records the block")
         auto again = f.run(ActionKind::BlockLogin, "alice@example.com");
         CHECK(again.ok);
         CHECK(again.summary == "login alice@example.com was already blocked");
-        CHECK(f.runner.calls.size() == 1);
+        CHECK(f.runner.calls.size() == 3);  // nothing new: the map's use is remembered
     }
     SECTION("unblocking removes the line, the block, and marks the block reverted") {
         auto u = f.run(ActionKind::UnblockLogin, "alice@example.com");
@@ -242,6 +246,21 @@ TEST_CASE("block_login writes the map, runs postmap once and records the block")
         CHECK((*f.store.action(o.action_id))->state == "reverted");
         CHECK((*f.store.action(u.action_id))->reverts_action_id == o.action_id);
     }
+}
+
+TEST_CASE("a block in a map that Postfix does not use comes with a warning") {
+    Fixture f;
+    f.settings.sasl_access_map = f.dir + "/unused_map";
+    f.make();
+    f.runner.answer = [](const std::vector<std::string>& argv) {
+        // main.cf uses some other table only.
+        return RecordingRunner::ok(base(argv[0]) == "postconf" ? "check_sasl_access hash:/etc/postfix/other\n" : "");
+    };
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+    CHECK(o.ok);
+    CHECK(o.summary == "blocked login alice@example.com (WARNING: hash:" + f.dir +
+                           "/unused_map is not used in main.cf or master.cf: this has no effect until it is, "
+                           "see docs/mitigation.md)");
 }
 
 TEST_CASE("a dry run changes no file, runs no command and records no block") {

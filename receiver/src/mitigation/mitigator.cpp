@@ -238,6 +238,36 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
     return w.out;
 }
 
+std::string Mitigator::unused_map_warning(const AccessMap& map, bool& known_used) {
+    if (known_used) return "";
+    const std::string postconf = m_settings.postfix_command("postconf");
+    const std::string& dir = m_settings.postfix_config_dir;
+    ProcessOptions opt;
+    opt.timeout = m_settings.command_timeout;
+    std::string seen;
+    for (const auto& argv : {std::vector<std::string>{postconf, "-c", dir, "-x", "-h", "smtpd_client_restrictions",
+                                                      "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+                                                      "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+                                                      "smtpd_data_restrictions", "smtpd_end_of_data_restrictions"},
+                             std::vector<std::string>{postconf, "-c", dir, "-P", "-x"}}) {
+        auto r = m_deps.runner->run(argv, opt);
+        if (!r.success()) return "";  // cannot tell: do not cry wolf
+        seen += r.out;
+        seen += '\n';
+    }
+    // A table name is followed by a separator (space, comma, newline) in postconf's output.
+    const std::string name = map.table_name();
+    for (std::size_t at = seen.find(name); at != std::string::npos; at = seen.find(name, at + 1)) {
+        char next = at + name.size() < seen.size() ? seen[at + name.size()] : '\n';
+        if (next == ' ' || next == ',' || next == '\n' || next == '\t') {
+            known_used = true;
+            return "";
+        }
+    }
+    return " (WARNING: " + name + " is not used in main.cf or master.cf: this has no effect until it is, "
+           "see docs/mitigation.md)";
+}
+
 void Mitigator::do_login(Work& w) {
     const bool block = w.req.kind == ActionKind::BlockLogin;
     const std::string& user = w.username;
@@ -252,7 +282,8 @@ void Mitigator::do_login(Work& w) {
     if (block) {
         w.fin.put_blocks.push_back(w.block("login", user));
         if (w.dry) return w.succeed(u->changed() ? "would block login " + user : "login " + user + " is already blocked");
-        return w.succeed(u->changed() ? "blocked login " + user : "login " + user + " was already blocked");
+        return w.succeed((u->changed() ? "blocked login " + user : "login " + user + " was already blocked") +
+                         unused_map_warning(m_sasl_map, m_sasl_map_used));
     }
     w.fin.remove_blocks.push_back(w.block("login", user));
     if (existing && *existing) w.fin.reverted_actions.push_back((*existing)->action_id);
@@ -284,6 +315,7 @@ void Mitigator::do_ips(Work& w) {
     std::string text = verb + plural(w.out.affected.size(), "client IP");
     if (w.out.affected.size() < w.ips.size())
         text += " (" + std::to_string(w.ips.size() - w.out.affected.size()) + (block ? " already blocked)" : " not blocked)");
+    if (block && !w.dry) text += unused_map_warning(m_client_map, m_client_map_used);
     w.succeed(text);
 }
 

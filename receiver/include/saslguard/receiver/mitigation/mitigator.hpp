@@ -66,6 +66,9 @@ private:
     void do_ips(Work& w);
     void do_mail(Work& w);
     void do_account(Work& w);
+    // "" when main.cf or master.cf uses `map`; otherwise a warning for the
+    // outcome (the block is written but has no effect until the map is used).
+    std::string unused_map_warning(const AccessMap& map, bool& known_used);
 
     MitigationSettings m_settings;
     MitigatorDeps m_deps;
@@ -74,6 +77,8 @@ private:
     AccessMap m_sasl_map;
     AccessMap m_client_map;
     PostfixQueue m_queue;
+    bool m_sasl_map_used = false;    // cached once seen in the Postfix configuration
+    bool m_client_map_used = false;
     std::mutex m_mutex;
 };
 
