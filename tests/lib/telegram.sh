@@ -56,3 +56,39 @@ _tg_has_text() { tg_messages "$1" | jq -e --arg n "$2" 'any(.[]; .text | contain
 tg_wait_text() { wait_for "${3:-15}" _tg_has_text "$1" "$2" || fail "no Telegram message to $1 containing '$2'"; }
 
 tg_button() { tg_messages "$1" | jq -r --arg l "$2" '[.[].buttons[] | select(.text | contains($l)) | .data][0] // empty'; }
+
+# tg_receiver_yaml WORK ADMIN: prints the prometheus (unreachable: evidence from
+# labels only), policy (SaslUserSendingSurge → confirm) and telegram sections of a
+# test receiver's config, talking to this emulator with ADMIN as the one admin user
+# and chat; writes WORK/bot_token. Telegram is the last section: more of its keys
+# may be appended as "  key: value" lines.
+tg_receiver_yaml() {
+  local work=$1 admin=$2
+  printf '%s\n' "$TG_TOKEN" > "$work/bot_token"
+  cat <<YML
+prometheus:
+  url: http://127.0.0.1:1
+  exporter_url: http://127.0.0.1:1/metrics
+  timeout: 500ms
+policy:
+  modes:
+    SaslUserSendingSurge: confirm
+telegram:
+  enabled: true
+  api_url: $TG_URL
+  bot_token_file: $work/bot_token
+  admin_chat_ids: [$admin]
+  admin_user_ids: [$admin]
+  poll_timeout: 1s
+YML
+}
+
+# tg_receiver_start CONFIG PORT: runs saslguard-receiver (RCV_BIN) with CONFIG,
+# logging beside it, stopped on exit; waits for its /healthz on PORT.
+tg_receiver_start() {
+  local cfg=$1 port=$2 pid
+  "${RCV_BIN:-$SASLGUARD_BUILD_DIR/receiver/saslguard-receiver}" --config "$cfg" > "${cfg%.yml}.log" 2>&1 &
+  pid=$!
+  cleanup_push "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  wait_http "http://127.0.0.1:$port/healthz" 20
+}

@@ -9,7 +9,6 @@ set -eo pipefail  # not -u: tests/lib/postfix.sh expands unset variables in here
 . "$(dirname "$0")/mitigation_lib.sh"
 . "$(dirname "$0")/../lib/telegram.sh"
 
-RCV_BIN=${RCV_BIN:-$SASLGUARD_BUILD_DIR/receiver/saslguard-receiver}
 ADMIN=1001
 work=$(make_workdir telegram-postfix)
 cleanup_push "rm -rf '$work'"
@@ -23,30 +22,11 @@ assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice befo
 
 tg_start "$work"
 port=$(free_port)
-printf '%s\n' "$TG_TOKEN" > "$work/bot_token"
 mit_config "$work/pf" "$work/receiver.yml"
 sed -i "s/^listen_address: .*/listen_address: 127.0.0.1:$port/" "$work/receiver.yml"
-cat >> "$work/receiver.yml" <<YML
-prometheus:
-  url: http://127.0.0.1:1
-  exporter_url: http://127.0.0.1:1/metrics
-  timeout: 500ms
-policy:
-  modes:
-    SaslUserSendingSurge: confirm
-telegram:
-  enabled: true
-  api_url: $TG_URL
-  bot_token_file: $work/bot_token
-  admin_chat_ids: [$ADMIN]
-  admin_user_ids: [$ADMIN]
-  poll_timeout: 1s
-YML
+tg_receiver_yaml "$work" $ADMIN >> "$work/receiver.yml"
 pf_env "$work/pf"
-"$RCV_BIN" --config "$work/receiver.yml" > "$work/receiver.log" 2>&1 &
-rcv_pid=$!
-cleanup_push "kill $rcv_pid 2>/dev/null; wait $rcv_pid 2>/dev/null"
-wait_http "http://127.0.0.1:$port/healthz" 20
+tg_receiver_start "$work/receiver.yml" "$port"
 
 jq -cn '{version:"4", groupKey:"{}:{alertname=\"SaslUserSendingSurge\"}", truncatedAlerts:0, status:"firing",
   receiver:"saslguard", externalURL:"http://127.0.0.1:9093", groupLabels:{}, commonLabels:{}, commonAnnotations:{},

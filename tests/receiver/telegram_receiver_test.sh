@@ -6,7 +6,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/telegram.sh"
 
-RCV_BIN=${RCV_BIN:-$SASLGUARD_BUILD_DIR/receiver/saslguard-receiver}
 ADMIN=1001
 STRANGER=666
 work=$(make_workdir telegram-receiver)
@@ -16,20 +15,13 @@ tg_start "$work"
 
 port=$(free_port)
 head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$work/webhook_token"
-printf '%s\n' "$TG_TOKEN" > "$work/bot_token"
-cat > "$work/receiver.yml" <<YML
+{
+  cat <<YML
 listen_address: 127.0.0.1:$port
 state_path: $work/state.db
 log_level: debug
 webhook:
   bearer_token_file: $work/webhook_token
-prometheus:
-  url: http://127.0.0.1:1
-  exporter_url: http://127.0.0.1:1/metrics
-  timeout: 500ms
-policy:
-  modes:
-    SaslUserSendingSurge: confirm
 # Never the host's Postfix: maps in the work dir, and dry-run (telegram_postfix_test.sh
 # is the one that changes a private Postfix for real).
 mitigation:
@@ -38,20 +30,12 @@ mitigation:
   sasl_access_map: $work/sasl_access
   client_access_map: $work/client_access
   sasl_backend: none
-telegram:
-  enabled: true
-  api_url: $TG_URL
-  bot_token_file: $work/bot_token
-  admin_chat_ids: [$ADMIN]
-  admin_user_ids: [$ADMIN]
-  poll_timeout: 1s
-  button_ttl: 10m
-  grafana_url: http://grafana.example/d/saslguard
 YML
-"$RCV_BIN" --config "$work/receiver.yml" > "$work/receiver.log" 2>&1 &
-rcv_pid=$!
-cleanup_push "kill $rcv_pid 2>/dev/null; wait $rcv_pid 2>/dev/null"
-wait_http "http://127.0.0.1:$port/healthz" 20
+  tg_receiver_yaml "$work" $ADMIN
+  echo "  button_ttl: 10m"
+  echo "  grafana_url: http://grafana.example/d/saslguard"
+} > "$work/receiver.yml"
+tg_receiver_start "$work/receiver.yml" "$port"
 
 webhook() {  # STATUS USER FINGERPRINT
   local ends='0001-01-01T00:00:00Z'
