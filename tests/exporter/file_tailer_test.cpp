@@ -42,132 +42,95 @@ void append(const fs::path& p, const std::string& s) {
 
 using Lines = std::vector<std::string>;
 
+// One tailer on DIR/mail.log. `initial` (when not null) creates the file first;
+// the constructor polls once, so the tailer has opened what exists.
+struct Tailing {
+    TempDir dir;
+    fs::path log = dir.path / "mail.log";
+    fs::path rotated = dir.path / "mail.log.1";
+    Collector c;
+    FileTailer t;
+    explicit Tailing(const char* initial = "", bool from_start = false, int grace = 0)
+        : t(prepare(log, initial), from_start, c, grace) {
+        t.poll();
+    }
+    static std::string prepare(const fs::path& log, const char* initial) {
+        if (initial) append(log, initial);
+        return log.string();
+    }
+    // Appends to the followed path, polls, returns the lines delivered.
+    Lines write_and_poll(const std::string& s) {
+        append(log, s);
+        t.poll();
+        return c.take();
+    }
+};
+
 }  // namespace
 
 TEST_CASE("by default the tailer starts at the end of an existing file") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "old 1\nold 2\n");
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    CHECK(c.take().empty());
-    append(log, "new 1\n");
-    t.poll();
-    CHECK(c.take() == Lines{"new 1"});
+    Tailing f("old 1\nold 2\n");
+    CHECK(f.c.take().empty());
+    CHECK(f.write_and_poll("new 1\n") == Lines{"new 1"});
 }
 
 TEST_CASE("--log.from-start reads the existing file from its beginning") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "old 1\nold 2\n");
-    Collector c;
-    FileTailer t(log.string(), true, c);
-    t.poll();
-    CHECK(c.take() == Lines{"old 1", "old 2"});
+    Tailing f("old 1\nold 2\n", /*from_start=*/true);
+    CHECK(f.c.take() == Lines{"old 1", "old 2"});
 }
 
 TEST_CASE("a file that does not exist yet is waited for and read from its beginning") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    CHECK_FALSE(t.is_open());
-    append(log, "first\nsecond\n");
-    t.poll();
-    CHECK(c.take() == Lines{"first", "second"});
+    Tailing f(nullptr);
+    CHECK_FALSE(f.t.is_open());
+    CHECK(f.write_and_poll("first\nsecond\n") == Lines{"first", "second"});
 }
 
 TEST_CASE("a partial last line is held until its newline arrives") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "");
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    append(log, "complete\nhalf");
-    t.poll();
-    CHECK(c.take() == Lines{"complete"});
-    append(log, " and the rest\n");
-    t.poll();
-    CHECK(c.take() == Lines{"half and the rest"});
+    Tailing f;
+    CHECK(f.write_and_poll("complete\nhalf") == Lines{"complete"});
+    CHECK(f.write_and_poll(" and the rest\n") == Lines{"half and the rest"});
 }
 
 TEST_CASE("rename rotation: the old file is read to its end before the new one") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "");
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    append(log, "a1\n");
-    t.poll();
+    Tailing f;
+    CHECK(f.write_and_poll("a1\n") == Lines{"a1"});
     // The writer still appends to the renamed file before it reopens, and leaves
     // a last line without its newline.
-    fs::rename(log, d.path / "mail.log.1");
-    append(d.path / "mail.log.1", "a2\na3-unterminated");
-    append(log, "b1\n");
-    t.poll();
-    CHECK(c.take() == Lines{"a1", "a2", "a3-unterminated", "b1"});
-    CHECK(c.rotations == 1);
-    CHECK(t.rotations() == 1);
-    append(log, "b2\n");
-    t.poll();
-    CHECK(c.take() == Lines{"b2"});
+    fs::rename(f.log, f.rotated);
+    append(f.rotated, "a2\na3-unterminated");
+    CHECK(f.write_and_poll("b1\n") == Lines{"a2", "a3-unterminated", "b1"});
+    CHECK(f.c.rotations == 1);
+    CHECK(f.t.rotations() == 1);
+    CHECK(f.write_and_poll("b2\n") == Lines{"b2"});
 }
 
 TEST_CASE("rename rotation with a grace period keeps draining the old file") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "");
-    Collector c;
-    FileTailer t(log.string(), false, c, /*rotate_grace_polls=*/2);
-    t.poll();
-    fs::rename(log, d.path / "mail.log.1");
-    append(log, "new1\n");
-    t.poll();
-    append(d.path / "mail.log.1", "late-old\n");  // a writer that reopens late
-    t.poll();
-    CHECK(c.take() == Lines{"new1", "late-old"});
+    Tailing f("", false, /*grace=*/2);
+    fs::rename(f.log, f.rotated);
+    CHECK(f.write_and_poll("new1\n") == Lines{"new1"});
+    append(f.rotated, "late-old\n");  // a writer that reopens late
+    f.t.poll();
+    CHECK(f.c.take() == Lines{"late-old"});
 }
 
 TEST_CASE("while the path names nothing after a rename, the old file keeps being read") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "");
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    fs::rename(log, d.path / "mail.log.1");
-    append(d.path / "mail.log.1", "still old\n");
-    t.poll();
-    CHECK(c.take() == Lines{"still old"});
-    append(log, "new\n");
-    t.poll();
-    CHECK(c.take() == Lines{"new"});
-    CHECK(c.rotations == 1);
+    Tailing f;
+    fs::rename(f.log, f.rotated);
+    append(f.rotated, "still old\n");
+    f.t.poll();
+    CHECK(f.c.take() == Lines{"still old"});
+    CHECK(f.write_and_poll("new\n") == Lines{"new"});
+    CHECK(f.c.rotations == 1);
 }
 
 TEST_CASE("copytruncate: the truncated file is read again from offset 0, nothing twice") {
-    TempDir d;
-    auto log = d.path / "mail.log";
-    append(log, "");
-    Collector c;
-    FileTailer t(log.string(), false, c);
-    t.poll();
-    append(log, "x1\nx2\npartial");
-    t.poll();
-    CHECK(c.take() == Lines{"x1", "x2"});
-    fs::copy_file(log, d.path / "mail.log.1");
-    REQUIRE(truncate(log.c_str(), 0) == 0);
-    append(log, "y1\n");
-    t.poll();
-    CHECK(c.take() == Lines{"y1"});
-    CHECK(c.rotations == 1);
-    append(log, "y2\n");
-    t.poll();
-    CHECK(c.take() == Lines{"y2"});
+    Tailing f;
+    CHECK(f.write_and_poll("x1\nx2\npartial") == Lines{"x1", "x2"});
+    fs::copy_file(f.log, f.rotated);
+    REQUIRE(truncate(f.log.c_str(), 0) == 0);
+    CHECK(f.write_and_poll("y1\n") == Lines{"y1"});
+    CHECK(f.c.rotations == 1);
+    CHECK(f.write_and_poll("y2\n") == Lines{"y2"});
 }
 
 TEST_CASE("over-long lines are dropped whole and reported, the next line is intact") {
