@@ -31,6 +31,14 @@ std::string parse_dur(const std::string& v, std::chrono::duration<Rep, Period>& 
     return {};
 }
 
+// A string flag that must not be empty.
+template <std::string Options::*Field>
+std::string set_nonempty(Options& o, const std::string& v) {
+    if (v.empty()) return "must not be empty";
+    o.*Field = v;
+    return {};
+}
+
 std::string set_source(Options& o, const std::string& v) {
     if (v == "file") o.log_source = LogSourceKind::File;
     else if (v == "journal") o.log_source = LogSourceKind::Journal;
@@ -43,12 +51,7 @@ std::string set_source(Options& o, const std::string& v) {
 
 const std::vector<Flag>& flag_table() {
     static const std::vector<Flag> table = {
-        {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false,
-         [](Options& o, const std::string& v) -> std::string {
-             if (v.empty()) return "must not be empty";
-             o.listen_address = v;
-             return {};
-         }},
+        {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false, set_nonempty<&Options::listen_address>},
         {"web.telemetry-path", "HTTP path of the metrics", "/metrics", false,
          [](Options& o, const std::string& v) -> std::string {
              if (v.empty() || v[0] != '/') return "must start with /";
@@ -56,29 +59,14 @@ const std::vector<Flag>& flag_table() {
              return {};
          }},
         {"log.source", "where Postfix log lines come from: file|journal|stdin", "file", false, set_source},
-        {"log.path", "log file to follow (--log.source=file)", "/var/log/mail.log", false,
-         [](Options& o, const std::string& v) -> std::string {
-             if (v.empty()) return "must not be empty";
-             o.log_path = v;
-             return {};
-         }},
+        {"log.path", "log file to follow (--log.source=file)", "/var/log/mail.log", false, set_nonempty<&Options::log_path>},
         {"log.from-start", "read the log file from its beginning instead of its end", "false", true,
          [](Options& o, const std::string& v) { return parse_bool(v, o.log_from_start); }},
         {"log.poll-interval", "how often the file tailer looks for new lines, rotation and truncation",
          "250ms", false, [](Options& o, const std::string& v) { return parse_dur(v, o.log_poll_interval); }},
         {"journal.units", "comma-separated systemd units read with --log.source=journal",
-         "postfix.service,postfix@-.service", false,
-         [](Options& o, const std::string& v) -> std::string {
-             if (v.empty()) return "must not be empty";
-             o.journal_units = v;
-             return {};
-         }},
-        {"oneshot", "read FILE to its end, print the metrics in text format to stdout and exit", "", false,
-         [](Options& o, const std::string& v) -> std::string {
-             if (v.empty()) return "needs a file";
-             o.oneshot_path = v;
-             return {};
-         }},
+         "postfix.service,postfix@-.service", false, set_nonempty<&Options::journal_units>},
+        {"oneshot", "read FILE to its end, print the metrics in text format to stdout and exit", "", false, set_nonempty<&Options::oneshot_path>},
         {"max-users", "SASL users tracked at once; the idlest is evicted beyond this", "10000", false,
          [](Options& o, const std::string& v) { return parse_size(v, o.max_users); }},
         {"top-k", "label values kept for attacker-controlled labels (client IPs); the rest is __other__",
