@@ -98,6 +98,11 @@ Result<void> App::start() {
     if (!worker_db) return worker_db.error();
     auto read_db = Database::open(c.state_path, normal);
     if (!read_db) return read_db.error();
+    // Checkpoints copy the WAL into the database file and fsync it; run inside
+    // a webhook's commit they put hundreds of ms on its latency. The committing
+    // connections never checkpoint; the worker does, outside the write lock.
+    (void)(*intake_db)->exec("PRAGMA wal_autocheckpoint=0");
+    (void)(*worker_db)->exec("PRAGMA wal_autocheckpoint=0");
     auto write_lock = std::make_shared<std::mutex>();
     (*intake_db)->set_write_lock(write_lock);
     (*worker_db)->set_write_lock(write_lock);

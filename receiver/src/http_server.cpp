@@ -86,6 +86,7 @@ struct HttpServer::Impl {
         // httplib answers 413 itself, before reading a body above the limit
         // (Content-Length or chunked); the handler's check is a second line.
         server.set_payload_max_length(options.max_body_bytes);
+        server.set_tcp_nodelay(true);  // else small answers wait for delayed ACKs (~40 ms)
         server.set_read_timeout(10, 0);
         server.set_write_timeout(10, 0);
         const int threads = std::max(options.threads, 4);

@@ -84,7 +84,15 @@ Result<int> Worker::run_once() {
                 rows.push_back(std::move(row));
             }
         }
-        if (rows.empty()) return done;
+        if (rows.empty() || done - m_checkpointed >= 1000) {
+            // PASSIVE: copies what no reader needs, never waits for writers.
+            (void)m_db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+            m_checkpointed = done;
+        }
+        if (rows.empty()) {
+            m_checkpointed = 0;
+            return done;
+        }
         for (auto& row : rows) {
             if (auto r = process(row); !r)
                 return make_error("alert event " + std::to_string(row.id) + ": " + r.error().message);

@@ -71,6 +71,7 @@ private:
     bool m_wake = false;
     bool m_stop = false;
     std::atomic<bool> m_healthy{true};
+    int m_checkpointed = 0;  // events done at the last WAL checkpoint (this run_once)
 };
 
 }  // namespace saslguard::receiver
