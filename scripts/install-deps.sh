@@ -25,7 +25,7 @@ build_pkgs=(
 run_pkgs=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
   prometheus prometheus-alertmanager prometheus-postfix-exporter mtail
-  sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml
+  sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml time
   nodejs npm
 )
 
