@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def main():
         sys.stderr.write(r.stderr)
         print(f"render-dashboard: gnuplot failed; script kept in {script}", file=sys.stderr)
         return 1
+    shutil.rmtree(work, ignore_errors=True)  # kept above, on failure, for debugging
     for line in report:
         print("  " + line)
     print(a.out)
