@@ -59,22 +59,21 @@ Result<void> LogNotifier::incident_resolved(const IncidentNotice& n) {
     return {};
 }
 
-Result<void> FanoutNotifier::incident_opened(const IncidentNotice& notice) {
+Result<void> FanoutNotifier::each(Result<void> (Notifier::*call)(const IncidentNotice&), const IncidentNotice& notice) {
     Result<void> first;
     for (auto& n : m_notifiers) {
-        auto r = n->incident_opened(notice);
+        auto r = ((*n).*call)(notice);
         if (!r && first) first = r;
     }
     return first;
 }
 
+Result<void> FanoutNotifier::incident_opened(const IncidentNotice& notice) {
+    return each(&Notifier::incident_opened, notice);
+}
+
 Result<void> FanoutNotifier::incident_resolved(const IncidentNotice& notice) {
-    Result<void> first;
-    for (auto& n : m_notifiers) {
-        auto r = n->incident_resolved(notice);
-        if (!r && first) first = r;
-    }
-    return first;
+    return each(&Notifier::incident_resolved, notice);
 }
 
 }  // namespace saslguard::receiver

@@ -13,15 +13,6 @@
 #include "saslguard/receiver/resolver.hpp"
 
 namespace saslguard::receiver {
-namespace {
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-}  // namespace
 
 struct Worker::Row {
     std::int64_t id = 0;
@@ -47,7 +38,7 @@ Result<int> Worker::recover() {
         " error = 'the receiver stopped while this action ran; its effect is unknown and it is not run again'"
         " WHERE state = 'running'");
     if (!st) return st.error();
-    st->bind(1, now_ms());
+    st->bind(1, unix_ms());
     auto tx = Transaction::begin(*m_db);
     if (!tx) return tx.error();
     if (auto r = st->run(); !r) return r.error();
@@ -123,7 +114,7 @@ Result<void> Worker::process(Row& row) {
 Result<int> Worker::auto_actions_last_hour() {
     auto st = m_db->prepare("SELECT count(*) FROM incident_actions WHERE actor = 'auto' AND created_at >= ?1");
     if (!st) return st.error();
-    st->bind(1, now_ms() - 3'600'000);
+    st->bind(1, unix_ms() - 3'600'000);
     auto row = st->step();
     if (!row) return row.error();
     return static_cast<int>(st->column_int64(0));  // st finalized here: no read snapshot kept
@@ -135,7 +126,7 @@ Result<void> Worker::decide_firing(Row& row) {
     auto used = auto_actions_last_hour();
     if (!used) return used.error();
     Decision decision = decide(m_config.policy, alert, evidence, *used);
-    const std::int64_t now = now_ms();
+    const std::int64_t now = unix_ms();
 
     auto tx = Transaction::begin(*m_db);
     if (!tx) return tx.error();
@@ -206,7 +197,7 @@ Result<void> Worker::decide_firing(Row& row) {
 }
 
 Result<void> Worker::close_incident(Row& row) {
-    const std::int64_t now = now_ms();
+    const std::int64_t now = unix_ms();
     auto tx = Transaction::begin(*m_db);
     if (!tx) return tx.error();
     // By fingerprint, not startsAt: Alertmanager may report a resolution with an
@@ -304,7 +295,7 @@ Result<void> Worker::finish(Row& row) {
                 record->reset();
                 record->bind(1, "interrupted").bind(2, p.result.outcome.summary)
                     .bind(3, "the outcome of this action was not recorded; it is not run again")
-                    .bind_null(4).bind(5, now_ms()).bind(6, p.id);
+                    .bind_null(4).bind(5, unix_ms()).bind(6, p.id);
                 if (auto r = run_alone(*m_db, *record); !r) return r;
                 p.state = "interrupted";
                 p.result.outcome.error = "the outcome of this action was not recorded; it is not run again";
@@ -320,12 +311,12 @@ Result<void> Worker::finish(Row& row) {
             // Committed before running: if we die during execute(), recover()
             // sees 'running' and never runs it again.
             mark->reset();
-            mark->bind(1, now_ms()).bind(2, p.id);
+            mark->bind(1, unix_ms()).bind(2, p.id);
             if (auto r = run_alone(*m_db, *mark); !r) return r;
             ActionOutcome outcome = m_executor.execute(p.result.request);
             record->reset();
             record->bind(1, outcome.ok ? "done" : "failed").bind(2, outcome.summary).bind(3, outcome.error)
-                .bind(4, outcome.action_id).bind(5, now_ms()).bind(6, p.id);
+                .bind(4, outcome.action_id).bind(5, unix_ms()).bind(6, p.id);
             if (auto r = run_alone(*m_db, *record); !r) return r;
             if (m_metrics) m_metrics->action(kind, outcome.ok ? "ok" : "failed");
             log::write(outcome.ok ? log::Level::Info : log::Level::Warn, "automatic action",
@@ -344,7 +335,7 @@ Result<void> Worker::finish(Row& row) {
     }
     auto upd = m_db->prepare("UPDATE alerts SET state = 'done', processed_at = ?1 WHERE id = ?2");
     if (!upd) return upd.error();
-    upd->bind(1, now_ms()).bind(2, row.id);
+    upd->bind(1, unix_ms()).bind(2, row.id);
     if (auto r = run_alone(*m_db, *upd); !r) return r;
     row.state = "done";
     return {};

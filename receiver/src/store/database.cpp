@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <utility>
 
 #include "saslguard/receiver/migrations.hpp"
@@ -23,6 +24,12 @@ Error sql_error(sqlite3* db, std::string_view what) {
 }
 
 }  // namespace
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 // ---- Statement -------------------------------------------------------------
 

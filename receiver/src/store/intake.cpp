@@ -17,12 +17,6 @@
 namespace saslguard::receiver {
 namespace {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 struct Pending {
     const WebhookPayload* payload;
     std::string_view body;
@@ -98,7 +92,7 @@ struct Intake::Impl {
         std::optional<Error> failure;
         auto tx = Transaction::begin(*db);
         if (!tx) failure = tx.error();
-        const std::int64_t now = now_ms();
+        const std::int64_t now = unix_ms();
         for (Pending* p : batch) {
             if (failure) break;
             auto r = write_one(*p, now);

@@ -28,6 +28,9 @@ namespace saslguard::receiver {
 
 class Database;
 
+// The store's timestamp unit: Unix time in milliseconds (wall clock).
+std::int64_t unix_ms();
+
 // A prepared statement. Parameters are 1-based (as in SQLite); columns 0-based.
 // bind_*() remember the first error and report it from step()/run().
 class Statement {
