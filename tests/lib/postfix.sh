@@ -82,7 +82,7 @@ queue_run_delay = ${PF_BACKOFF:-300s}
 smtp_connect_timeout = 2s
 default_process_limit = 50
 in_flow_delay = 0
-# Cyrus SASL with a private sasldb. Debian's Postfix reads $config_directory/sasl/smtpd.conf.
+# Cyrus SASL with a private sasldb. Debian's Postfix reads \$config_directory/sasl/smtpd.conf.
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
