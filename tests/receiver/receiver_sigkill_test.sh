@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/receiver_lib.sh"
 
 [ -x "$RCV_BIN" ] || fail "no receiver at $RCV_BIN: build the saslguard-receiver target first"
-alerts=${SIGKILL_ALERTS:-2000}
+alerts=${SIGKILL_ALERTS:-6000}
 kills=${SIGKILL_KILLS:-5}
 work=$(make_workdir rcv-kill)
 [ -n "${KEEP_WORKDIR:-}" ] || cleanup_push "rm -rf '$work'"
@@ -44,7 +44,7 @@ for k in $(seq 1 "$kills"); do
 done
 wait "$sender" || fail "sender: $(cat "$work/sender.out" "$work/sender.err")"
 echo "sender: $(cat "$work/sender.out")"
-wait_for 120 rcv_sql_is "$work/rcv" "SELECT count(*) FROM alerts WHERE state != 'done'" 0 ||
+wait_for 240 rcv_sql_is "$work/rcv" "SELECT count(*) FROM alerts WHERE state != 'done'" 0 ||
   fail "worker did not finish: $(sql "SELECT state, count(*) FROM alerts GROUP BY state")"
 
 assert_eq "$(sql "SELECT count(*) FROM alerts")" "$alerts" "distinct alerts stored"
