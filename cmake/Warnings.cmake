@@ -12,3 +12,12 @@ if(SASLGUARD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# libFuzzer harnesses (tests/fuzz): fuzzer + ASan + UBSan on the harness and the
+# parsing sources compiled into it; UBSan findings abort so libFuzzer keeps the input.
+if(SASLGUARD_FUZZ)
+  add_library(saslguard_fuzz_flags INTERFACE)
+  target_compile_options(saslguard_fuzz_flags INTERFACE
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1)
+  target_link_options(saslguard_fuzz_flags INTERFACE -fsanitize=fuzzer,address,undefined)
+endif()
