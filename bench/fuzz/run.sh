@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 build=${SASLGUARD_FUZZ_BUILD_DIR:-build-fuzz}
 out=${SASLGUARD_FUZZ_OUT:-$build/fuzz-runs}
+mkdir -p "$out"; out=$(cd "$out" && pwd)
 
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSASLGUARD_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
@@ -53,11 +54,12 @@ done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
+bin=$(cd "$build/tests/fuzz" && pwd)
 printf '%-22s %8s %10s %8s %8s %8s %s\n' harness seconds execs execs/s cov ft result
 for h in log_parser showq webhook telegram_update; do
   dir=$out/$h
   set +e
-  (cd "$dir" && "$OLDPWD/$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len=8192 \
+  (cd "$dir" && "$bin/fuzz_$h" -max_total_time="$secs" -max_len=8192 \
      -print_final_stats=1 -artifact_prefix="$dir/" corpus seed) > "$dir/log" 2>&1
   rc=$?
   set -e
