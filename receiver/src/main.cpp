@@ -10,6 +10,11 @@
 #include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 namespace {
 void usage(std::ostream& os) {
     os << "usage: saslguard-receiver --config FILE [--check-config]\n"
@@ -69,8 +74,30 @@ int main(int argc, char** argv) {
         log::error("cannot start", {{"error", r.error().message}});
         return 1;
     }
+    // Blocks with an expiry (policy.action_expiry, --expires) are reverted by this
+    // loop every 30 s, so an expired block lasts at most 30 s longer than asked.
+    std::mutex expiry_mutex;
+    std::condition_variable expiry_cv;
+    bool stopping = false;
+    std::thread expiry([&] {
+        std::unique_lock<std::mutex> lock(expiry_mutex);
+        while (!expiry_cv.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
+            lock.unlock();
+            for (const auto& o : (*mitigation)->run_expiries()) {
+                if (o.ok) log::info("expired block reverted", {{"summary", o.summary}});
+                else log::warn("expiry failed", {{"error", o.error}});
+            }
+            lock.lock();
+        }
+    });
     int sig = wait_for_shutdown_signal();
     log::info("shutting down", {{"signal", std::to_string(sig)}});
+    {
+        std::lock_guard<std::mutex> lock(expiry_mutex);
+        stopping = true;
+    }
+    expiry_cv.notify_all();
+    expiry.join();
     app.stop();
     return 0;
 }

@@ -381,7 +381,13 @@ void Mitigator::do_account(Work& w) {
 
 std::vector<ActionOutcome> Mitigator::run_expiries() {
     std::vector<ActionOutcome> outcomes;
-    auto blocks = m_deps.store->blocks();
+    // Read under the same lock as execute(): the daemon runs expiries on its own
+    // thread while the worker and the Telegram bot execute actions.
+    auto blocks = [&]() -> Result<std::vector<BlockRecord>> {
+        auto lock = FileLock::acquire(m_mutex, m_settings.effective_lock_file());
+        if (!lock) return lock.error();
+        return m_deps.store->blocks();
+    }();
     if (!blocks) {
         ActionOutcome o;
         o.error = "reading blocks: " + blocks.error().message;
