@@ -92,8 +92,8 @@ awk '$2 != 200 {print $1}' "$work/phase2" > "$work/retry"
 while read -r i; do send "$i" "$i" "$work/one"; cat "$work/one" >> "$work/phase3"; done < "$work/retry"
 assert_eq "$(awk '$2 != 200' "$work/phase3" | wc -l)" 0 "retries not answered 200 after space returned"
 
-assert_eq "$(sql "SELECT count(*) FROM alerts")" 220 "alerts stored"
-assert_eq "$(sql "SELECT count(DISTINCT fingerprint) FROM alerts")" 220 "distinct alerts stored"
+assert_eq "$(sql "SELECT count(*) FROM alerts")" 120 "alerts stored"
+assert_eq "$(sql "SELECT count(DISTINCT fingerprint) FROM alerts")" 120 "distinct alerts stored"
 not_done() { [ "$(sql "SELECT count(*) FROM alerts WHERE state != 'done'")" = 0 ]; }
 wait_for 120 not_done ||
   fail "worker did not finish after space returned: $(sql "SELECT state, count(*) FROM alerts GROUP BY state")"
