@@ -68,7 +68,7 @@ for h in log_parser showq webhook telegram_update; do
   cov=$(grep -oE 'cov: [0-9]+' "$dir/log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -oE 'ft: [0-9]+' "$dir/log" | tail -1 | cut -d' ' -f2)
   result=ok
-  if [ "$rc" -ne 0 ]; then result="CRASH rc=$rc: $(ls "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* 2>/dev/null | head -1)"; status=1; fi
+  if [ "$rc" -ne 0 ]; then result="CRASH rc=$rc: $(ls "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* 2>/dev/null | head -1 || true)"; status=1; fi
   printf '%-22s %8s %10s %8s %8s %8s %s\n' "$h" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result"
 done
 [ "$status" -eq 0 ] || echo "a harness failed: see $out/<harness>/log" >&2
