@@ -74,7 +74,7 @@ TEST_CASE("by default the tailer starts at the end of an existing file") {
     CHECK(f.write_and_poll("new 1\n") == Lines{"new 1"});
 }
 
-TEST_CASE("--log.from-start reads the existing file from its beginning") {
+TEST_CASE("with --log.from-start the existing file is read from its beginning") {
     Tailing f("old 1\nold 2\n", /*from_start=*/true);
     CHECK(f.c.take() == Lines{"old 1", "old 2"});
 }
