@@ -5,28 +5,19 @@
 # "Block login" on the incident message → alice's next SMTP AUTH submission is
 # rejected by Postfix (554) while bob still sends → "Undo" lets alice send again;
 # "/block bob" and "/blocked" work the same way from a command.
-set -eo pipefail  # not -u: tests/lib/postfix.sh expands unset variables in heredocs
+set -eo pipefail
 . "$(dirname "$0")/mitigation_lib.sh"
 . "$(dirname "$0")/../lib/telegram.sh"
 
 ADMIN=1001
-work=$(make_workdir telegram-postfix)
-cleanup_push "rm -rf '$work'"
-
-pf_create "$work/pf"
-cleanup_push "pf_stop '$work/pf'"
-pf_add_user "$work/pf" alice@saslguard.test alicepw
-pf_add_user "$work/pf" bob@saslguard.test bobpw
-pf_start "$work/pf"
+mit_setup telegram-postfix   # sets $work, $cfg, PF_*: Postfix with alice and bob, started
 assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice before any block"
 
 tg_start "$work"
 port=$(free_port)
-mit_config "$work/pf" "$work/receiver.yml"
-sed -i "s/^listen_address: .*/listen_address: 127.0.0.1:$port/" "$work/receiver.yml"
-tg_receiver_yaml "$work" $ADMIN >> "$work/receiver.yml"
-pf_env "$work/pf"
-tg_receiver_start "$work/receiver.yml" "$port"
+sed -i "s/^listen_address: .*/listen_address: 127.0.0.1:$port/" "$cfg"
+tg_receiver_yaml "$work" $ADMIN >> "$cfg"
+tg_receiver_start "$cfg" "$port"
 
 jq -cn '{version:"4", groupKey:"{}:{alertname=\"SaslUserSendingSurge\"}", truncatedAlerts:0, status:"firing",
   receiver:"saslguard", externalURL:"http://127.0.0.1:9093", groupLabels:{}, commonLabels:{}, commonAnnotations:{},
