@@ -35,11 +35,13 @@ if [ "$deps" = 1 ]; then
   step "dependencies (scripts/install-deps.sh)"
   "$root/scripts/install-deps.sh"
 fi
-step "build (cmake into build/: saslguard-exporter, saslguard-receiver, saslguardctl)"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build "$root/build" -j "$(nproc)" --target saslguard-exporter saslguard-receiver saslguardctl 2>&1 | tail -1
+# SASLGUARD_BUILD_DIR: another build directory (default build/).
+build=${SASLGUARD_BUILD_DIR:-$root/build}
+step "build (cmake into $build: saslguard-exporter, saslguard-receiver, saslguardctl)"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build "$build" -j "$(nproc)" --target saslguard-exporter saslguard-receiver saslguardctl 2>&1 | tail -1
 
-export SASLGUARD_SOURCE_DIR=$root SASLGUARD_BUILD_DIR=$root/build
+export SASLGUARD_SOURCE_DIR=$root SASLGUARD_BUILD_DIR=$build
 # shellcheck source=../tests/lib/stack.sh
 . "$root/tests/lib/stack.sh"
 work=$(make_workdir demo)
