@@ -118,3 +118,16 @@ TEST_CASE("RFC 3339 times: Alertmanager's forms pass, others fail") {
     CHECK_FALSE(is_rfc3339("2026-11-23T09:00:00.Z"));
     CHECK_FALSE(is_rfc3339("2026-11-23T09:00:00Zjunk"));
 }
+
+TEST_CASE("a number too large for a double is refused as invalid JSON, not thrown") {
+    // Found by tests/fuzz/webhook_fuzz.cpp: the second parse (the one that finds
+    // the error position) threw out_of_range.406, not a parse_error, so the
+    // exception left parse_webhook and the HTTP server answered 500 (retried).
+    const std::string body = R"({"version":"4","truncatedAlerts":)" + std::string(80, '1') + "e236}";
+    std::string error = "parsed";
+    REQUIRE_NOTHROW([&] {
+        auto p = parse_webhook(body);
+        if (!p) error = p.error().message;
+    }());
+    CHECK(error == "invalid JSON: a number out of range");
+}
