@@ -237,6 +237,19 @@ stack_scenario() {
         _stack_say "$(_stack_rel "$t_alert" "$t0")" "ALERT: Prometheus fires SaslUserSendingSurge{sasl_username=\"$STACK_SPAMMER\"} (seen at $(_stack_rel "$now" "$t0"))"
       fi
     fi
+    # The block before the message: in auto mode the receiver acts, then tells.
+    if [ -z "$t_block" ]; then
+      local row
+      row=$(_stack_sql "SELECT b.created_at, a.actor FROM blocks b JOIN actions a ON a.id = b.action_id
+                        WHERE b.kind = 'login' AND b.target = '$STACK_SPAMMER'")
+      if [ -n "$row" ]; then
+        spam_at_block=$(_stack_spam_accepted)
+        t_block=$(_stack_now)
+        t_block_recorded=$(python3 -c "print(${row%%|*} / 1000)")
+        block_actor=${row#*|}
+        _stack_say "$(_stack_rel "$t_block" "$t0")" "BLOCK: $STACK_SPAMMER added to check_sasl_access (actor $block_actor); $spam_at_block spam messages accepted so far"
+      fi
+    fi
     if [ -z "$t_notify" ]; then
       msgs=$(tg_messages "$STACK_ADMIN" 2>/dev/null || echo '[]')
       mid=$(printf '%s' "$msgs" | jq -r --arg u "$STACK_SPAMMER" '[.[] | select((.text | contains("SaslUserSendingSurge")) and (.text | contains($u)))][0].message_id // empty')
@@ -265,18 +278,6 @@ stack_scenario() {
         pressed_hold=$(_stack_now)
         tg_press "$STACK_ADMIN" "$STACK_ADMIN" "$mid" "$hold_data"
         _stack_say "$(_stack_rel "$pressed_hold" "$t0")" "ADMIN: presses ⏸ Hold mail"
-      fi
-    fi
-    if [ -z "$t_block" ]; then
-      local row
-      row=$(_stack_sql "SELECT b.created_at, a.actor FROM blocks b JOIN actions a ON a.id = b.action_id
-                        WHERE b.kind = 'login' AND b.target = '$STACK_SPAMMER'")
-      if [ -n "$row" ]; then
-        spam_at_block=$(_stack_spam_accepted)
-        t_block=$(_stack_now)
-        t_block_recorded=$(python3 -c "print(${row%%|*} / 1000)")
-        block_actor=${row#*|}
-        _stack_say "$(_stack_rel "$t_block" "$t0")" "BLOCK: $STACK_SPAMMER added to check_sasl_access (actor $block_actor); $spam_at_block spam messages accepted so far"
       fi
     fi
     if [ -n "$t_block" ] && [ -z "$t_hold" ]; then
