@@ -219,3 +219,30 @@ TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
     CHECK(bot.stats().poll_errors == 1);
     CHECK(*(*store)->offset() == 0);
 }
+
+// Stub: the emulator cannot send an update whose fields have the wrong types.
+TEST_CASE("an update with fields of the wrong type is skipped, not fatal, and not fetched again") {
+    TempDir dir;
+    TelegramStub stub;
+    // "from.id" is a string: nlohmann's value() throws type_error on it.
+    const std::string bad =
+        R"({"ok":true,"result":[{"update_id":700,"message":{"message_id":1,"from":{"id":"x"},)"
+        R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}},)"
+        R"({"update_id":701,"message":{"message_id":2,"from":{"id":1001,"is_bot":false,"first_name":"A"},)"
+        R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}}]})";
+    stub.set_default("getUpdates", {200, bad});
+    RecordingExecutor executor;
+    FixedBackend backend;
+    TelegramConfig config = bot_config(stub.url());
+    BotOptions options;
+    options.db_path = dir.path + "/state.db";
+    TelegramBot bot(config, options, executor, backend, nullptr);
+    auto store = TelegramStore::open(options.db_path);
+    REQUIRE(store);
+    BotApi api(stub.url(), "42:SECRET");
+    auto r = bot.poll_once(**store, api);
+    REQUIRE(r);
+    CHECK(*r == 2);
+    CHECK(*(*store)->offset() == 702);  // both past: the bad one is not fetched forever
+    CHECK(executor.count() == 1);       // only the well-formed /block acted
+}

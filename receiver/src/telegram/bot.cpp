@@ -563,9 +563,25 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
     auto updates = json::parse(r.result_json, nullptr, false);
     if (!updates.is_array()) return make_error("getUpdates: result is not an array");
     Handler h{*this, store, api};
+    // An update whose fields have the wrong JSON types (a hostile or broken api_url)
+    // makes nlohmann's value() throw. Uncaught, that would end the receiver; returned
+    // as an error, the same update would be fetched and fail forever. So it is logged,
+    // recorded as handled (its own transaction; the failed one rolled back) and skipped.
+    auto handle_guarded = [&h](const json& u) -> Result<void> {
+        try {
+            return h.handle(u);
+        } catch (const std::exception& ex) {
+            log::warn("telegram: malformed update skipped", {{"error", ex.what()}});
+            if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer()) return {};
+            auto tx = Transaction::begin(h.store.db());
+            if (!tx) return tx.error();
+            if (auto r = h.claim(u["update_id"].get<std::int64_t>()); !r) return r;
+            return tx->commit();
+        }
+    };
     int n = 0;
     for (const auto& u : updates) {
-        if (auto e = h.handle(u); !e) {
+        if (auto e = handle_guarded(u); !e) {
             log::error("telegram: update not handled", {{"error", e.error().message}});
             return e.error();  // retried on the next round: nothing was committed for it
         }
