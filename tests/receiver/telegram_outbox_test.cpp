@@ -200,49 +200,48 @@ TEST_CASE("an update delivered again (or after a restart) is handled once") {
     CHECK(*(*store)->count_outbox("pending") == 1);  // one reply, not three
 }
 
-TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
+// One bot polling a stub getUpdates that always answers `answer`.
+struct PollRig {
     TempDir dir;
     TelegramStub stub;
-    stub.set_default("getUpdates", {401, TelegramStub::error_json(401, "Unauthorized")});
     RecordingExecutor executor;
     FixedBackend backend;
-    TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path + "/state.db";
-    TelegramBot bot(config, options, executor, backend, nullptr);
-    auto store = TelegramStore::open(options.db_path);
-    REQUIRE(store);
-    BotApi api(stub.url(), "42:SECRET");
-    auto r = bot.poll_once(**store, api);
+    std::unique_ptr<TelegramBot> bot;
+    std::unique_ptr<TelegramStore> store;
+    std::unique_ptr<BotApi> api;
+    explicit PollRig(tgstub::Answer answer) {
+        stub.set_default("getUpdates", std::move(answer));
+        options.db_path = dir.path + "/state.db";
+        bot = std::make_unique<TelegramBot>(bot_config(stub.url()), options, executor, backend, nullptr);
+        auto opened = TelegramStore::open(options.db_path);
+        REQUIRE(opened);
+        store = std::move(*opened);
+        api = std::make_unique<BotApi>(stub.url(), "42:SECRET");
+    }
+};
+
+TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
+    PollRig rig({401, TelegramStub::error_json(401, "Unauthorized")});
+    auto r = rig.bot->poll_once(*rig.store, *rig.api);
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "getUpdates: HTTP 401: Unauthorized");
-    CHECK(bot.stats().poll_errors == 1);
-    CHECK(*(*store)->offset() == 0);
+    CHECK(rig.bot->stats().poll_errors == 1);
+    CHECK(*rig.store->offset() == 0);
 }
 
 // Stub: the emulator cannot send an update whose fields have the wrong types.
 TEST_CASE("an update with fields of the wrong type is skipped, not fatal, and not fetched again") {
-    TempDir dir;
-    TelegramStub stub;
     // "from.id" is a string: nlohmann's value() throws type_error on it.
     const std::string bad =
         R"({"ok":true,"result":[{"update_id":700,"message":{"message_id":1,"from":{"id":"x"},)"
         R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}},)"
         R"({"update_id":701,"message":{"message_id":2,"from":{"id":1001,"is_bot":false,"first_name":"A"},)"
         R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}}]})";
-    stub.set_default("getUpdates", {200, bad});
-    RecordingExecutor executor;
-    FixedBackend backend;
-    TelegramConfig config = bot_config(stub.url());
-    BotOptions options;
-    options.db_path = dir.path + "/state.db";
-    TelegramBot bot(config, options, executor, backend, nullptr);
-    auto store = TelegramStore::open(options.db_path);
-    REQUIRE(store);
-    BotApi api(stub.url(), "42:SECRET");
-    auto r = bot.poll_once(**store, api);
+    PollRig rig({200, bad});
+    auto r = rig.bot->poll_once(*rig.store, *rig.api);
     REQUIRE(r);
     CHECK(*r == 2);
-    CHECK(*(*store)->offset() == 702);  // both past: the bad one is not fetched forever
-    CHECK(executor.count() == 1);       // only the well-formed /block acted
+    CHECK(*rig.store->offset() == 702);  // both past: the bad one is not fetched forever
+    CHECK(rig.executor.count() == 1);    // only the well-formed /block acted
 }
