@@ -1,4 +1,4 @@
-// Tests for the showq reader (common/src/postfix/showq.cpp) on real captures
+// Tests for the showq reader (postfix/src/showq.cpp) on real captures
 // from a private Postfix 3.7 (tests/fixtures/showq/README.md says how each was
 // made and what it holds).
 #include "saslguard/postfix/showq.hpp"

@@ -1,4 +1,4 @@
-// Tests for the Postfix log-line parser (common/src/postfix/log_parser.cpp):
+// Tests for the Postfix log-line parser (postfix/src/log_parser.cpp):
 // single lines, the real and adapted fixtures against their .expect files, and
 // a coverage check that fails when a parser rule is exercised by no fixture.
 #include "saslguard/postfix/log_parser.hpp"
