@@ -1,10 +1,10 @@
 #include "saslguard/common/files.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace saslguard::files {
 namespace {
@@ -75,7 +75,8 @@ Result<std::string> read_all(const std::string& path, std::size_t max_bytes) {
         if (n == 0) break;
         if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
             ::close(fd);
-            return make_error("read " + path + ": larger than " + std::to_string(max_bytes) + " bytes");
+            return make_error("read " + path + ": larger than " + std::to_string(max_bytes) +
+                              " bytes");
         }
         out.append(buf, static_cast<std::size_t>(n));
     }
@@ -90,7 +91,8 @@ Result<std::string> read_secret(const std::string& path) {
     auto nl = s.find('\n');
     if (nl != std::string_view::npos) s = s.substr(0, nl);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     if (s.empty()) return make_error("secret file " + path + " is empty");
     return std::string(s);
 }

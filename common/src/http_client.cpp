@@ -35,14 +35,19 @@ size_t on_header(char* ptr, size_t size, size_t nmemb, void* user) {
         std::string name(line.substr(0, colon));
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         std::string_view value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        while (!value.empty() &&
+               (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
             value.remove_suffix(1);
         if (name == "retry-after") {
             long v = 0;
             bool digits = !value.empty();
             for (char c : value) {
-                if (c < '0' || c > '9') { digits = false; break; }
+                if (c < '0' || c > '9') {
+                    digits = false;
+                    break;
+                }
                 v = v * 10 + (c - '0');
                 if (v > 86400) break;
             }
@@ -126,12 +131,15 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
         char* ct = nullptr;
-        if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) resp.content_type = ct;
+        if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+            resp.content_type = ct;
     } else {
         resp.status = 0;
         resp.body.clear();
-        resp.error = sink.overflow ? "response larger than " + std::to_string(req.max_response) + " bytes"
-                                   : std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+        resp.error = sink.overflow
+                         ? "response larger than " + std::to_string(req.max_response) + " bytes"
+                         : std::string(curl_easy_strerror(rc)) +
+                               (errbuf[0] ? std::string(": ") + errbuf : "");
     }
     curl_slist_free_all(headers);
     return resp;

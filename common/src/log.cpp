@@ -13,16 +13,22 @@ std::mutex g_mutex;
 
 const char* level_name(Level l) {
     switch (l) {
-        case Level::Debug: return "debug";
-        case Level::Info: return "info";
-        case Level::Warn: return "warn";
-        case Level::Error: return "error";
+        case Level::Debug:
+            return "debug";
+        case Level::Info:
+            return "info";
+        case Level::Warn:
+            return "warn";
+        case Level::Error:
+            return "error";
     }
     return "info";
 }
 }  // namespace
 
-void set_level(Level level) { g_level = static_cast<int>(level); }
+void set_level(Level level) {
+    g_level = static_cast<int>(level);
+}
 
 bool set_level(std::string_view name) {
     for (Level l : {Level::Debug, Level::Info, Level::Warn, Level::Error}) {
@@ -34,7 +40,9 @@ bool set_level(std::string_view name) {
     return false;
 }
 
-Level level() { return static_cast<Level>(g_level.load()); }
+Level level() {
+    return static_cast<Level>(g_level.load());
+}
 
 std::string quote(std::string_view v) {
     bool needs = v.empty();
@@ -71,12 +79,15 @@ void write(Level lvl, std::string_view msg, std::initializer_list<Field> fields)
     if (static_cast<int>(lvl) < g_level.load()) return;
     auto now = std::chrono::system_clock::now();
     std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
     char ts[64];
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     std::string line;
     line.reserve(128);
     line += "ts=";

@@ -1,7 +1,7 @@
 #include "saslguard/common/signals.hpp"
 
-#include <csignal>
 #include <pthread.h>
+#include <csignal>
 
 namespace saslguard {
 namespace {

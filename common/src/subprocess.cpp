@@ -1,13 +1,13 @@
 #include "saslguard/common/subprocess.hpp"
 
-#include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 extern char** environ;
 
@@ -27,7 +27,8 @@ struct Pipe {
     }
 };
 
-void append_capped(std::string& buf, const char* data, std::size_t n, std::size_t cap, bool& truncated) {
+void append_capped(std::string& buf, const char* data, std::size_t n, std::size_t cap,
+                   bool& truncated) {
     if (buf.size() >= cap) {
         truncated = truncated || n > 0;
         return;
@@ -86,14 +87,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     posix_spawnattr_setsigmask(&attr, &none);    // undo the daemon's blocked shutdown signals
     posix_spawnattr_setsigdefault(&attr, &all);  // and any ignored dispositions
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
     std::vector<std::string> env_store;
     if (options.inherit_env) {
         for (char** e = environ; e && *e; ++e) env_store.emplace_back(*e);
     } else {
         const char* path = std::getenv("PATH");
-        env_store.emplace_back(std::string("PATH=") + (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
+        env_store.emplace_back(std::string("PATH=") +
+                               (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
         env_store.emplace_back("LANG=C");
         env_store.emplace_back("LC_ALL=C");
     }
@@ -124,8 +127,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     // Feed stdin and drain stdout/stderr together so neither side can deadlock.
     std::size_t written = 0;
     const std::string& input = options.stdin_data;
-    if (input.empty()) in.close_end(1);
-    else ::fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
+    if (input.empty())
+        in.close_end(1);
+    else
+        ::fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
 
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
     char buf[16384];
@@ -133,10 +138,20 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
         pollfd pfd[3];
         int n = 0;
         int idx_out = -1, idx_err = -1, idx_in = -1;
-        if (out.fd[0] >= 0) { idx_out = n; pfd[n++] = {out.fd[0], POLLIN, 0}; }
-        if (err.fd[0] >= 0) { idx_err = n; pfd[n++] = {err.fd[0], POLLIN, 0}; }
-        if (in.fd[1] >= 0) { idx_in = n; pfd[n++] = {in.fd[1], POLLOUT, 0}; }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (out.fd[0] >= 0) {
+            idx_out = n;
+            pfd[n++] = {out.fd[0], POLLIN, 0};
+        }
+        if (err.fd[0] >= 0) {
+            idx_err = n;
+            pfd[n++] = {err.fd[0], POLLIN, 0};
+        }
+        if (in.fd[1] >= 0) {
+            idx_in = n;
+            pfd[n++] = {in.fd[1], POLLOUT, 0};
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             r.timed_out = true;
             break;
@@ -147,8 +162,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
         auto drain = [&](int idx, Pipe& p, std::string& dst) {
             if (idx < 0 || !(pfd[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
             ssize_t k = ::read(p.fd[0], buf, sizeof buf);
-            if (k > 0) append_capped(dst, buf, static_cast<std::size_t>(k), options.max_output, r.output_truncated);
-            else if (k == 0 || (errno != EINTR && errno != EAGAIN)) p.close_end(0);
+            if (k > 0)
+                append_capped(dst, buf, static_cast<std::size_t>(k), options.max_output,
+                              r.output_truncated);
+            else if (k == 0 || (errno != EINTR && errno != EAGAIN))
+                p.close_end(0);
         };
         drain(idx_out, out, r.out);
         drain(idx_err, err, r.err);
@@ -165,8 +183,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
+    if (WIFEXITED(status))
+        r.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        r.term_signal = WTERMSIG(status);
     return r;
 }
 

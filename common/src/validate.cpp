@@ -29,8 +29,10 @@ bool domain(std::string_view s) {
     std::size_t start = 0;
     while (start <= s.size()) {
         std::size_t dot = s.find('.', start);
-        std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        std::string_view label =
+            s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
         for (unsigned char c : label)
             if (!is_alnum(c) && c != '-') return false;
         if (dot == std::string_view::npos) break;
@@ -83,7 +85,8 @@ bool unix_user(std::string_view s) {
     unsigned char f = static_cast<unsigned char>(s.front());
     if (!((f >= 'a' && f <= 'z') || f == '_')) return false;
     for (unsigned char c : s)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return false;
     return true;
 }
 

@@ -1,15 +1,15 @@
 #include "app.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <iostream>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
@@ -67,7 +67,8 @@ std::string App::collect_text() const {
     std::vector<prometheus::MetricFamily> families;
     for (const auto& c : m_collectables) {
         auto f = c->Collect();
-        families.insert(families.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+        families.insert(families.end(), std::make_move_iterator(f.begin()),
+                        std::make_move_iterator(f.end()));
     }
     return prometheus::TextSerializer().Serialize(families);
 }
@@ -75,8 +76,8 @@ std::string App::collect_text() const {
 int App::run_oneshot() {
     int fd = ::open(m_options.oneshot_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        std::cerr << "saslguard-exporter: --oneshot " << m_options.oneshot_path << ": " << std::strerror(errno)
-                  << "\n";
+        std::cerr << "saslguard-exporter: --oneshot " << m_options.oneshot_path << ": "
+                  << std::strerror(errno) << "\n";
         return 1;
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -87,7 +88,8 @@ int App::run_oneshot() {
         ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            std::cerr << "saslguard-exporter: read " << m_options.oneshot_path << ": " << std::strerror(errno) << "\n";
+            std::cerr << "saslguard-exporter: read " << m_options.oneshot_path << ": "
+                      << std::strerror(errno) << "\n";
             ::close(fd);
             return 1;
         }
@@ -119,7 +121,8 @@ int App::run_daemon() {
         switch (m_options.log_source) {
             case LogSourceKind::File: {
                 // Keep a rotated file open ~5 s for writers that reopen late.
-                int grace = static_cast<int>(5000 / std::max<long>(1, m_options.log_poll_interval.count()));
+                int grace =
+                    static_cast<int>(5000 / std::max<long>(1, m_options.log_poll_interval.count()));
                 FileTailer tailer(m_options.log_path, m_options.log_from_start, sink, grace);
                 std::unique_lock lock(mu);
                 while (!stop.load()) {
@@ -138,12 +141,12 @@ int App::run_daemon() {
                 break;
         }
     });
-    log::info("saslguard-exporter listening",
-              {{"address", m_options.listen_address}, {"log_source", m_options.log_source == LogSourceKind::File
-                                                                          ? "file:" + m_options.log_path
-                                                                          : m_options.log_source == LogSourceKind::Stdin
-                                                                                ? std::string("stdin")
-                                                                                : std::string("journal")}});
+    log::info(
+        "saslguard-exporter listening",
+        {{"address", m_options.listen_address},
+         {"log_source", m_options.log_source == LogSourceKind::File ? "file:" + m_options.log_path
+                        : m_options.log_source == LogSourceKind::Stdin ? std::string("stdin")
+                                                                       : std::string("journal")}});
     int sig = wait_for_shutdown_signal();
     log::info("shutting down", {{"signal", std::to_string(sig)}});
     {

@@ -15,7 +15,8 @@ bool same(const Correlator::Entry& e, std::string_view k) {
 }
 }  // namespace
 
-Correlator::Correlator(std::size_t max_entries, std::int64_t ttl_s) : m_max(max_entries), m_ttl(ttl_s) {
+Correlator::Correlator(std::size_t max_entries, std::int64_t ttl_s)
+    : m_max(max_entries), m_ttl(ttl_s) {
     std::size_t cap = 16;
     while (cap < max_entries * 2) cap <<= 1;  // load factor <= 1/2: short probes
     m_slots.assign(cap, Entry{});
@@ -28,7 +29,8 @@ std::size_t Correlator::slot_of(std::string_view qid) const {
     return i;
 }
 
-void Correlator::put(std::string_view qid, std::uint32_t user, std::uint32_t generation, std::int64_t now) {
+void Correlator::put(std::string_view qid, std::uint32_t user, std::uint32_t generation,
+                     std::int64_t now) {
     if (qid.empty() || qid.size() > sizeof(Entry::key)) return;
     std::size_t i = slot_of(qid);
     if (m_slots[i].key_len == 0) {
@@ -85,8 +87,10 @@ void Correlator::sweep(std::int64_t now) {
     live.reserve(m_size);
     for (const Entry& e : m_slots)
         if (e.key_len) {
-            if (e.seen >= now - m_ttl) live.push_back(e);
-            else ++m_expired;
+            if (e.seen >= now - m_ttl)
+                live.push_back(e);
+            else
+                ++m_expired;
         }
     if (live.size() > m_max * 3 / 4) {
         // Nothing old enough expired: drop the oldest quarter to make room.

@@ -19,11 +19,11 @@ class Correlator {
 public:
     struct Entry {
         char key[20];
-        std::uint8_t key_len = 0;          // 0: empty slot
-        bool recipients_counted = false;   // qmgr repeats from=/nrcpt= on every retry
-        std::uint32_t user = 0;            // slot in the user table
-        std::uint32_t generation = 0;      // of that slot when the entry was made
-        std::int64_t seen = 0;             // log time, seconds
+        std::uint8_t key_len = 0;         // 0: empty slot
+        bool recipients_counted = false;  // qmgr repeats from=/nrcpt= on every retry
+        std::uint32_t user = 0;           // slot in the user table
+        std::uint32_t generation = 0;     // of that slot when the entry was made
+        std::int64_t seen = 0;            // log time, seconds
     };
 
     Correlator(std::size_t max_entries, std::int64_t ttl_s);

@@ -1,14 +1,14 @@
 #include "file_tailer.hpp"
 
-#include <cerrno>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
 
 namespace saslguard::exporter {
 
-FileTailer::FileTailer(std::string path, bool from_start, LineConsumer& consumer, int rotate_grace_polls,
-                       std::size_t max_line)
+FileTailer::FileTailer(std::string path, bool from_start, LineConsumer& consumer,
+                       int rotate_grace_polls, std::size_t max_line)
     : m_path(std::move(path)),
       m_out(consumer),
       m_grace(rotate_grace_polls),
@@ -26,7 +26,7 @@ FileTailer::~FileTailer() {
 bool FileTailer::open_current(bool at_end) {
     int fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd, &st) != 0) {
         ::close(fd);
         return false;
@@ -81,7 +81,7 @@ std::size_t FileTailer::poll() {
     }
 
     // Truncation: same file, now shorter than what we have read.
-    struct stat st{};
+    struct stat st {};
     if (fstat(m_cur.fd, &st) == 0 && st.st_size < m_cur.offset) {
         m_cur.offset = 0;
         m_cur.splitter.reset();
@@ -91,8 +91,9 @@ std::size_t FileTailer::poll() {
     total += drain(m_cur);
 
     // Rename: the path names another file now.
-    struct stat path_st{};
-    if (stat(m_path.c_str(), &path_st) == 0 && (path_st.st_ino != m_cur.ino || path_st.st_dev != m_cur.dev)) {
+    struct stat path_st {};
+    if (stat(m_path.c_str(), &path_st) == 0 &&
+        (path_st.st_ino != m_cur.ino || path_st.st_dev != m_cur.dev)) {
         total += drain(m_cur);  // whatever the writer appended before it reopened
         Open old = std::move(m_cur);
         m_cur = Open{};

@@ -34,8 +34,8 @@ namespace saslguard::exporter {
 
 class FileTailer {
 public:
-    FileTailer(std::string path, bool from_start, LineConsumer& consumer, int rotate_grace_polls = 0,
-               std::size_t max_line = LineSplitter::kDefaultMaxLine);
+    FileTailer(std::string path, bool from_start, LineConsumer& consumer,
+               int rotate_grace_polls = 0, std::size_t max_line = LineSplitter::kDefaultMaxLine);
     ~FileTailer();
     FileTailer(const FileTailer&) = delete;
     FileTailer& operator=(const FileTailer&) = delete;

@@ -8,7 +8,8 @@ void LineSplitter::feed(const char* data, std::size_t n, LineConsumer& out) {
     const char* p = data;
     const char* end = data + n;
     while (p < end) {
-        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+        const char* nl =
+            static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
         if (!nl) {
             // No newline in the rest: keep it as the partial line (bounded).
             std::size_t rest = static_cast<std::size_t>(end - p);

@@ -21,13 +21,14 @@ namespace {
 
 constexpr std::size_t kMaxLabelBytes = 256;
 constexpr int kBuckets = 10;  // a window is kBuckets buckets of window/kBuckets each
-constexpr std::array<DeliveryStatus, 4> kUserStatuses = {DeliveryStatus::Sent, DeliveryStatus::Deferred,
-                                                         DeliveryStatus::Bounced, DeliveryStatus::Expired};
+constexpr std::array<DeliveryStatus, 4> kUserStatuses = {
+    DeliveryStatus::Sent, DeliveryStatus::Deferred, DeliveryStatus::Bounced,
+    DeliveryStatus::Expired};
 // SASL mechanisms that get their own label value; anything else is "__other__"
 // (the mechanism name is chosen by the client).
 constexpr std::array<std::string_view, 12> kSaslMethods = {
-    "PLAIN",       "LOGIN",         "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
-    "XOAUTH2",     "OAUTHBEARER",   "GSSAPI",   "NTLM",       "ANONYMOUS",   "EXTERNAL"};
+    "PLAIN",   "LOGIN",       "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
+    "XOAUTH2", "OAUTHBEARER", "GSSAPI",   "NTLM",       "ANONYMOUS",   "EXTERNAL"};
 
 // A client IP as text, stored inline. Postfix prints the canonical form, so the
 // text is the key; anything that is not made of IP characters is refused.
@@ -35,7 +36,9 @@ struct IpKey {
     std::array<char, 46> text{};
     std::uint8_t len = 0;
     std::string_view view() const { return {text.data(), len}; }
-    bool operator==(const IpKey& o) const { return len == o.len && std::memcmp(text.data(), o.text.data(), len) == 0; }
+    bool operator==(const IpKey& o) const {
+        return len == o.len && std::memcmp(text.data(), o.text.data(), len) == 0;
+    }
 };
 struct IpKeyHash {
     std::size_t operator()(const IpKey& k) const { return std::hash<std::string_view>{}(k.view()); }
@@ -43,7 +46,8 @@ struct IpKeyHash {
 bool make_ip_key(std::string_view ip, IpKey& out) {
     if (ip.empty() || ip.size() > out.text.size()) return false;
     for (char c : ip) {
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == '.' || c == ':';
         if (!ok) return false;
     }
     std::memcpy(out.text.data(), ip.data(), ip.size());
@@ -56,7 +60,10 @@ struct FailureCounts {
     std::array<std::int64_t, kBuckets> bucket{};
     void add(std::int64_t b) {
         auto i = static_cast<std::size_t>(b % kBuckets);
-        if (bucket[i] != b) { bucket[i] = b; count[i] = 0; }
+        if (bucket[i] != b) {
+            bucket[i] = b;
+            count[i] = 0;
+        }
         ++count[i];
     }
     std::uint64_t in_window(std::int64_t now_bucket) const {
@@ -126,7 +133,8 @@ public:
         std::vector<MetricFamily> out;
 
         MetricFamily ips{"postfix_sasl_user_client_ips",
-                         "Distinct client IPs each SASL user submitted from in the sliding window", MetricType::Gauge,
+                         "Distinct client IPs each SASL user submitted from in the sliding window",
+                         MetricType::Gauge,
                          {}};
         for (const User& u : m_state.users) {
             if (!u.active) continue;
@@ -140,8 +148,10 @@ public:
         out.push_back(std::move(ips));
 
         MetricFamily fails{"postfix_sasl_failures_by_client_ip",
-                           "SASL authentication failures per client IP in the sliding window (top-K, rest in __other__)",
-                           MetricType::Gauge, {}};
+                           "SASL authentication failures per client IP in the sliding window "
+                           "(top-K, rest in __other__)",
+                           MetricType::Gauge,
+                           {}};
         const std::int64_t nb = now / m_state.bucket_s();
         std::vector<std::pair<std::uint64_t, const IpKey*>> ranked;
         for (const auto& [ip, counts] : m_state.failures)
@@ -150,10 +160,14 @@ public:
             return a.first != b.first ? a.first > b.first : a.second->view() < b.second->view();
         };
         std::size_t k = std::min(cfg.top_k, ranked.size());
-        std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k), ranked.end(), by_count);
+        std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k),
+                          ranked.end(), by_count);
         std::uint64_t other = m_state.failures_overflow.in_window(nb);
         for (std::size_t i = 0; i < ranked.size(); ++i) {
-            if (i >= k) { other += ranked[i].first; continue; }
+            if (i >= k) {
+                other += ranked[i].first;
+                continue;
+            }
             prometheus::ClientMetric m;
             m.label.push_back(label("client_ip", std::string(ranked[i].second->view())));
             m.gauge.value = static_cast<double>(ranked[i].first);
@@ -172,7 +186,8 @@ public:
             f.metric.push_back(std::move(m));
             out.push_back(std::move(f));
         };
-        single("saslguard_exporter_tracked_users", "SASL users currently in the exporter's user table",
+        single("saslguard_exporter_tracked_users",
+               "SASL users currently in the exporter's user table",
                static_cast<double>(m_state.index.size()));
         single("saslguard_exporter_last_log_line_timestamp_seconds",
                "Log timestamp of the newest log line read (Unix seconds; 0 before the first line)",
@@ -198,12 +213,15 @@ prometheus::Counter& counter(prometheus::Registry& r, const char* name, const ch
 LogMetrics::LogMetrics(prometheus::Registry& r, LogMetricsConfig config)
     : m_config(config),
       m_correlator(config.max_queue_ids, config.queue_id_ttl_s),
-      m_user_messages(counter_family(r, "postfix_sasl_user_messages_total",
-                                     "Messages accepted from a SASL-authenticated user (smtpd client= lines)")),
-      m_user_recipients(counter_family(r, "postfix_sasl_user_recipients_total",
-                                       "Recipients of messages from a SASL user (qmgr nrcpt, first time per message)")),
-      m_user_deliveries(counter_family(r, "postfix_sasl_user_deliveries_total",
-                                       "Delivery attempts of messages from a SASL user, by status")),
+      m_user_messages(
+          counter_family(r, "postfix_sasl_user_messages_total",
+                         "Messages accepted from a SASL-authenticated user (smtpd client= lines)")),
+      m_user_recipients(counter_family(
+          r, "postfix_sasl_user_recipients_total",
+          "Recipients of messages from a SASL user (qmgr nrcpt, first time per message)")),
+      m_user_deliveries(
+          counter_family(r, "postfix_sasl_user_deliveries_total",
+                         "Delivery attempts of messages from a SASL user, by status")),
       m_sasl_failures(counter_family(r, "postfix_smtpd_sasl_authentication_failures_total",
                                      "Failed SMTP AUTH attempts, by SASL mechanism")),
       m_rejects(counter_family(r, "postfix_smtpd_messages_rejected_total",
@@ -212,19 +230,24 @@ LogMetrics::LogMetrics(prometheus::Registry& r, LogMetricsConfig config)
                                  "smtp delivery attempts, by status")),
       m_connects(counter(r, "postfix_smtpd_connects_total", "smtpd connections")),
       m_disconnects(counter(r, "postfix_smtpd_disconnects_total", "smtpd disconnections")),
-      m_cleanup_processed(counter(r, "postfix_cleanup_messages_processed_total", "Messages processed by cleanup")),
-      m_cleanup_rejected(counter(r, "postfix_cleanup_messages_rejected_total", "Messages rejected by cleanup")),
-      m_qmgr_removed(counter(r, "postfix_qmgr_messages_removed_total", "Messages removed from the queue")),
-      m_lines_parsed(counter(r, "saslguard_exporter_log_lines_total", "Log lines read, by parse result",
-                             {{"result", "parsed"}})),
-      m_lines_unsupported(counter(r, "saslguard_exporter_log_lines_total", "Log lines read, by parse result",
-                                  {{"result", "unsupported"}})),
+      m_cleanup_processed(
+          counter(r, "postfix_cleanup_messages_processed_total", "Messages processed by cleanup")),
+      m_cleanup_rejected(
+          counter(r, "postfix_cleanup_messages_rejected_total", "Messages rejected by cleanup")),
+      m_qmgr_removed(
+          counter(r, "postfix_qmgr_messages_removed_total", "Messages removed from the queue")),
+      m_lines_parsed(counter(r, "saslguard_exporter_log_lines_total",
+                             "Log lines read, by parse result", {{"result", "parsed"}})),
+      m_lines_unsupported(counter(r, "saslguard_exporter_log_lines_total",
+                                  "Log lines read, by parse result", {{"result", "unsupported"}})),
       m_rotations(counter(r, "saslguard_exporter_log_rotations_total",
                           "Log file rotations (rename or truncation) followed")),
-      m_users_evicted(counter(r, "saslguard_exporter_users_evicted_total",
-                              "SASL users dropped from the user table (beyond --max-users, idlest first)")),
-      m_queue_ids_evicted(counter(r, "saslguard_exporter_queue_ids_evicted_total",
-                                  "Queue ids dropped from the correlation table before qmgr removed them (table full)")),
+      m_users_evicted(
+          counter(r, "saslguard_exporter_users_evicted_total",
+                  "SASL users dropped from the user table (beyond --max-users, idlest first)")),
+      m_queue_ids_evicted(counter(
+          r, "saslguard_exporter_queue_ids_evicted_total",
+          "Queue ids dropped from the correlation table before qmgr removed them (table full)")),
       m_state(std::make_unique<State>()) {
     m_state->config = config;
     m_state->users.reserve(config.max_users);  // User* stay valid: no reallocation
@@ -235,10 +258,13 @@ LogMetrics::LogMetrics(prometheus::Registry& r, LogMetricsConfig config)
         .Add({{"version", SASLGUARD_VERSION}})
         .Set(1);
     for (std::string_view m : {std::string_view("PLAIN"), std::string_view("LOGIN")})
-        m_failure_by_method.emplace_back(std::string(m), &m_sasl_failures.Add({{"sasl_method", std::string(m)}}));
+        m_failure_by_method.emplace_back(std::string(m),
+                                         &m_sasl_failures.Add({{"sasl_method", std::string(m)}}));
     m_failure_other = &m_sasl_failures.Add({{"sasl_method", "__other__"}});
-    for (DeliveryStatus s : {DeliveryStatus::Sent, DeliveryStatus::Deferred, DeliveryStatus::Bounced})
-        m_processed_by_status[static_cast<int>(s)] = &m_processed.Add({{"status", std::string(to_string(s))}});
+    for (DeliveryStatus s :
+         {DeliveryStatus::Sent, DeliveryStatus::Deferred, DeliveryStatus::Bounced})
+        m_processed_by_status[static_cast<int>(s)] =
+            &m_processed.Add({{"status", std::string(to_string(s))}});
     m_collectable = std::make_shared<WindowCollectable>(*m_state);
 }
 
@@ -249,8 +275,12 @@ std::size_t LogMetrics::tracked_users() const {
     return m_state->index.size();
 }
 
-void LogMetrics::count_unsupported_line() { m_lines_unsupported.Increment(); }
-void LogMetrics::count_rotation() { m_rotations.Increment(); }
+void LogMetrics::count_unsupported_line() {
+    m_lines_unsupported.Increment();
+}
+void LogMetrics::count_rotation() {
+    m_rotations.Increment();
+}
 
 void LogMetrics::process_line(std::string_view line) {
     const Event ev = postfix::parse_line(line);
@@ -268,10 +298,18 @@ void LogMetrics::process_event(const Event& ev, double timestamp_s) {
     const auto now = static_cast<std::int64_t>(std::max(timestamp_s, last));
 
     switch (ev.kind) {
-        case EventKind::Connect: m_connects.Increment(); break;
-        case EventKind::Disconnect: m_disconnects.Increment(); break;
-        case EventKind::SmtpdClient: on_client(ev, now); break;
-        case EventKind::SaslFailure: on_sasl_failure(ev, now); break;
+        case EventKind::Connect:
+            m_connects.Increment();
+            break;
+        case EventKind::Disconnect:
+            m_disconnects.Increment();
+            break;
+        case EventKind::SmtpdClient:
+            on_client(ev, now);
+            break;
+        case EventKind::SaslFailure:
+            on_sasl_failure(ev, now);
+            break;
         case EventKind::Reject:
             if (ev.program == "cleanup") {
                 m_cleanup_rejected.Increment();
@@ -281,14 +319,19 @@ void LogMetrics::process_event(const Event& ev, double timestamp_s) {
                 c->Increment();
             }
             break;
-        case EventKind::CleanupMessage: m_cleanup_processed.Increment(); break;
+        case EventKind::CleanupMessage:
+            m_cleanup_processed.Increment();
+            break;
         case EventKind::QmgrFrom:
-            if (Correlator::Entry* e = m_correlator.find(ev.queue_id); e && !e->recipients_counted) {
+            if (Correlator::Entry* e = m_correlator.find(ev.queue_id);
+                e && !e->recipients_counted) {
                 e->recipients_counted = true;
                 if (User* u = attributed_user(ev.queue_id)) u->recipients->Increment(ev.nrcpt);
             }
             break;
-        case EventKind::QmgrExpired: on_delivery(ev, 3); break;
+        case EventKind::QmgrExpired:
+            on_delivery(ev, 3);
+            break;
         case EventKind::QmgrRemoved:
             m_qmgr_removed.Increment();
             m_correlator.erase(ev.queue_id);
@@ -304,7 +347,8 @@ void LogMetrics::process_event(const Event& ev, double timestamp_s) {
             break;
         }
         case EventKind::Unsupported:
-        case EventKind::Count_: break;
+        case EventKind::Count_:
+            break;
     }
     if (std::uint64_t ev_count = m_correlator.evicted(); ev_count != m_queue_ids_evicted_seen) {
         m_queue_ids_evicted.Increment(static_cast<double>(ev_count - m_queue_ids_evicted_seen));
@@ -329,7 +373,8 @@ void LogMetrics::on_client(const Event& ev, std::int64_t now) {
     User* u = user_for(ev.sasl_username, now);
     u->messages->Increment();
     u->last_seen = now;
-    m_correlator.put(ev.queue_id, static_cast<std::uint32_t>(u - m_state->users.data()), u->generation, now);
+    m_correlator.put(ev.queue_id, static_cast<std::uint32_t>(u - m_state->users.data()),
+                     u->generation, now);
 
     IpKey ip;
     if (!make_ip_key(ev.client_ip, ip)) return;
@@ -341,7 +386,8 @@ void LogMetrics::on_client(const Event& ev, std::int64_t now) {
     }
     if (u->ips.size() >= m_config.max_ips_per_user) {
         std::erase_if(u->ips, [&](const auto& kv) { return kv.second <= now - m_config.window_s; });
-        if (u->ips.size() >= m_config.max_ips_per_user) return;  // saturated: the gauge stays at the cap
+        if (u->ips.size() >= m_config.max_ips_per_user)
+            return;  // saturated: the gauge stays at the cap
     }
     u->ips.emplace(ip, now);
 }

@@ -43,7 +43,7 @@ struct LogMetricsConfig {
     std::int64_t queue_id_ttl_s = 6 * 3600;
     std::size_t max_failure_ips = 10000;
     std::size_t max_ips_per_user = 4096;
-    bool wall_clock = true;    // false (oneshot): windows end at the newest line
+    bool wall_clock = true;  // false (oneshot): windows end at the newest line
 };
 
 class LogMetrics {

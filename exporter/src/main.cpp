@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     // The showq queue collector runs in daemon mode only: --oneshot output stays a
     // function of the log file. It stops (cancelling a read) when the App goes.
     if (app.options().oneshot_path.empty() && !app.options().showq_path.empty()) {
-        auto queue = std::make_shared<exporter::QueueCollector>(exporter::queue_collector_options(app.options()));
+        auto queue = std::make_shared<exporter::QueueCollector>(
+            exporter::queue_collector_options(app.options()));
         app.add_collectable(queue);
         queue->start();
     }

@@ -16,8 +16,14 @@ std::string parse_size(const std::string& v, std::size_t& out, std::size_t min_v
 }
 
 std::string parse_bool(const std::string& v, bool& out) {
-    if (v.empty() || v == "true" || v == "1") { out = true; return {}; }
-    if (v == "false" || v == "0") { out = false; return {}; }
+    if (v.empty() || v == "true" || v == "1") {
+        out = true;
+        return {};
+    }
+    if (v == "false" || v == "0") {
+        out = false;
+        return {};
+    }
     return "expected true or false";
 }
 
@@ -40,10 +46,14 @@ std::string set_nonempty(Options& o, const std::string& v) {
 }
 
 std::string set_source(Options& o, const std::string& v) {
-    if (v == "file") o.log_source = LogSourceKind::File;
-    else if (v == "journal") o.log_source = LogSourceKind::Journal;
-    else if (v == "stdin") o.log_source = LogSourceKind::Stdin;
-    else return "expected file, journal or stdin";
+    if (v == "file")
+        o.log_source = LogSourceKind::File;
+    else if (v == "journal")
+        o.log_source = LogSourceKind::Journal;
+    else if (v == "stdin")
+        o.log_source = LogSourceKind::Stdin;
+    else
+        return "expected file, journal or stdin";
     return {};
 }
 
@@ -51,55 +61,71 @@ std::string set_source(Options& o, const std::string& v) {
 
 const std::vector<Flag>& flag_table() {
     static const std::vector<Flag> table = {
-        {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false, set_nonempty<&Options::listen_address>},
+        {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false,
+         set_nonempty<&Options::listen_address>},
         {"web.telemetry-path", "HTTP path of the metrics", "/metrics", false,
          [](Options& o, const std::string& v) -> std::string {
              if (v.empty() || v[0] != '/') return "must start with /";
              o.metrics_path = v;
              return {};
          }},
-        {"log.source", "where Postfix log lines come from: file|journal|stdin", "file", false, set_source},
-        {"log.path", "log file to follow (--log.source=file)", "/var/log/mail.log", false, set_nonempty<&Options::log_path>},
+        {"log.source", "where Postfix log lines come from: file|journal|stdin", "file", false,
+         set_source},
+        {"log.path", "log file to follow (--log.source=file)", "/var/log/mail.log", false,
+         set_nonempty<&Options::log_path>},
         {"log.from-start", "read the log file from its beginning instead of its end", "false", true,
          [](Options& o, const std::string& v) { return parse_bool(v, o.log_from_start); }},
-        {"log.poll-interval", "how often the file tailer looks for new lines, rotation and truncation",
-         "250ms", false, [](Options& o, const std::string& v) { return parse_dur(v, o.log_poll_interval); }},
+        {"log.poll-interval",
+         "how often the file tailer looks for new lines, rotation and truncation", "250ms", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.log_poll_interval); }},
         {"journal.units", "comma-separated systemd units read with --log.source=journal",
          "postfix.service,postfix@-.service", false, set_nonempty<&Options::journal_units>},
-        {"oneshot", "read FILE to its end, print the metrics in text format to stdout and exit", "", false, set_nonempty<&Options::oneshot_path>},
-        {"max-users", "SASL users tracked at once; the idlest is evicted beyond this", "10000", false,
-         [](Options& o, const std::string& v) { return parse_size(v, o.max_users); }},
-        {"top-k", "label values kept for attacker-controlled labels (client IPs); the rest is __other__",
+        {"oneshot", "read FILE to its end, print the metrics in text format to stdout and exit", "",
+         false, set_nonempty<&Options::oneshot_path>},
+        {"max-users", "SASL users tracked at once; the idlest is evicted beyond this", "10000",
+         false, [](Options& o, const std::string& v) { return parse_size(v, o.max_users); }},
+        {"top-k",
+         "label values kept for attacker-controlled labels (client IPs); the rest is __other__",
          "20", false, [](Options& o, const std::string& v) { return parse_size(v, o.top_k); }},
-        {"window", "sliding window of postfix_sasl_user_client_ips and postfix_sasl_failures_by_client_ip",
+        {"window",
+         "sliding window of postfix_sasl_user_client_ips and postfix_sasl_failures_by_client_ip",
          "10m", false, [](Options& o, const std::string& v) { return parse_dur(v, o.window); }},
-        {"log.max-queue-ids", "queue ids remembered to attribute qmgr/delivery lines to a SASL user",
-         "65536", false, [](Options& o, const std::string& v) { return parse_size(v, o.max_queue_ids, 16); }},
+        {"log.max-queue-ids",
+         "queue ids remembered to attribute qmgr/delivery lines to a SASL user", "65536", false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.max_queue_ids, 16); }},
         {"log.queue-id-ttl", "forget a queue id not seen for this long (log time)", "6h", false,
          [](Options& o, const std::string& v) { return parse_dur(v, o.queue_id_ttl); }},
-        {"max-failure-ips", "client IPs with SASL failures tracked in the window; beyond: __other__",
-         "10000", false, [](Options& o, const std::string& v) { return parse_size(v, o.max_failure_ips); }},
+        {"max-failure-ips",
+         "client IPs with SASL failures tracked in the window; beyond: __other__", "10000", false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.max_failure_ips); }},
         {"max-ips-per-user", "distinct client IPs remembered per user in the window", "4096", false,
          [](Options& o, const std::string& v) { return parse_size(v, o.max_ips_per_user); }},
         {"log.level", "exporter's own log level: debug|info|warn|error", "info", false,
          [](Options& o, const std::string& v) -> std::string {
-             if (v != "debug" && v != "info" && v != "warn" && v != "error") return "expected debug|info|warn|error";
+             if (v != "debug" && v != "info" && v != "warn" && v != "error")
+                 return "expected debug|info|warn|error";
              o.log_level = v;
              return {};
          }},
         // Queue collector flags (showq) are added below this line.
-        {"showq.path", "showq socket of the Postfix instance (what postqueue reads); empty disables the queue metrics",
+        {"showq.path",
+         "showq socket of the Postfix instance (what postqueue reads); empty disables the queue "
+         "metrics",
          "/var/spool/postfix/public/showq", false,
          [](Options& o, const std::string& v) -> std::string {
              o.showq_path = v;
              return {};
          }},
-        {"queue.refresh-interval", "pause between background showq refreshes; scrapes serve the last one", "15s",
-         false, [](Options& o, const std::string& v) { return parse_dur(v, o.queue_refresh_interval); }},
-        {"showq.timeout", "give up one showq refresh (connect and whole listing) after this long", "60s", false,
+        {"queue.refresh-interval",
+         "pause between background showq refreshes; scrapes serve the last one", "15s", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.queue_refresh_interval); }},
+        {"showq.timeout", "give up one showq refresh (connect and whole listing) after this long",
+         "60s", false,
          [](Options& o, const std::string& v) { return parse_dur(v, o.showq_timeout); }},
-        {"queue.top-senders", "envelope senders published by postfix_queue_sender_messages; the rest is __other__",
-         "20", false, [](Options& o, const std::string& v) { return parse_size(v, o.queue_top_senders); }},
+        {"queue.top-senders",
+         "envelope senders published by postfix_queue_sender_messages; the rest is __other__", "20",
+         false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.queue_top_senders); }},
     };
     return table;
 }
@@ -112,12 +138,18 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
     if (ec != std::errc{} || n < 0) return make_error("invalid duration '" + text + "'");
     std::string_view unit(p, static_cast<std::size_t>(e - p));
     std::int64_t ms_per = 0;
-    if (unit.empty() || unit == "s") ms_per = 1000;
-    else if (unit == "ms") ms_per = 1;
-    else if (unit == "m") ms_per = 60'000;
-    else if (unit == "h") ms_per = 3'600'000;
-    else if (unit == "d") ms_per = 86'400'000;
-    else return make_error("invalid duration unit in '" + text + "' (ms, s, m, h, d)");
+    if (unit.empty() || unit == "s")
+        ms_per = 1000;
+    else if (unit == "ms")
+        ms_per = 1;
+    else if (unit == "m")
+        ms_per = 60'000;
+    else if (unit == "h")
+        ms_per = 3'600'000;
+    else if (unit == "d")
+        ms_per = 86'400'000;
+    else
+        return make_error("invalid duration unit in '" + text + "' (ms, s, m, h, d)");
     return std::chrono::milliseconds(n * ms_per);
 }
 

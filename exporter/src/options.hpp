@@ -49,7 +49,7 @@ struct Options {
 };
 
 struct Flag {
-    std::string name;        // without the leading "--"
+    std::string name;  // without the leading "--"
     std::string help;
     std::string default_text;
     bool is_bool = false;

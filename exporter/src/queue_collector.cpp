@@ -10,7 +10,8 @@ namespace saslguard::exporter {
 
 namespace {
 
-prometheus::MetricFamily scalar(std::string name, std::string help, prometheus::MetricType type, double value) {
+prometheus::MetricFamily scalar(std::string name, std::string help, prometheus::MetricType type,
+                                double value) {
     prometheus::ClientMetric m;
     if (type == prometheus::MetricType::Counter)
         m.counter.value = value;
@@ -26,7 +27,8 @@ double thread_cpu_seconds() {
 }
 
 double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -42,7 +44,9 @@ QueueCollectorOptions queue_collector_options(const Options& options) {
 
 QueueCollector::QueueCollector(QueueCollectorOptions options) : m_options(std::move(options)) {}
 
-QueueCollector::~QueueCollector() { stop(); }
+QueueCollector::~QueueCollector() {
+    stop();
+}
 
 void QueueCollector::start() {
     if (m_thread.joinable()) return;
@@ -84,8 +88,8 @@ Result<void> QueueCollector::refresh_now() {
     showq_options.cancel = &m_cancel;
     QueueStatsBuilder builder(static_cast<std::int64_t>(started_unix));
     auto read = postfix::read_showq(
-        m_options.showq_path, [&](const postfix::QueuedMessage& m) { builder.add(m); }, m_options.timeout,
-        showq_options);
+        m_options.showq_path, [&](const postfix::QueuedMessage& m) { builder.add(m); },
+        m_options.timeout, showq_options);
 
     std::shared_ptr<const Families> families;
     if (read.ok()) {
@@ -95,7 +99,8 @@ Result<void> QueueCollector::refresh_now() {
             log::warn("showq listed messages in unknown queues",
                       {{"count", std::to_string(stats.unknown_queue_messages)}});
     }
-    const double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double duration =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const double cpu = thread_cpu_seconds() - started_cpu;
     m_in_progress = false;
 
@@ -118,13 +123,15 @@ Result<void> QueueCollector::refresh_now() {
     // Log transitions, not every failed refresh: Postfix stopped for an hour is one line.
     if (!read.ok()) {
         if (!m_error_logged)
-            log::warn("showq refresh failed; keeping the last complete listing", {{"error", read.error().message}});
+            log::warn("showq refresh failed; keeping the last complete listing",
+                      {{"error", read.error().message}});
         else
             log::debug("showq refresh failed", {{"error", read.error().message}});
         m_error_logged = true;
         return read.error();
     }
-    if (m_error_logged || !was_up) log::info("showq refresh ok", {{"messages", std::to_string(*read)}});
+    if (m_error_logged || !was_up)
+        log::info("showq refresh ok", {{"messages", std::to_string(*read)}});
     m_error_logged = false;
     return {};
 }
@@ -149,27 +156,32 @@ std::vector<prometheus::MetricFamily> QueueCollector::Collect() const {
     }
     std::vector<prometheus::MetricFamily> out;
     out.reserve(8 + (families ? families->size() : 0));
-    out.push_back(scalar("postfix_up", "1 when showq answered with a complete listing at the last refresh",
+    out.push_back(scalar("postfix_up",
+                         "1 when showq answered with a complete listing at the last refresh",
                          MetricType::Gauge, up ? 1 : 0));
-    out.push_back(scalar("saslguard_exporter_showq_refreshes_total", "showq refresh attempts", MetricType::Counter,
-                         static_cast<double>(refreshes)));
-    out.push_back(scalar("saslguard_exporter_showq_errors_total",
-                         "showq refreshes that failed (socket missing or refused, timeout, cut or malformed answer)",
-                         MetricType::Counter, static_cast<double>(errors)));
+    out.push_back(scalar("saslguard_exporter_showq_refreshes_total", "showq refresh attempts",
+                         MetricType::Counter, static_cast<double>(refreshes)));
+    out.push_back(scalar(
+        "saslguard_exporter_showq_errors_total",
+        "showq refreshes that failed (socket missing or refused, timeout, cut or malformed answer)",
+        MetricType::Counter, static_cast<double>(errors)));
     out.push_back(scalar("saslguard_exporter_showq_refresh_duration_seconds",
                          "Wall time of the last showq refresh", MetricType::Gauge, duration));
-    out.push_back(scalar("saslguard_exporter_showq_refresh_cpu_seconds",
-                         "CPU time the exporter spent in the last showq refresh (showq's own CPU not included)",
-                         MetricType::Gauge, cpu));
-    out.push_back(scalar("saslguard_exporter_showq_refresh_in_progress", "1 while a showq refresh is running",
-                         MetricType::Gauge, m_in_progress ? 1 : 0));
+    out.push_back(scalar(
+        "saslguard_exporter_showq_refresh_cpu_seconds",
+        "CPU time the exporter spent in the last showq refresh (showq's own CPU not included)",
+        MetricType::Gauge, cpu));
+    out.push_back(scalar("saslguard_exporter_showq_refresh_in_progress",
+                         "1 while a showq refresh is running", MetricType::Gauge,
+                         m_in_progress ? 1 : 0));
     out.push_back(scalar("saslguard_exporter_showq_last_success_timestamp_seconds",
-                         "Unix time the published queue listing was read; 0 before the first", MetricType::Gauge,
-                         last_success));
+                         "Unix time the published queue listing was read; 0 before the first",
+                         MetricType::Gauge, last_success));
     if (families) {
-        out.push_back(scalar("saslguard_exporter_showq_snapshot_age_seconds",
-                             "Seconds since the published queue listing was read", MetricType::Gauge,
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - snapshot).count()));
+        out.push_back(scalar(
+            "saslguard_exporter_showq_snapshot_age_seconds",
+            "Seconds since the published queue listing was read", MetricType::Gauge,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - snapshot).count()));
         out.insert(out.end(), families->begin(), families->end());
     }
     return out;

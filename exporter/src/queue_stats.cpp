@@ -7,10 +7,10 @@
 
 namespace saslguard::exporter {
 
-const std::vector<double> kQueueAgeBuckets = {60,    300,    600,    1800,    3600,    3 * 3600,
-                                              21600, 43200,  86400,  172800,  259200,  432000};
-const std::vector<double> kQueueSizeBuckets = {1024,    4096,     16384,    65536,   262144,
-                                               1048576, 4194304,  10485760, 52428800};
+const std::vector<double> kQueueAgeBuckets = {60,    300,   600,   1800,   3600,   3 * 3600,
+                                              21600, 43200, 86400, 172800, 259200, 432000};
+const std::vector<double> kQueueSizeBuckets = {1024,    4096,    16384,    65536,   262144,
+                                               1048576, 4194304, 10485760, 52428800};
 
 namespace {
 
@@ -40,14 +40,16 @@ prometheus::ClientMetric with_label(const char* name, std::string value) {
     return m;
 }
 
-prometheus::ClientMetric::Histogram to_client(const QueueHistogram& h, const std::vector<double>& bounds) {
+prometheus::ClientMetric::Histogram to_client(const QueueHistogram& h,
+                                              const std::vector<double>& bounds) {
     prometheus::ClientMetric::Histogram out;
     out.sample_count = h.count;
     out.sample_sum = h.sum;
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= bounds.size(); ++i) {
         cumulative += h.counts[i];
-        out.bucket.push_back({cumulative, i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity()});
+        out.bucket.push_back(
+            {cumulative, i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity()});
     }
     return out;
 }
@@ -102,7 +104,8 @@ QueueStats QueueStatsBuilder::finish(std::size_t top_k) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
     };
     const std::size_t k = std::min(top_k, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), by_count);
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+                      by_count);
     m_stats.other_messages = 0;
     for (std::size_t i = 0; i < all.size(); ++i) {
         if (i < k && all[i].first != kOtherSender)
@@ -115,16 +118,23 @@ QueueStats QueueStatsBuilder::finish(std::size_t top_k) {
 
 std::vector<prometheus::MetricFamily> render_queue_families(const QueueStats& stats) {
     using prometheus::MetricType;
-    prometheus::MetricFamily depth{"postfix_showq_queue_depth", "Messages in each Postfix queue, as showq listed them",
-                                   MetricType::Gauge, {}};
+    prometheus::MetricFamily depth{"postfix_showq_queue_depth",
+                                   "Messages in each Postfix queue, as showq listed them",
+                                   MetricType::Gauge,
+                                   {}};
     prometheus::MetricFamily age{"postfix_showq_message_age_seconds",
                                  "Age of the queued messages (arrival time to the showq read)",
-                                 MetricType::Histogram, {}};
-    prometheus::MetricFamily size{"postfix_showq_message_size_bytes", "Size of the queued messages",
-                                  MetricType::Histogram, {}};
-    prometheus::MetricFamily oldest{"postfix_showq_oldest_message_age_seconds",
-                                    "Age of the oldest message in each queue; 0 when the queue is empty",
-                                    MetricType::Gauge, {}};
+                                 MetricType::Histogram,
+                                 {}};
+    prometheus::MetricFamily size{"postfix_showq_message_size_bytes",
+                                  "Size of the queued messages",
+                                  MetricType::Histogram,
+                                  {}};
+    prometheus::MetricFamily oldest{
+        "postfix_showq_oldest_message_age_seconds",
+        "Age of the oldest message in each queue; 0 when the queue is empty",
+        MetricType::Gauge,
+        {}};
     for (std::size_t i = 0; i < postfix::kShowqQueues.size(); ++i) {
         const std::string queue(postfix::kShowqQueues[i]);
         const auto& q = stats.queues[i];
@@ -140,10 +150,11 @@ std::vector<prometheus::MetricFamily> render_queue_families(const QueueStats& st
         size.metric.push_back(std::move(m));
     }
 
-    prometheus::MetricFamily senders{
-        "postfix_queue_sender_messages",
-        "Queued messages per envelope sender, top senders only; the rest are summed under sender=\"__other__\"",
-        MetricType::Gauge, {}};
+    prometheus::MetricFamily senders{"postfix_queue_sender_messages",
+                                     "Queued messages per envelope sender, top senders only; the "
+                                     "rest are summed under sender=\"__other__\"",
+                                     MetricType::Gauge,
+                                     {}};
     for (const auto& [sender, n] : stats.top_senders) {
         auto m = with_label("sender", sender);
         m.gauge.value = static_cast<double>(n);
@@ -153,14 +164,14 @@ std::vector<prometheus::MetricFamily> render_queue_families(const QueueStats& st
     other.gauge.value = static_cast<double>(stats.other_messages);
     senders.metric.push_back(std::move(other));
 
-    prometheus::MetricFamily distinct{"postfix_queue_senders", "Distinct envelope senders in the queue",
-                                      MetricType::Gauge, {}};
+    prometheus::MetricFamily distinct{
+        "postfix_queue_senders", "Distinct envelope senders in the queue", MetricType::Gauge, {}};
     prometheus::ClientMetric d;
     d.gauge.value = static_cast<double>(stats.distinct_senders);
     distinct.metric.push_back(d);
 
-    return {std::move(depth), std::move(age), std::move(size), std::move(oldest), std::move(senders),
-            std::move(distinct)};
+    return {std::move(depth),  std::move(age),     std::move(size),
+            std::move(oldest), std::move(senders), std::move(distinct)};
 }
 
 }  // namespace saslguard::exporter

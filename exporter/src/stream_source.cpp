@@ -1,12 +1,12 @@
 #include "stream_source.hpp"
 
-#include <cerrno>
 #include <fcntl.h>
-#include <csignal>
 #include <poll.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <thread>
 
 #include "saslguard/common/log.hpp"
 
@@ -33,11 +33,13 @@ bool read_stream(int fd, LineConsumer& out, const std::atomic<bool>& stop) {
 }
 
 std::vector<std::string> journalctl_argv(const std::string& units) {
-    std::vector<std::string> argv = {"journalctl", "--follow", "--no-pager", "--lines=0", "--output=short-iso-precise"};
+    std::vector<std::string> argv = {"journalctl", "--follow", "--no-pager", "--lines=0",
+                                     "--output=short-iso-precise"};
     std::size_t start = 0;
     while (start <= units.size()) {
         std::size_t comma = units.find(',', start);
-        std::string unit = units.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string unit =
+            units.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!unit.empty()) argv.push_back("--unit=" + unit);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -72,7 +74,8 @@ void follow_journal(const std::string& units, LineConsumer& out, const std::atom
         waitpid(pid, &status, 0);
         if (stop.load()) break;
         log::warn("journal reader exited; restarting in 1s", {{"status", std::to_string(status)}});
-        for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 10 && !stop.load(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }
 

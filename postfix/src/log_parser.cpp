@@ -11,7 +11,9 @@ namespace {
 
 using sv = std::string_view;
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 constexpr bool is_alnum(char c) {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -24,7 +26,10 @@ struct Cursor {
     std::size_t left() const { return static_cast<std::size_t>(e - p); }
     sv rest() const { return sv(p, left()); }
     bool eat(char c) {
-        if (p < e && *p == c) { ++p; return true; }
+        if (p < e && *p == c) {
+            ++p;
+            return true;
+        }
         return false;
     }
     bool eat(sv s) {
@@ -34,7 +39,9 @@ struct Cursor {
         }
         return false;
     }
-    bool starts_with(sv s) const { return left() >= s.size() && std::memcmp(p, s.data(), s.size()) == 0; }
+    bool starts_with(sv s) const {
+        return left() >= s.size() && std::memcmp(p, s.data(), s.size()) == 0;
+    }
     // Reads exactly n digits.
     bool digits(int n, int& out) {
         if (left() < static_cast<std::size_t>(n)) return false;
@@ -51,7 +58,8 @@ struct Cursor {
     bool number(std::uint64_t& out, int max_len = 19) {
         const char* s = p;
         std::uint64_t v = 0;
-        while (p < e && is_digit(*p) && p - s < max_len) v = v * 10 + static_cast<std::uint64_t>(*p++ - '0');
+        while (p < e && is_digit(*p) && p - s < max_len)
+            v = v * 10 + static_cast<std::uint64_t>(*p++ - '0');
         if (p == s) return false;
         out = v;
         return true;
@@ -92,31 +100,47 @@ void fraction(Cursor& c, std::int32_t& nanos) {
     std::int32_t v = 0;
     int n = 0;
     while (!c.done() && is_digit(*c.p)) {
-        if (n < 9) { v = v * 10 + (*c.p - '0'); ++n; }
+        if (n < 9) {
+            v = v * 10 + (*c.p - '0');
+            ++n;
+        }
         ++c.p;
     }
-    while (n < 9) { v *= 10; ++n; }
+    while (n < 9) {
+        v *= 10;
+        ++n;
+    }
     nanos = v;
 }
 
 int month_of(const char* m) {
     // Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec
     switch (m[0]) {
-        case 'J': return m[1] == 'a' ? 1 : (m[2] == 'n' ? 6 : (m[2] == 'l' ? 7 : 0));
-        case 'F': return m[1] == 'e' && m[2] == 'b' ? 2 : 0;
-        case 'M': return m[1] == 'a' ? (m[2] == 'r' ? 3 : (m[2] == 'y' ? 5 : 0)) : 0;
-        case 'A': return m[1] == 'p' && m[2] == 'r' ? 4 : (m[1] == 'u' && m[2] == 'g' ? 8 : 0);
-        case 'S': return m[1] == 'e' && m[2] == 'p' ? 9 : 0;
-        case 'O': return m[1] == 'c' && m[2] == 't' ? 10 : 0;
-        case 'N': return m[1] == 'o' && m[2] == 'v' ? 11 : 0;
-        case 'D': return m[1] == 'e' && m[2] == 'c' ? 12 : 0;
-        default: return 0;
+        case 'J':
+            return m[1] == 'a' ? 1 : (m[2] == 'n' ? 6 : (m[2] == 'l' ? 7 : 0));
+        case 'F':
+            return m[1] == 'e' && m[2] == 'b' ? 2 : 0;
+        case 'M':
+            return m[1] == 'a' ? (m[2] == 'r' ? 3 : (m[2] == 'y' ? 5 : 0)) : 0;
+        case 'A':
+            return m[1] == 'p' && m[2] == 'r' ? 4 : (m[1] == 'u' && m[2] == 'g' ? 8 : 0);
+        case 'S':
+            return m[1] == 'e' && m[2] == 'p' ? 9 : 0;
+        case 'O':
+            return m[1] == 'c' && m[2] == 't' ? 10 : 0;
+        case 'N':
+            return m[1] == 'o' && m[2] == 'v' ? 11 : 0;
+        case 'D':
+            return m[1] == 'e' && m[2] == 'c' ? 12 : 0;
+        default:
+            return 0;
     }
 }
 
 bool clock_time(Cursor& c, Timestamp& ts) {
     int h = 0, m = 0, s = 0;
-    if (!c.digits(2, h) || !c.eat(':') || !c.digits(2, m) || !c.eat(':') || !c.digits(2, s)) return false;
+    if (!c.digits(2, h) || !c.eat(':') || !c.digits(2, m) || !c.eat(':') || !c.digits(2, s))
+        return false;
     if (h > 23 || m > 59 || s > 60) return false;
     ts.hour = static_cast<std::int8_t>(h);
     ts.minute = static_cast<std::int8_t>(m);
@@ -132,8 +156,10 @@ bool rfc3164(Cursor& c, Timestamp& ts) {
     c.p += 4;
     if (*c.p == ' ') ++c.p;  // "Nov  3"
     int day = 0;
-    if (c.left() >= 2 && is_digit(c.p[0]) && is_digit(c.p[1])) c.digits(2, day);
-    else if (!c.digits(1, day)) return false;
+    if (c.left() >= 2 && is_digit(c.p[0]) && is_digit(c.p[1]))
+        c.digits(2, day);
+    else if (!c.digits(1, day))
+        return false;
     if (day < 1 || day > 31 || !c.eat(' ')) return false;
     if (!clock_time(c, ts)) return false;
     ts.format = TimestampFormat::Rfc3164;
@@ -144,7 +170,8 @@ bool rfc3164(Cursor& c, Timestamp& ts) {
 
 bool rfc3339(Cursor& c, Timestamp& ts) {
     int y = 0, mo = 0, d = 0;
-    if (!c.digits(4, y) || !c.eat('-') || !c.digits(2, mo) || !c.eat('-') || !c.digits(2, d)) return false;
+    if (!c.digits(4, y) || !c.eat('-') || !c.digits(2, mo) || !c.eat('-') || !c.digits(2, d))
+        return false;
     if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
     if (!c.eat('T') && !c.eat('t')) return false;
     if (!clock_time(c, ts)) return false;
@@ -269,7 +296,9 @@ void smtpd(Cursor c, Event& ev) {
         constexpr sv kUser = ", sasl_username=";
         const char* last = nullptr;
         for (Cursor t = c; const char* h = t.find(kUser); t.p = h + 1) last = h;
-        if (last) ev.sasl_username = sv(last + kUser.size(), static_cast<std::size_t>(c.e - last) - kUser.size());
+        if (last)
+            ev.sasl_username =
+                sv(last + kUser.size(), static_cast<std::size_t>(c.e - last) - kUser.size());
         return;
     }
     if (!queue_id(c, ev.queue_id)) return;
@@ -286,7 +315,8 @@ void smtpd(Cursor c, Event& ev) {
         c.p = comma;
         if (!c.eat(", sasl_username=")) return;
         sv user = c.rest();
-        if (const char* s = c.find(", sasl_sender="); s) user = sv(c.p, static_cast<std::size_t>(s - c.p));
+        if (const char* s = c.find(", sasl_sender="); s)
+            user = sv(c.p, static_cast<std::size_t>(s - c.p));
         ev.sasl_username = user;
         return;
     }
@@ -338,8 +368,8 @@ void delivery(Cursor c, Event& ev) {
 }
 
 bool is_delivery_agent(sv p) {
-    return p == "smtp" || p == "lmtp" || p == "local" || p == "virtual" || p == "pipe" || p == "error" ||
-           p == "retry" || p == "discard";
+    return p == "smtp" || p == "lmtp" || p == "local" || p == "virtual" || p == "pipe" ||
+           p == "error" || p == "retry" || p == "discard";
 }
 
 }  // namespace
@@ -379,10 +409,14 @@ Event parse_line(std::string_view line) noexcept {
     ev.program = tag.substr(slash + 1);
 
     const sv p = ev.program;
-    if (p == "smtpd") smtpd(c, ev);
-    else if (p == "qmgr") qmgr(c, ev);
-    else if (p == "cleanup") cleanup(c, ev);
-    else if (is_delivery_agent(p)) delivery(c, ev);
+    if (p == "smtpd")
+        smtpd(c, ev);
+    else if (p == "qmgr")
+        qmgr(c, ev);
+    else if (p == "cleanup")
+        cleanup(c, ev);
+    else if (is_delivery_agent(p))
+        delivery(c, ev);
     return ev;
 }
 
@@ -400,12 +434,15 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
 
 double to_unix_seconds(const Timestamp& ts) noexcept {
     if (ts.format != TimestampFormat::Rfc3339) return 0;
-    std::int64_t days = days_from_civil(ts.year, static_cast<unsigned>(ts.month), static_cast<unsigned>(ts.day));
+    std::int64_t days =
+        days_from_civil(ts.year, static_cast<unsigned>(ts.month), static_cast<unsigned>(ts.day));
     std::int64_t s = days * 86400 + ts.hour * 3600 + ts.minute * 60 + ts.second - ts.utc_offset_s;
     return static_cast<double>(s) + ts.nanos / 1e9;
 }
 
-TimestampResolver::TimestampResolver(std::time_t now) { set_now(now); }
+TimestampResolver::TimestampResolver(std::time_t now) {
+    set_now(now);
+}
 
 void TimestampResolver::set_now(std::time_t now) {
     std::tm tm{};
@@ -420,7 +457,8 @@ double TimestampResolver::resolve(const Timestamp& ts) noexcept {
     if (ts.format != TimestampFormat::Rfc3164) return 0;
     // A line from a month well after "now" is from last year (log read in January).
     int year = ts.month > m_month + 1 ? m_year - 1 : m_year;
-    std::int64_t key = ((static_cast<std::int64_t>(year) * 13 + ts.month) * 32 + ts.day) * 24 + ts.hour;
+    std::int64_t key =
+        ((static_cast<std::int64_t>(year) * 13 + ts.month) * 32 + ts.day) * 24 + ts.hour;
     if (key != m_cache_key) {
         std::tm tm{};
         tm.tm_year = year - 1900;
@@ -436,38 +474,58 @@ double TimestampResolver::resolve(const Timestamp& ts) noexcept {
 
 std::string_view to_string(EventKind kind) noexcept {
     switch (kind) {
-        case EventKind::Unsupported: return "unsupported";
-        case EventKind::Connect: return "connect";
-        case EventKind::Disconnect: return "disconnect";
-        case EventKind::SmtpdClient: return "smtpd_client";
-        case EventKind::SaslFailure: return "sasl_failure";
-        case EventKind::Reject: return "reject";
-        case EventKind::CleanupMessage: return "cleanup_message";
-        case EventKind::QmgrFrom: return "qmgr_from";
-        case EventKind::QmgrExpired: return "qmgr_expired";
-        case EventKind::QmgrRemoved: return "qmgr_removed";
-        case EventKind::Delivery: return "delivery";
-        case EventKind::Count_: break;
+        case EventKind::Unsupported:
+            return "unsupported";
+        case EventKind::Connect:
+            return "connect";
+        case EventKind::Disconnect:
+            return "disconnect";
+        case EventKind::SmtpdClient:
+            return "smtpd_client";
+        case EventKind::SaslFailure:
+            return "sasl_failure";
+        case EventKind::Reject:
+            return "reject";
+        case EventKind::CleanupMessage:
+            return "cleanup_message";
+        case EventKind::QmgrFrom:
+            return "qmgr_from";
+        case EventKind::QmgrExpired:
+            return "qmgr_expired";
+        case EventKind::QmgrRemoved:
+            return "qmgr_removed";
+        case EventKind::Delivery:
+            return "delivery";
+        case EventKind::Count_:
+            break;
     }
     return "?";
 }
 
 std::string_view to_string(DeliveryStatus status) noexcept {
     switch (status) {
-        case DeliveryStatus::Sent: return "sent";
-        case DeliveryStatus::Deferred: return "deferred";
-        case DeliveryStatus::Bounced: return "bounced";
-        case DeliveryStatus::Expired: return "expired";
-        case DeliveryStatus::Other: return "other";
+        case DeliveryStatus::Sent:
+            return "sent";
+        case DeliveryStatus::Deferred:
+            return "deferred";
+        case DeliveryStatus::Bounced:
+            return "bounced";
+        case DeliveryStatus::Expired:
+            return "expired";
+        case DeliveryStatus::Other:
+            return "other";
     }
     return "other";
 }
 
 std::string_view to_string(TimestampFormat format) noexcept {
     switch (format) {
-        case TimestampFormat::None: return "none";
-        case TimestampFormat::Rfc3164: return "rfc3164";
-        case TimestampFormat::Rfc3339: return "rfc3339";
+        case TimestampFormat::None:
+            return "none";
+        case TimestampFormat::Rfc3164:
+            return "rfc3164";
+        case TimestampFormat::Rfc3339:
+            return "rfc3339";
     }
     return "none";
 }

@@ -1,17 +1,17 @@
 #include "saslguard/postfix/showq.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstring>
 #include <fcntl.h>
-#include <memory>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <thread>
 
 namespace saslguard::postfix {
 
@@ -57,7 +57,8 @@ ShowqParser::ShowqParser(Callback on_message, ShowqOptions options)
 
 Result<void> ShowqParser::fail(std::string message) {
     m_state = State::Failed;
-    m_error = "showq protocol error at byte " + std::to_string(m_offset) + ": " + std::move(message);
+    m_error =
+        "showq protocol error at byte " + std::to_string(m_offset) + ": " + std::move(message);
     return make_error(m_error);
 }
 
@@ -99,123 +100,128 @@ Result<void> ShowqParser::feed(std::string_view bytes) {
 
 Result<void> ShowqParser::on_attribute() {
     switch (m_state) {
-    case State::Greeting:
-        if (m_name == kProtoName) {
-            if (m_value != kProtoShowq)
-                return fail("not the showq service (protocol \"" + printable(m_value) + "\")");
-            m_greeting_seen = true;
-            return {};
-        }
-        // Postfix before 3.4 sends no greeting: the listing starts at once.
-        if (m_greeting_seen || m_name != "queue_name")
-            return fail("unexpected attribute \"" + printable(m_name) + "\" before the listing");
-        m_state = State::Messages;
-        return on_attribute();
-    case State::Messages:
-        if (m_name != "queue_name")
-            return fail("message record starts with \"" + printable(m_name) + "\", not queue_name");
-        m_state = State::InMessage;
-        m_header_fields = 0;
-        m_message.recipients.clear();
-        m_message.forced_expire = false;
-        [[fallthrough]];
-    case State::InMessage: {
-        const std::string_view name = m_name;
-        auto set_bit = [&](unsigned bit) -> Result<void> {
-            if (m_header_fields & bit) return fail("duplicate attribute \"" + m_name + "\"");
-            m_header_fields |= bit;
-            return {};
-        };
-        if (name == "recipient") {
-            if (!(m_header_fields & kSender)) return fail("recipient before sender");
-            if (m_options.keep_recipients && m_message.recipients.size() < m_options.max_recipients)
-                m_message.recipients.push_back(m_value);
-            return {};
-        }
-        if (name == "reason") return {};  // delay reason of the recipient before: not kept
-        if (name == "queue_name") {
-            if (auto r = set_bit(kQueueName); !r) return r;
-            m_message.queue_name.swap(m_value);
-            return {};
-        }
-        if (name == "queue_id") {
-            if (auto r = set_bit(kQueueId); !r) return r;
-            m_message.queue_id.swap(m_value);
-            return {};
-        }
-        if (name == "sender") {
-            if (auto r = set_bit(kSender); !r) return r;
-            m_message.sender.swap(m_value);
-            return {};
-        }
-        if (name == "time" || name == "size" || name == "forced_expire") {
-            std::int64_t v = 0;
-            if (!parse_int(m_value, v) || v < 0)
-                return fail("attribute \"" + m_name + "\" is not a number: \"" + printable(m_value) + "\"");
-            if (name == "time") {
-                if (auto r = set_bit(kTime); !r) return r;
-                m_message.arrival_time = v;
-            } else if (name == "size") {
-                if (auto r = set_bit(kSize); !r) return r;
-                m_message.size = v;
-            } else {
-                if (auto r = set_bit(kForcedExpire); !r) return r;
-                m_message.forced_expire = v != 0;
+        case State::Greeting:
+            if (m_name == kProtoName) {
+                if (m_value != kProtoShowq)
+                    return fail("not the showq service (protocol \"" + printable(m_value) + "\")");
+                m_greeting_seen = true;
+                return {};
             }
-            return {};
+            // Postfix before 3.4 sends no greeting: the listing starts at once.
+            if (m_greeting_seen || m_name != "queue_name")
+                return fail("unexpected attribute \"" + printable(m_name) +
+                            "\" before the listing");
+            m_state = State::Messages;
+            return on_attribute();
+        case State::Messages:
+            if (m_name != "queue_name")
+                return fail("message record starts with \"" + printable(m_name) +
+                            "\", not queue_name");
+            m_state = State::InMessage;
+            m_header_fields = 0;
+            m_message.recipients.clear();
+            m_message.forced_expire = false;
+            [[fallthrough]];
+        case State::InMessage: {
+            const std::string_view name = m_name;
+            auto set_bit = [&](unsigned bit) -> Result<void> {
+                if (m_header_fields & bit) return fail("duplicate attribute \"" + m_name + "\"");
+                m_header_fields |= bit;
+                return {};
+            };
+            if (name == "recipient") {
+                if (!(m_header_fields & kSender)) return fail("recipient before sender");
+                if (m_options.keep_recipients &&
+                    m_message.recipients.size() < m_options.max_recipients)
+                    m_message.recipients.push_back(m_value);
+                return {};
+            }
+            if (name == "reason") return {};  // delay reason of the recipient before: not kept
+            if (name == "queue_name") {
+                if (auto r = set_bit(kQueueName); !r) return r;
+                m_message.queue_name.swap(m_value);
+                return {};
+            }
+            if (name == "queue_id") {
+                if (auto r = set_bit(kQueueId); !r) return r;
+                m_message.queue_id.swap(m_value);
+                return {};
+            }
+            if (name == "sender") {
+                if (auto r = set_bit(kSender); !r) return r;
+                m_message.sender.swap(m_value);
+                return {};
+            }
+            if (name == "time" || name == "size" || name == "forced_expire") {
+                std::int64_t v = 0;
+                if (!parse_int(m_value, v) || v < 0)
+                    return fail("attribute \"" + m_name + "\" is not a number: \"" +
+                                printable(m_value) + "\"");
+                if (name == "time") {
+                    if (auto r = set_bit(kTime); !r) return r;
+                    m_message.arrival_time = v;
+                } else if (name == "size") {
+                    if (auto r = set_bit(kSize); !r) return r;
+                    m_message.size = v;
+                } else {
+                    if (auto r = set_bit(kForcedExpire); !r) return r;
+                    m_message.forced_expire = v != 0;
+                }
+                return {};
+            }
+            return {};  // an attribute a newer Postfix added: skipped
         }
-        return {};  // an attribute a newer Postfix added: skipped
-    }
-    case State::Done:
-    case State::Failed:
-        break;
+        case State::Done:
+        case State::Failed:
+            break;
     }
     return fail("internal: attribute in state " + std::to_string(static_cast<int>(m_state)));
 }
 
 Result<void> ShowqParser::on_record_end() {
     switch (m_state) {
-    case State::Greeting:
-        if (!m_greeting_seen) {
-            // An empty listing from a Postfix that sends no greeting.
+        case State::Greeting:
+            if (!m_greeting_seen) {
+                // An empty listing from a Postfix that sends no greeting.
+                m_state = State::Done;
+                return {};
+            }
+            m_state = State::Messages;
+            return {};
+        case State::Messages:
             m_state = State::Done;
             return {};
-        }
-        m_state = State::Messages;
-        return {};
-    case State::Messages:
-        m_state = State::Done;
-        return {};
-    case State::InMessage:
-        if ((m_header_fields & kRequiredHeader) != kRequiredHeader)
-            return fail("message record without queue_name, queue_id, time, size and sender");
-        ++m_messages;
-        m_state = State::Messages;
-        if (m_on_message) m_on_message(m_message);
-        return {};
-    case State::Done:
-    case State::Failed:
-        break;
+        case State::InMessage:
+            if ((m_header_fields & kRequiredHeader) != kRequiredHeader)
+                return fail("message record without queue_name, queue_id, time, size and sender");
+            ++m_messages;
+            m_state = State::Messages;
+            if (m_on_message) m_on_message(m_message);
+            return {};
+        case State::Done:
+        case State::Failed:
+            break;
     }
     return fail("internal: record end in state " + std::to_string(static_cast<int>(m_state)));
 }
 
 Result<void> ShowqParser::finish() const {
     switch (m_state) {
-    case State::Done:
-        return {};
-    case State::Failed:
-        return make_error(m_error);
-    case State::Greeting:
-        return make_error("showq answer ended before the greeting (" + std::to_string(m_offset) + " bytes)");
-    case State::Messages:
-    case State::InMessage:
-        break;
+        case State::Done:
+            return {};
+        case State::Failed:
+            return make_error(m_error);
+        case State::Greeting:
+            return make_error("showq answer ended before the greeting (" +
+                              std::to_string(m_offset) + " bytes)");
+        case State::Messages:
+        case State::InMessage:
+            break;
     }
-    return make_error("showq answer cut after " + std::to_string(m_messages) + " messages (" +
-                      std::to_string(m_offset) + " bytes, " +
-                      (m_state == State::InMessage || !m_name.empty() ? "mid-record" : "between records") +
-                      ")");
+    return make_error(
+        "showq answer cut after " + std::to_string(m_messages) + " messages (" +
+        std::to_string(m_offset) + " bytes, " +
+        (m_state == State::InMessage || !m_name.empty() ? "mid-record" : "between records") + ")");
 }
 
 namespace {
@@ -237,11 +243,14 @@ private:
 using Clock = std::chrono::steady_clock;
 
 int remaining_ms(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Waits for `events` on fd until the deadline; false on timeout.
 Result<bool> wait_fd(int fd, short events, Clock::time_point deadline) {
@@ -267,7 +276,8 @@ Result<void> connect_unix(int fd, const std::string& path, Clock::time_point dea
         if (err == EINTR) continue;
         if (err == EAGAIN) {
             // The listen backlog is full (master busy): retry briefly until the deadline.
-            if (remaining_ms(deadline) == 0) return make_error("connect: timed out (listen queue full)");
+            if (remaining_ms(deadline) == 0)
+                return make_error("connect: timed out (listen queue full)");
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;
         }
@@ -292,11 +302,14 @@ Result<std::size_t> read_showq(const std::string& socket_path,
                                const std::function<void(const QueuedMessage&)>& on_message,
                                std::chrono::milliseconds timeout, const ShowqOptions& options) {
     const auto deadline = Clock::now() + timeout;
-    auto with_path = [&](const std::string& what) { return make_error("showq " + socket_path + ": " + what); };
+    auto with_path = [&](const std::string& what) {
+        return make_error("showq " + socket_path + ": " + what);
+    };
 
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd.get() < 0) return with_path("socket: " + errno_text(errno));
-    if (auto c = connect_unix(fd.get(), socket_path, deadline); !c) return with_path(c.error().message);
+    if (auto c = connect_unix(fd.get(), socket_path, deadline); !c)
+        return with_path(c.error().message);
 
     // Blocking reads in slices of at most 100 ms (SO_RCVTIMEO), so the deadline
     // and the cancel flag are checked often. showq flushes after every message
@@ -309,12 +322,13 @@ Result<std::size_t> read_showq(const std::string& socket_path,
     const int lowat = 64 * 1024;
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice)) < 0)
         return with_path("setsockopt: " + errno_text(errno));
-    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));  // an optimization only
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVLOWAT, &lowat,
+                       sizeof(lowat));  // an optimization only
 
     ShowqParser parser(on_message, options);
     auto timed_out = [&] {
-        return "timed out after " + std::to_string(timeout.count()) + " ms (" + std::to_string(parser.messages()) +
-               " messages read)";
+        return "timed out after " + std::to_string(timeout.count()) + " ms (" +
+               std::to_string(parser.messages()) + " messages read)";
     };
     constexpr std::size_t kBufBytes = 256 * 1024;
     const auto buf = std::make_unique<char[]>(kBufBytes);

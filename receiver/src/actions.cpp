@@ -35,19 +35,30 @@ std::optional<ActionKind> action_kind_from_string(std::string_view name) {
 
 std::optional<ActionKind> inverse(ActionKind kind) {
     switch (kind) {
-        case ActionKind::BlockLogin: return ActionKind::UnblockLogin;
-        case ActionKind::UnblockLogin: return ActionKind::BlockLogin;
-        case ActionKind::HoldMail: return ActionKind::ReleaseMail;
-        case ActionKind::ReleaseMail: return ActionKind::HoldMail;
-        case ActionKind::DeleteMail: return std::nullopt;  // deleted mail cannot come back
-        case ActionKind::LockAccount: return ActionKind::UnlockAccount;
-        case ActionKind::UnlockAccount: return ActionKind::LockAccount;
-        case ActionKind::BlockIps: return ActionKind::UnblockIps;
-        case ActionKind::UnblockIps: return ActionKind::BlockIps;
+        case ActionKind::BlockLogin:
+            return ActionKind::UnblockLogin;
+        case ActionKind::UnblockLogin:
+            return ActionKind::BlockLogin;
+        case ActionKind::HoldMail:
+            return ActionKind::ReleaseMail;
+        case ActionKind::ReleaseMail:
+            return ActionKind::HoldMail;
+        case ActionKind::DeleteMail:
+            return std::nullopt;  // deleted mail cannot come back
+        case ActionKind::LockAccount:
+            return ActionKind::UnlockAccount;
+        case ActionKind::UnlockAccount:
+            return ActionKind::LockAccount;
+        case ActionKind::BlockIps:
+            return ActionKind::UnblockIps;
+        case ActionKind::UnblockIps:
+            return ActionKind::BlockIps;
     }
     return std::nullopt;
 }
 
-bool is_destructive(ActionKind kind) { return kind == ActionKind::DeleteMail; }
+bool is_destructive(ActionKind kind) {
+    return kind == ActionKind::DeleteMail;
+}
 
 }  // namespace saslguard::receiver

@@ -19,12 +19,13 @@ namespace saslguard::receiver {
 ActionOutcome LogExecutor::execute(const ActionRequest& request) {
     ActionOutcome out;
     out.ok = false;
-    out.summary = "not executed: no mitigation executor is wired (would " + std::string(to_string(request.kind)) +
-                  " " + request.username + ")";
+    out.summary = "not executed: no mitigation executor is wired (would " +
+                  std::string(to_string(request.kind)) + " " + request.username + ")";
     out.error = "no executor";
-    log::info("action not executed (log executor)", {{"kind", std::string(to_string(request.kind))},
-                                                     {"user", request.username},
-                                                     {"incident", std::to_string(request.incident_id)}});
+    log::info("action not executed (log executor)",
+              {{"kind", std::string(to_string(request.kind))},
+               {"user", request.username},
+               {"incident", std::to_string(request.incident_id)}});
     return out;
 }
 
@@ -38,7 +39,7 @@ struct App::Impl {
     std::unique_ptr<Intake> intake;
     std::unique_ptr<Worker> worker;
     std::unique_ptr<HttpServer> server;
-    std::unique_ptr<Database> metrics_db;  // read side for /metrics gauges
+    std::unique_ptr<Database> metrics_db;                 // read side for /metrics gauges
     std::unique_ptr<telegram::TelegramService> telegram;  // when telegram.enabled
     std::mutex metrics_mu;
     int port = 0;
@@ -47,15 +48,19 @@ struct App::Impl {
     void refresh_gauges() {
         std::lock_guard lock(metrics_mu);
         if (!metrics_db) return;
-        if (auto n = metrics_db->query_int64("SELECT count(*) FROM alerts WHERE state != 'done'"); n && *n)
+        if (auto n = metrics_db->query_int64("SELECT count(*) FROM alerts WHERE state != 'done'");
+            n && *n)
             metrics.set_backlog(static_cast<double>(**n));
-        if (auto n = metrics_db->query_int64("SELECT count(*) FROM incidents WHERE status = 'open'"); n && *n)
+        if (auto n =
+                metrics_db->query_int64("SELECT count(*) FROM incidents WHERE status = 'open'");
+            n && *n)
             metrics.set_incidents_open(static_cast<double>(**n));
         // The mitigation layer's blocks table (migration 3): rows are blocks in force.
         if (metrics_db->table_exists("blocks")) {
             auto st = metrics_db->prepare("SELECT kind, count(*) FROM blocks GROUP BY kind");
             if (!st) return;
-            std::map<std::string, double> counts = {{"login", 0}, {"ip", 0}, {"account", 0}, {"hold", 0}};
+            std::map<std::string, double> counts = {
+                {"login", 0}, {"ip", 0}, {"account", 0}, {"hold", 0}};
             while (true) {
                 auto r = st->step();
                 if (!r || !*r) break;
@@ -71,15 +76,25 @@ App::App(Config config) : m_impl(std::make_unique<Impl>()) {
     m_impl->notifier->add(std::make_shared<LogNotifier>());
 }
 
-App::~App() { stop(); }
+App::~App() {
+    stop();
+}
 
-void App::set_executor(std::shared_ptr<ActionExecutor> executor) { m_impl->executor = std::move(executor); }
+void App::set_executor(std::shared_ptr<ActionExecutor> executor) {
+    m_impl->executor = std::move(executor);
+}
 
-void App::add_notifier(std::shared_ptr<Notifier> notifier) { m_impl->notifier->add(std::move(notifier)); }
+void App::add_notifier(std::shared_ptr<Notifier> notifier) {
+    m_impl->notifier->add(std::move(notifier));
+}
 
-const Config& App::config() const { return m_impl->config; }
+const Config& App::config() const {
+    return m_impl->config;
+}
 
-int App::port() const { return m_impl->port; }
+int App::port() const {
+    return m_impl->port;
+}
 
 Result<void> App::start() {
     auto& s = *m_impl;
@@ -118,9 +133,10 @@ Result<void> App::start() {
     }
 
     auto http = s.http;
-    s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
-                                            [http](const HttpRequest& r) { return http->perform(r); });
-    s.worker = std::make_unique<Worker>(std::move(*worker_db), c, *s.resolver, *s.executor, *s.notifier, &s.metrics);
+    s.resolver = std::make_unique<Resolver>(
+        c.prometheus, c.policy, [http](const HttpRequest& r) { return http->perform(r); });
+    s.worker = std::make_unique<Worker>(std::move(*worker_db), c, *s.resolver, *s.executor,
+                                        *s.notifier, &s.metrics);
     s.intake = std::make_unique<Intake>(std::move(*intake_db));
     Worker* worker = s.worker.get();
     s.intake->set_on_commit([worker] { worker->wake(); });
@@ -130,8 +146,9 @@ Result<void> App::start() {
     opts.port = c.listen_port();
     opts.bearer_token = c.webhook.bearer_token;
     opts.max_body_bytes = c.webhook.max_body_bytes;
-    s.server = std::make_unique<HttpServer>(opts, *s.intake, s.metrics, [&s] { s.refresh_gauges(); },
-                                            [worker] { return worker->healthy(); });
+    s.server = std::make_unique<HttpServer>(
+        opts, *s.intake, s.metrics, [&s] { s.refresh_gauges(); },
+        [worker] { return worker->healthy(); });
     auto port = s.server->start();
     if (!port) {
         stop();

@@ -15,9 +15,12 @@ namespace saslguard::receiver {
 
 std::string_view to_string(Mode mode) {
     switch (mode) {
-        case Mode::Notify: return "notify";
-        case Mode::Confirm: return "confirm";
-        case Mode::Auto: return "auto";
+        case Mode::Notify:
+            return "notify";
+        case Mode::Confirm:
+            return "confirm";
+        case Mode::Auto:
+            return "auto";
     }
     return "notify";
 }
@@ -31,10 +34,14 @@ std::optional<Mode> mode_from_string(std::string_view name) {
 
 std::string_view to_string(SaslBackend backend) {
     switch (backend) {
-        case SaslBackend::Sasldb: return "sasldb";
-        case SaslBackend::SaslauthdShadow: return "saslauthd_shadow";
-        case SaslBackend::Command: return "command";
-        case SaslBackend::None: return "none";
+        case SaslBackend::Sasldb:
+            return "sasldb";
+        case SaslBackend::SaslauthdShadow:
+            return "saslauthd_shadow";
+        case SaslBackend::Command:
+            return "command";
+        case SaslBackend::None:
+            return "none";
     }
     return "none";
 }
@@ -48,19 +55,26 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::from_chars(text.data(), text.data() + i, n);
     std::string_view unit = text.substr(i);
     long long ms_per = 0;
-    if (unit == "ms") ms_per = 1;
-    else if (unit == "s") ms_per = 1000;
-    else if (unit == "m") ms_per = 60'000;
-    else if (unit == "h") ms_per = 3'600'000;
-    else if (unit == "d") ms_per = 86'400'000;
-    else return std::nullopt;
+    if (unit == "ms")
+        ms_per = 1;
+    else if (unit == "s")
+        ms_per = 1000;
+    else if (unit == "m")
+        ms_per = 60'000;
+    else if (unit == "h")
+        ms_per = 3'600'000;
+    else if (unit == "d")
+        ms_per = 86'400'000;
+    else
+        return std::nullopt;
     return std::chrono::milliseconds(n * ms_per);
 }
 
 std::string Config::listen_host() const {
     auto colon = listen_address.rfind(':');
     std::string host = listen_address.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
     return host;
 }
 
@@ -87,7 +101,8 @@ public:
     }
 
     // Checks that `node` is a mapping whose keys are all in `keys`; returns false otherwise.
-    bool mapping(const YAML::Node& node, const std::string& ctx, std::initializer_list<std::string_view> keys) {
+    bool mapping(const YAML::Node& node, const std::string& ctx,
+                 std::initializer_list<std::string_view> keys) {
         if (!node.IsDefined() || node.IsNull()) return false;
         if (!node.IsMap()) {
             fail(node, ctx + ": expected a mapping");
@@ -114,9 +129,12 @@ public:
         YAML::Node n = parent[key];
         if (!n.IsDefined() || n.IsNull()) return;
         const std::string v = n.IsScalar() ? n.Scalar() : "";
-        if (v == "true") out = true;
-        else if (v == "false") out = false;
-        else fail(n, qualify(ctx, key) + ": expected true or false, got '" + v + "'");
+        if (v == "true")
+            out = true;
+        else if (v == "false")
+            out = false;
+        else
+            fail(n, qualify(ctx, key) + ": expected true or false, got '" + v + "'");
     }
 
     template <class Int>
@@ -126,8 +144,9 @@ public:
         if (!n.IsDefined() || n.IsNull()) return;
         auto v = parse_int(n);
         if (!v || *v < min || *v > max)
-            return fail(n, qualify(ctx, key) + ": expected an integer in [" + std::to_string(min) + ", " +
-                               std::to_string(max) + "], got '" + (n.IsScalar() ? n.Scalar() : "?") + "'");
+            return fail(n, qualify(ctx, key) + ": expected an integer in [" + std::to_string(min) +
+                               ", " + std::to_string(max) + "], got '" +
+                               (n.IsScalar() ? n.Scalar() : "?") + "'");
         out = static_cast<Int>(*v);
     }
 
@@ -143,8 +162,8 @@ public:
             ok = ec == std::errc() && p == s.data() + s.size();
         }
         if (!ok || v < min || v > max)
-            return fail(n, qualify(ctx, key) + ": expected a number in [" + fmt(min) + ", " + fmt(max) +
-                               "], got '" + (n.IsScalar() ? n.Scalar() : "?") + "'");
+            return fail(n, qualify(ctx, key) + ": expected a number in [" + fmt(min) + ", " +
+                               fmt(max) + "], got '" + (n.IsScalar() ? n.Scalar() : "?") + "'");
         out = v;
     }
 
@@ -154,9 +173,11 @@ public:
         YAML::Node n = parent[key];
         if (!n.IsDefined() || n.IsNull()) return;
         auto d = n.IsScalar() ? parse_duration(n.Scalar()) : std::nullopt;
-        if (!d) return fail(n, qualify(ctx, key) + ": expected a duration like 30s, 5m, 1h, got '" +
-                                   (n.IsScalar() ? n.Scalar() : "?") + "'");
-        if (d->count() == 0 && !allow_zero) return fail(n, qualify(ctx, key) + ": must be above zero");
+        if (!d)
+            return fail(n, qualify(ctx, key) + ": expected a duration like 30s, 5m, 1h, got '" +
+                               (n.IsScalar() ? n.Scalar() : "?") + "'");
+        if (d->count() == 0 && !allow_zero)
+            return fail(n, qualify(ctx, key) + ": must be above zero");
         auto converted = std::chrono::duration_cast<Dur>(*d);
         if (std::chrono::duration_cast<std::chrono::milliseconds>(converted) != *d)
             return fail(n, qualify(ctx, key) + ": too fine-grained for this key");
@@ -170,12 +191,14 @@ public:
         if (!n.IsSequence()) return fail(n, qualify(ctx, key) + ": expected a list");
         out.clear();
         for (const auto& item : n) {
-            if (!item.IsScalar()) return fail(item, qualify(ctx, key) + ": expected a list of strings");
+            if (!item.IsScalar())
+                return fail(item, qualify(ctx, key) + ": expected a list of strings");
             out.push_back(item.Scalar());
         }
     }
 
-    void ids(const YAML::Node& parent, const std::string& ctx, const char* key, std::vector<std::int64_t>& out) {
+    void ids(const YAML::Node& parent, const std::string& ctx, const char* key,
+             std::vector<std::int64_t>& out) {
         YAML::Node n = parent[key];
         if (!n.IsDefined() || n.IsNull()) return;
         if (!n.IsSequence()) return fail(n, qualify(ctx, key) + ": expected a list");
@@ -188,29 +211,33 @@ public:
     }
 
     // Reads the secret named by a *_file key; `required` makes a missing key an error.
-    void secret(const YAML::Node& parent, const std::string& ctx, const char* key, std::string& file,
-                std::string& out, bool required) {
+    void secret(const YAML::Node& parent, const std::string& ctx, const char* key,
+                std::string& file, std::string& out, bool required) {
         YAML::Node n = parent[key];
         if (file.empty()) {
             if (required) fail(n.IsDefined() ? n : parent, qualify(ctx, key) + ": required");
             return;
         }
         auto s = files::read_secret(file);
-        if (!s) return fail(n.IsDefined() ? n : parent, qualify(ctx, key) + ": " + s.error().message);
+        if (!s)
+            return fail(n.IsDefined() ? n : parent, qualify(ctx, key) + ": " + s.error().message);
         out = *s;
     }
 
-    void url(const YAML::Node& parent, const std::string& ctx, const char* key, const std::string& value,
-             bool allow_empty = false) {
+    void url(const YAML::Node& parent, const std::string& ctx, const char* key,
+             const std::string& value, bool allow_empty = false) {
         if (value.empty() && allow_empty) return;
         if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
-            fail(parent[key], qualify(ctx, key) + ": expected an http:// or https:// URL, got '" + value + "'");
+            fail(parent[key],
+                 qualify(ctx, key) + ": expected an http:// or https:// URL, got '" + value + "'");
     }
 
     void load(const YAML::Node& root, Config& c) {
-        if (!root.IsDefined() || root.IsNull()) return;  // empty file: defaults (then required keys fail)
-        if (!mapping(root, "", {"listen_address", "state_path", "log_level", "webhook", "prometheus", "policy",
-                                "mitigation", "telegram"}))
+        if (!root.IsDefined() || root.IsNull())
+            return;  // empty file: defaults (then required keys fail)
+        if (!mapping(root, "",
+                     {"listen_address", "state_path", "log_level", "webhook", "prometheus",
+                      "policy", "mitigation", "telegram"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -247,10 +274,13 @@ private:
         int port = colon == std::string::npos ? 0 : std::atoi(c.listen_address.c_str() + colon + 1);
         if (colon == std::string::npos || colon == 0 || port <= 0 || port > 65535 ||
             c.listen_address.substr(colon + 1) != std::to_string(port))
-            fail(root["listen_address"], "listen_address: expected host:port, got '" + c.listen_address + "'");
+            fail(root["listen_address"],
+                 "listen_address: expected host:port, got '" + c.listen_address + "'");
         if (c.state_path.empty()) fail(root["state_path"], "state_path: must not be empty");
-        if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
-            fail(root["log_level"], "log_level: expected debug, info, warn or error, got '" + c.log_level + "'");
+        if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+            c.log_level != "error")
+            fail(root["log_level"],
+                 "log_level: expected debug, info, warn or error, got '" + c.log_level + "'");
     }
 
     void load_webhook(const YAML::Node& n, WebhookConfig& w, const YAML::Node& root) {
@@ -266,7 +296,8 @@ private:
 
     void load_prometheus(const YAML::Node& n, PrometheusConfig& p) {
         const std::string ctx = "prometheus";
-        if (!mapping(n, ctx, {"url", "timeout", "bearer_token_file", "exporter_url", "window"})) return;
+        if (!mapping(n, ctx, {"url", "timeout", "bearer_token_file", "exporter_url", "window"}))
+            return;
         str(n, ctx, "url", p.url);
         duration(n, ctx, "timeout", p.timeout);
         str(n, ctx, "bearer_token_file", p.bearer_token_file);
@@ -279,19 +310,24 @@ private:
 
     void load_policy(const YAML::Node& n, PolicyConfig& p) {
         const std::string ctx = "policy";
-        if (!mapping(n, ctx, {"modes", "allowlist_users", "allowlist_domains", "max_auto_actions_per_hour",
-                              "min_share", "min_messages", "auto_actions", "allow_auto_delete", "action_expiry"}))
+        if (!mapping(n, ctx,
+                     {"modes", "allowlist_users", "allowlist_domains", "max_auto_actions_per_hour",
+                      "min_share", "min_messages", "auto_actions", "allow_auto_delete",
+                      "action_expiry"}))
             return;
         YAML::Node modes = n["modes"];
         if (modes.IsDefined() && !modes.IsNull()) {
             if (!modes.IsMap()) {
-                fail(modes, "policy.modes: expected a mapping of alert name to notify|confirm|auto");
+                fail(modes,
+                     "policy.modes: expected a mapping of alert name to notify|confirm|auto");
             } else {
                 for (auto it = modes.begin(); it != modes.end(); ++it) {
                     auto name = it->first.as<std::string>();
-                    auto mode = it->second.IsScalar() ? mode_from_string(it->second.Scalar()) : std::nullopt;
+                    auto mode = it->second.IsScalar() ? mode_from_string(it->second.Scalar())
+                                                      : std::nullopt;
                     if (!mode) {
-                        fail(it->second, "policy.modes." + name + ": expected notify, confirm or auto");
+                        fail(it->second,
+                             "policy.modes." + name + ": expected notify, confirm or auto");
                         continue;
                     }
                     p.modes[name] = *mode;
@@ -301,7 +337,8 @@ private:
         strings(n, ctx, "allowlist_users", p.allowlist_users);
         strings(n, ctx, "allowlist_domains", p.allowlist_domains);
         for (const auto& d : p.allowlist_domains)
-            if (!validate::domain(d)) fail(n["allowlist_domains"], "policy.allowlist_domains: not a domain: '" + d + "'");
+            if (!validate::domain(d))
+                fail(n["allowlist_domains"], "policy.allowlist_domains: not a domain: '" + d + "'");
         integer(n, ctx, "max_auto_actions_per_hour", p.max_auto_actions_per_hour, 0, 100000);
         number(n, ctx, "min_share", p.min_share, 0.0, 1.0);
         number(n, ctx, "min_messages", p.min_messages, 0.0, 1e12);
@@ -312,14 +349,15 @@ private:
             std::vector<std::string> names;
             strings(n, ctx, "auto_actions", names);
             p.auto_actions.clear();
-            static const std::set<ActionKind> kApply = {ActionKind::BlockLogin, ActionKind::HoldMail,
-                                                        ActionKind::DeleteMail, ActionKind::LockAccount,
-                                                        ActionKind::BlockIps};
+            static const std::set<ActionKind> kApply = {
+                ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
+                ActionKind::LockAccount, ActionKind::BlockIps};
             for (const auto& name : names) {
                 auto kind = action_kind_from_string(name);
                 if (!kind || !kApply.count(*kind)) {
                     fail(acts, "policy.auto_actions: '" + name +
-                                   "' is not one of block_login, hold_mail, delete_mail, lock_account, block_ips");
+                                   "' is not one of block_login, hold_mail, delete_mail, "
+                                   "lock_account, block_ips");
                     continue;
                 }
                 p.auto_actions.push_back(*kind);
@@ -332,9 +370,11 @@ private:
 
     void load_mitigation(const YAML::Node& n, MitigationConfig& m) {
         const std::string ctx = "mitigation";
-        if (!mapping(n, ctx, {"dry_run", "postfix_config_dir", "sasl_access_map", "client_access_map", "map_type",
-                              "showq_path", "mail_log", "sasl_backend", "sasldb_path", "lock_command",
-                              "unlock_command", "max_block_ips", "command_timeout", "postfix_bin_dir"}))
+        if (!mapping(n, ctx,
+                     {"dry_run", "postfix_config_dir", "sasl_access_map", "client_access_map",
+                      "map_type", "showq_path", "mail_log", "sasl_backend", "sasldb_path",
+                      "lock_command", "unlock_command", "max_block_ips", "command_timeout",
+                      "postfix_bin_dir"}))
             return;
         boolean(n, ctx, "dry_run", m.dry_run);
         str(n, ctx, "postfix_config_dir", m.postfix_config_dir);
@@ -345,11 +385,19 @@ private:
         str(n, ctx, "mail_log", m.mail_log);
         std::string backend(to_string(m.sasl_backend));
         str(n, ctx, "sasl_backend", backend);
-        if (backend == "sasldb") m.sasl_backend = SaslBackend::Sasldb;
-        else if (backend == "saslauthd_shadow") m.sasl_backend = SaslBackend::SaslauthdShadow;
-        else if (backend == "command") m.sasl_backend = SaslBackend::Command;
-        else if (backend == "none") m.sasl_backend = SaslBackend::None;
-        else fail(n["sasl_backend"], "mitigation.sasl_backend: expected sasldb, saslauthd_shadow, command or none, got '" + backend + "'");
+        if (backend == "sasldb")
+            m.sasl_backend = SaslBackend::Sasldb;
+        else if (backend == "saslauthd_shadow")
+            m.sasl_backend = SaslBackend::SaslauthdShadow;
+        else if (backend == "command")
+            m.sasl_backend = SaslBackend::Command;
+        else if (backend == "none")
+            m.sasl_backend = SaslBackend::None;
+        else
+            fail(n["sasl_backend"],
+                 "mitigation.sasl_backend: expected sasldb, saslauthd_shadow, command or none, got "
+                 "'" +
+                     backend + "'");
         str(n, ctx, "sasldb_path", m.sasldb_path);
         strings(n, ctx, "lock_command", m.lock_command);
         strings(n, ctx, "unlock_command", m.unlock_command);
@@ -358,15 +406,20 @@ private:
         str(n, ctx, "postfix_bin_dir", m.postfix_bin_dir);
         static const std::set<std::string> kMapTypes = {"hash", "btree", "lmdb", "cdb", "texthash"};
         if (!kMapTypes.count(m.map_type))
-            fail(n["map_type"], "mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got '" + m.map_type + "'");
-        if (m.sasl_backend == SaslBackend::Command && (m.lock_command.empty() || m.unlock_command.empty()))
-            fail(n["sasl_backend"], "mitigation.sasl_backend: command needs lock_command and unlock_command");
+            fail(n["map_type"],
+                 "mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got '" +
+                     m.map_type + "'");
+        if (m.sasl_backend == SaslBackend::Command &&
+            (m.lock_command.empty() || m.unlock_command.empty()))
+            fail(n["sasl_backend"],
+                 "mitigation.sasl_backend: command needs lock_command and unlock_command");
     }
 
     void load_telegram(const YAML::Node& n, TelegramConfig& t) {
         const std::string ctx = "telegram";
-        if (!mapping(n, ctx, {"enabled", "api_url", "bot_token_file", "admin_chat_ids", "admin_user_ids",
-                              "poll_timeout", "button_ttl", "grafana_url", "alertmanager_url"}))
+        if (!mapping(n, ctx,
+                     {"enabled", "api_url", "bot_token_file", "admin_chat_ids", "admin_user_ids",
+                      "poll_timeout", "button_ttl", "grafana_url", "alertmanager_url"}))
             return;
         boolean(n, ctx, "enabled", t.enabled);
         str(n, ctx, "api_url", t.api_url);
@@ -382,8 +435,12 @@ private:
         url(n, ctx, "alertmanager_url", t.alertmanager_url, true);
         if (!t.enabled) return;
         secret(n, ctx, "bot_token_file", t.bot_token_file, t.bot_token, true);
-        if (t.admin_chat_ids.empty()) fail(n["admin_chat_ids"].IsDefined() ? n["admin_chat_ids"] : n, "telegram.admin_chat_ids: required when telegram is enabled");
-        if (t.admin_user_ids.empty()) fail(n["admin_user_ids"].IsDefined() ? n["admin_user_ids"] : n, "telegram.admin_user_ids: required when telegram is enabled");
+        if (t.admin_chat_ids.empty())
+            fail(n["admin_chat_ids"].IsDefined() ? n["admin_chat_ids"] : n,
+                 "telegram.admin_chat_ids: required when telegram is enabled");
+        if (t.admin_user_ids.empty())
+            fail(n["admin_user_ids"].IsDefined() ? n["admin_user_ids"] : n,
+                 "telegram.admin_user_ids: required when telegram is enabled");
     }
 
     std::string m_name;

@@ -39,8 +39,13 @@ struct HttpServer::Impl {
     httplib::Server server;
     std::thread thread;
 
-    Impl(HttpServerOptions o, Intake& i, ReceiverMetrics& m, std::function<void()> b, std::function<bool()> h)
-        : options(std::move(o)), intake(i), metrics(m), before_metrics(std::move(b)), healthy(std::move(h)) {}
+    Impl(HttpServerOptions o, Intake& i, ReceiverMetrics& m, std::function<void()> b,
+         std::function<bool()> h)
+        : options(std::move(o)),
+          intake(i),
+          metrics(m),
+          before_metrics(std::move(b)),
+          healthy(std::move(h)) {}
 
     static void reply(httplib::Response& res, int status, const std::string& error) {
         res.status = status;
@@ -54,15 +59,17 @@ struct HttpServer::Impl {
             return reply(res, 401, "missing or wrong bearer token");
         }
         if (req.body.size() > options.max_body_bytes)
-            return reply(res, 413, "body above " + std::to_string(options.max_body_bytes) + " bytes");
+            return reply(res, 413,
+                         "body above " + std::to_string(options.max_body_bytes) + " bytes");
         auto payload = parse_webhook(req.body);
         if (!payload) return reply(res, 400, payload.error().message);
         auto stored = intake.accept(*payload, req.body);
         if (!stored) return reply(res, 500, stored.error().message);
         metrics.alerts(stored->new_firing, stored->new_resolved, stored->duplicates);
         if (payload->truncated_alerts > 0)
-            log::warn("Alertmanager truncated a webhook", {{"group_key", payload->group_key},
-                                                          {"truncated_alerts", std::to_string(payload->truncated_alerts)}});
+            log::warn("Alertmanager truncated a webhook",
+                      {{"group_key", payload->group_key},
+                       {"truncated_alerts", std::to_string(payload->truncated_alerts)}});
         nlohmann::json body = {{"status", "ok"},
                                {"webhook_id", stored->webhook_id},
                                {"new_alerts", stored->new_firing + stored->new_resolved},
@@ -73,12 +80,18 @@ struct HttpServer::Impl {
 
     static std::string_view result_of(int status) {
         switch (status) {
-            case 200: return "accepted";
-            case 400: return "invalid";
-            case 401: return "unauthorized";
-            case 405: return "method_not_allowed";
-            case 413: return "too_large";
-            default: return "error";
+            case 200:
+                return "accepted";
+            case 400:
+                return "invalid";
+            case 401:
+                return "unauthorized";
+            case 405:
+                return "method_not_allowed";
+            case 413:
+                return "too_large";
+            default:
+                return "error";
         }
     }
 
@@ -90,12 +103,15 @@ struct HttpServer::Impl {
         server.set_read_timeout(10, 0);
         server.set_write_timeout(10, 0);
         const int threads = std::max(options.threads, 4);
-        server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+        server.new_task_queue = [threads] {
+            return new httplib::ThreadPool(static_cast<std::size_t>(threads));
+        };
 
         server.Post("/alertmanager", [this](const httplib::Request& req, httplib::Response& res) {
             const auto start = std::chrono::steady_clock::now();
             handle_webhook(req, res);
-            metrics.webhook_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            metrics.webhook_duration(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         });
         server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
             if (before_metrics) before_metrics();
@@ -139,7 +155,9 @@ HttpServer::HttpServer(HttpServerOptions options, Intake& intake, ReceiverMetric
     : m_impl(std::make_unique<Impl>(std::move(options), intake, metrics, std::move(before_metrics),
                                     std::move(healthy))) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+    stop();
+}
 
 Result<int> HttpServer::start() {
     m_impl->routes();

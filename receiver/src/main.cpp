@@ -30,9 +30,12 @@ int main(int argc, char** argv) {
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-        else if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
-        else if (a == "--check-config") check_only = true;
+        if (a == "--config" && i + 1 < argc)
+            config_path = argv[++i];
+        else if (a.rfind("--config=", 0) == 0)
+            config_path = a.substr(9);
+        else if (a == "--check-config")
+            check_only = true;
         else if (a == "--version") {
             std::cout << "saslguard-receiver " << SASLGUARD_VERSION << "\n";
             return 0;
@@ -84,8 +87,10 @@ int main(int argc, char** argv) {
         while (!expiry_cv.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
             lock.unlock();
             for (const auto& o : (*mitigation)->run_expiries()) {
-                if (o.ok) log::info("expired block reverted", {{"summary", o.summary}});
-                else log::warn("expiry failed", {{"error", o.error}});
+                if (o.ok)
+                    log::info("expired block reverted", {{"summary", o.summary}});
+                else
+                    log::warn("expiry failed", {{"error", o.error}});
             }
             lock.lock();
         }

@@ -12,9 +12,10 @@
 namespace saslguard::receiver {
 
 namespace {
-constexpr std::string_view kWebhookResults[] = {"accepted", "invalid", "unauthorized", "too_large",
-                                                "method_not_allowed", "error"};
-constexpr std::string_view kActionKinds[] = {"block_login", "hold_mail", "delete_mail", "lock_account", "block_ips"};
+constexpr std::string_view kWebhookResults[] = {
+    "accepted", "invalid", "unauthorized", "too_large", "method_not_allowed", "error"};
+constexpr std::string_view kActionKinds[] = {"block_login", "hold_mail", "delete_mail",
+                                             "lock_account", "block_ips"};
 constexpr std::string_view kActionResults[] = {"ok", "failed", "interrupted"};
 constexpr std::string_view kBlockKinds[] = {"login", "ip", "account", "hold"};
 }  // namespace
@@ -23,34 +24,52 @@ struct ReceiverMetrics::Impl {
     std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
     std::vector<std::function<std::string()>> text_sources;
     prometheus::Family<prometheus::Counter>& webhooks =
-        prometheus::BuildCounter().Name("saslguard_receiver_webhooks_total")
-            .Help("Alertmanager webhook requests by result").Register(*registry);
+        prometheus::BuildCounter()
+            .Name("saslguard_receiver_webhooks_total")
+            .Help("Alertmanager webhook requests by result")
+            .Register(*registry);
     prometheus::Family<prometheus::Counter>& alerts =
-        prometheus::BuildCounter().Name("saslguard_receiver_alerts_total")
-            .Help("New alert events stored, by status").Register(*registry);
+        prometheus::BuildCounter()
+            .Name("saslguard_receiver_alerts_total")
+            .Help("New alert events stored, by status")
+            .Register(*registry);
     prometheus::Counter& duplicates =
-        prometheus::BuildCounter().Name("saslguard_receiver_alerts_duplicate_total")
-            .Help("Redelivered alert events recognised and not acted on again").Register(*registry).Add({});
-    prometheus::Gauge& incidents_open =
-        prometheus::BuildGauge().Name("saslguard_receiver_incidents_open")
-            .Help("Incidents whose alert has not resolved").Register(*registry).Add({});
+        prometheus::BuildCounter()
+            .Name("saslguard_receiver_alerts_duplicate_total")
+            .Help("Redelivered alert events recognised and not acted on again")
+            .Register(*registry)
+            .Add({});
+    prometheus::Gauge& incidents_open = prometheus::BuildGauge()
+                                            .Name("saslguard_receiver_incidents_open")
+                                            .Help("Incidents whose alert has not resolved")
+                                            .Register(*registry)
+                                            .Add({});
     prometheus::Family<prometheus::Counter>& actions =
-        prometheus::BuildCounter().Name("saslguard_receiver_actions_total")
-            .Help("Automatic actions by kind and result").Register(*registry);
-    prometheus::Family<prometheus::Gauge>& blocks =
-        prometheus::BuildGauge().Name("saslguard_receiver_active_blocks")
-            .Help("Blocks in force, by kind").Register(*registry);
-    prometheus::Gauge& backlog =
-        prometheus::BuildGauge().Name("saslguard_receiver_queue_backlog")
-            .Help("Stored alert events the worker has not finished").Register(*registry).Add({});
+        prometheus::BuildCounter()
+            .Name("saslguard_receiver_actions_total")
+            .Help("Automatic actions by kind and result")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& blocks = prometheus::BuildGauge()
+                                                        .Name("saslguard_receiver_active_blocks")
+                                                        .Help("Blocks in force, by kind")
+                                                        .Register(*registry);
+    prometheus::Gauge& backlog = prometheus::BuildGauge()
+                                     .Name("saslguard_receiver_queue_backlog")
+                                     .Help("Stored alert events the worker has not finished")
+                                     .Register(*registry)
+                                     .Add({});
     prometheus::Family<prometheus::Counter>& notifications =
-        prometheus::BuildCounter().Name("saslguard_receiver_notifications_total")
-            .Help("Notifier calls by result").Register(*registry);
+        prometheus::BuildCounter()
+            .Name("saslguard_receiver_notifications_total")
+            .Help("Notifier calls by result")
+            .Register(*registry);
     prometheus::Histogram& duration =
-        prometheus::BuildHistogram().Name("saslguard_receiver_webhook_duration_seconds")
-            .Help("POST /alertmanager handling time including the durable commit").Register(*registry)
-            .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                             0.5, 1, 2.5});
+        prometheus::BuildHistogram()
+            .Name("saslguard_receiver_webhook_duration_seconds")
+            .Help("POST /alertmanager handling time including the durable commit")
+            .Register(*registry)
+            .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                             0.05, 0.1, 0.25, 0.5, 1, 2.5});
 
     std::map<std::string, prometheus::Counter*, std::less<>> webhook_by_result;
     prometheus::Counter* firing = &alerts.Add({{"status", "firing"}});
@@ -60,9 +79,11 @@ struct ReceiverMetrics::Impl {
     std::mutex mu;  // for the rarely used Add() paths below
 
     Impl() {
-        for (auto r : kWebhookResults) webhook_by_result[std::string(r)] = &webhooks.Add({{"result", std::string(r)}});
+        for (auto r : kWebhookResults)
+            webhook_by_result[std::string(r)] = &webhooks.Add({{"result", std::string(r)}});
         for (auto k : kActionKinds)
-            for (auto r : kActionResults) actions.Add({{"kind", std::string(k)}, {"result", std::string(r)}});
+            for (auto r : kActionResults)
+                actions.Add({{"kind", std::string(k)}, {"result", std::string(r)}});
         for (auto k : kBlockKinds) blocks.Add({{"kind", std::string(k)}});
     }
 };
@@ -72,11 +93,14 @@ ReceiverMetrics::~ReceiverMetrics() = default;
 
 void ReceiverMetrics::webhook(std::string_view result) {
     auto it = m_impl->webhook_by_result.find(result);
-    if (it == m_impl->webhook_by_result.end()) it = m_impl->webhook_by_result.find(std::string_view("error"));
+    if (it == m_impl->webhook_by_result.end())
+        it = m_impl->webhook_by_result.find(std::string_view("error"));
     it->second->Increment();
 }
 
-void ReceiverMetrics::webhook_duration(double seconds) { m_impl->duration.Observe(seconds); }
+void ReceiverMetrics::webhook_duration(double seconds) {
+    m_impl->duration.Observe(seconds);
+}
 
 void ReceiverMetrics::alerts(int firing, int resolved, int duplicates) {
     m_impl->firing->Increment(firing);
@@ -89,11 +113,17 @@ void ReceiverMetrics::action(std::string_view kind, std::string_view result) {
     m_impl->actions.Add({{"kind", std::string(kind)}, {"result", std::string(result)}}).Increment();
 }
 
-void ReceiverMetrics::notification(bool ok) { (ok ? m_impl->notify_ok : m_impl->notify_failed)->Increment(); }
+void ReceiverMetrics::notification(bool ok) {
+    (ok ? m_impl->notify_ok : m_impl->notify_failed)->Increment();
+}
 
-void ReceiverMetrics::set_incidents_open(double n) { m_impl->incidents_open.Set(n); }
+void ReceiverMetrics::set_incidents_open(double n) {
+    m_impl->incidents_open.Set(n);
+}
 
-void ReceiverMetrics::set_backlog(double n) { m_impl->backlog.Set(n); }
+void ReceiverMetrics::set_backlog(double n) {
+    m_impl->backlog.Set(n);
+}
 
 void ReceiverMetrics::set_active_blocks(std::string_view kind, double n) {
     std::lock_guard lock(m_impl->mu);

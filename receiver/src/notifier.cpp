@@ -32,7 +32,8 @@ std::string outcomes_line(const std::vector<ActionResult>& results, bool& any_fa
 Result<void> LogNotifier::incident_opened(const IncidentNotice& n) {
     const auto* user = n.evidence.culprit_evidence();
     std::string actions;
-    for (auto k : n.decision.actions) actions += (actions.empty() ? "" : ",") + std::string(to_string(k));
+    for (auto k : n.decision.actions)
+        actions += (actions.empty() ? "" : ",") + std::string(to_string(k));
     bool failed = false;
     std::string outcomes = outcomes_line(n.results, failed);
     log::write(failed || n.interrupted ? log::Level::Warn : log::Level::Info, "incident opened",
@@ -59,7 +60,8 @@ Result<void> LogNotifier::incident_resolved(const IncidentNotice& n) {
     return {};
 }
 
-Result<void> FanoutNotifier::each(Result<void> (Notifier::*call)(const IncidentNotice&), const IncidentNotice& notice) {
+Result<void> FanoutNotifier::each(Result<void> (Notifier::*call)(const IncidentNotice&),
+                                  const IncidentNotice& notice) {
     Result<void> first;
     for (auto& n : m_notifiers) {
         auto r = ((*n).*call)(notice);

@@ -32,14 +32,16 @@ bool is_allowlisted(const PolicyConfig& policy, std::string_view username) {
     for (const auto& d : policy.allowlist_domains) {
         const std::string allowed = lower(d);
         if (domain == allowed) return true;
-        if (domain.size() > allowed.size() && domain.compare(domain.size() - allowed.size(), allowed.size(), allowed) == 0 &&
+        if (domain.size() > allowed.size() &&
+            domain.compare(domain.size() - allowed.size(), allowed.size(), allowed) == 0 &&
             domain[domain.size() - allowed.size() - 1] == '.')
             return true;
     }
     return false;
 }
 
-Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& evidence, int auto_actions_last_hour) {
+Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& evidence,
+                int auto_actions_last_hour) {
     Decision d;
     const std::string alertname = alert.label("alertname");
     std::string origin;
@@ -54,7 +56,8 @@ Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& 
         origin = "the default";
     }
     d.mode = d.configured_mode;
-    const std::string mode_text = std::string(to_string(d.configured_mode)) + " (from " + origin + ")";
+    const std::string mode_text =
+        std::string(to_string(d.configured_mode)) + " (from " + origin + ")";
 
     if (!evidence.culprit) {
         d.mode = Mode::Notify;
@@ -64,7 +67,8 @@ Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& 
     const std::string& user = *evidence.culprit;
     if (!validate::sasl_username(user)) {
         d.mode = Mode::Notify;
-        d.reason = mode_text + "; the culprit's name is not a valid SASL login name, so no action is offered";
+        d.reason = mode_text +
+                   "; the culprit's name is not a valid SASL login name, so no action is offered";
         return d;
     }
     d.actions = policy.auto_actions;
@@ -84,23 +88,26 @@ Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& 
         return d;
     };
     if (is_allowlisted(policy, user)) return downgrade(user + " is allowlisted");
-    if (const auto* u = evidence.culprit_evidence(); u && u->messages && *u->messages < policy.min_messages)
+    if (const auto* u = evidence.culprit_evidence();
+        u && u->messages && *u->messages < policy.min_messages)
         return downgrade(user + " sent " + std::to_string(static_cast<long long>(*u->messages)) +
                          " messages, below policy.min_messages " +
                          std::to_string(static_cast<long long>(policy.min_messages)));
     if (d.actions.empty()) return downgrade("policy.auto_actions is empty");
     const int wanted = static_cast<int>(d.actions.size());
     if (auto_actions_last_hour + wanted > policy.max_auto_actions_per_hour)
-        return downgrade(std::to_string(auto_actions_last_hour) + " automatic actions in the last hour; " +
-                         std::to_string(wanted) + " more would exceed policy.max_auto_actions_per_hour " +
+        return downgrade(std::to_string(auto_actions_last_hour) +
+                         " automatic actions in the last hour; " + std::to_string(wanted) +
+                         " more would exceed policy.max_auto_actions_per_hour " +
                          std::to_string(policy.max_auto_actions_per_hour));
     d.act = true;
-    d.reason = mode_text + ": " + join_kinds(d.actions) + " for " + user + " (evidence: " + evidence.source + ")";
+    d.reason = mode_text + ": " + join_kinds(d.actions) + " for " + user +
+               " (evidence: " + evidence.source + ")";
     return d;
 }
 
-std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence& evidence, const Config& config,
-                                        std::int64_t incident_id) {
+std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence& evidence,
+                                        const Config& config, std::int64_t incident_id) {
     std::vector<ActionRequest> out;
     if (!decision.act || !evidence.culprit) return out;
     for (auto kind : decision.actions) {
@@ -114,7 +121,8 @@ std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence
         r.actor = "auto";
         r.reason = decision.reason;
         r.dry_run = config.mitigation.dry_run;
-        if (config.policy.action_expiry.count() > 0 && inverse(kind)) r.expires_after = config.policy.action_expiry;
+        if (config.policy.action_expiry.count() > 0 && inverse(kind))
+            r.expires_after = config.policy.action_expiry;
         out.push_back(std::move(r));
     }
     return out;

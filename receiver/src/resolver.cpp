@@ -27,7 +27,8 @@ std::optional<double> parse_double(std::string_view s) {
 }
 
 bool is_name_char(char c, bool first) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (!first && c >= '0' && c <= '9');
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+           (!first && c >= '0' && c <= '9');
 }
 
 // One line: name{label="value",…} value [timestamp]
@@ -47,7 +48,8 @@ std::optional<Sample> parse_sample(std::string_view line) {
             }
             std::size_t start = i;
             while (i < line.size() && is_name_char(line[i], i == start)) ++i;
-            if (i == start || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') return std::nullopt;
+            if (i == start || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"')
+                return std::nullopt;
             std::string key(line.substr(start, i - start));
             i += 2;
             std::string value;
@@ -68,7 +70,8 @@ std::optional<Sample> parse_sample(std::string_view line) {
     }
     while (i < line.size() && line[i] == ' ') ++i;
     std::size_t end = line.find(' ', i);
-    auto v = parse_double(line.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+    auto v = parse_double(
+        line.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
     if (!v) return std::nullopt;
     s.value = *v;
     return s;
@@ -84,10 +87,13 @@ std::vector<Sample> parse_metrics_text(std::string_view text, std::size_t* malfo
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
         if (line.empty() || line.front() == '#') continue;
-        if (auto s = parse_sample(line)) out.push_back(std::move(*s));
-        else ++bad;
+        if (auto s = parse_sample(line))
+            out.push_back(std::move(*s));
+        else
+            ++bad;
     }
     if (malformed) *malformed = bad;
     return out;
@@ -163,23 +169,32 @@ class PrometheusSource final : public Source {
 public:
     PrometheusSource(const PrometheusConfig& cfg, HttpFetch& fetch, const std::string& instance,
                      std::vector<std::string>& notes)
-        : m_cfg(cfg), m_fetch(fetch), m_notes(notes), m_range("[" + promql_duration(cfg.window) + "]") {
+        : m_cfg(cfg),
+          m_fetch(fetch),
+          m_notes(notes),
+          m_range("[" + promql_duration(cfg.window) + "]") {
         if (!instance.empty()) m_selector = "instance=" + promql_quote(instance);
     }
 
     Result<Overview> overview() override {
         Overview o;
-        auto top = query("topk(5, sum by (sasl_username) (increase(postfix_sasl_user_messages_total" + sel() +
-                         m_range + ")))");
+        auto top =
+            query("topk(5, sum by (sasl_username) (increase(postfix_sasl_user_messages_total" +
+                  sel() + m_range + ")))");
         if (!top) return top.error();  // Prometheus did not answer: the caller falls back
         for (const auto& [labels, v] : *top)
-            if (auto it = labels.find("sasl_username"); it != labels.end() && v > 0) o.users.emplace_back(it->second, v);
-        std::sort(o.users.begin(), o.users.end(), [](auto& a, auto& b) { return a.second > b.second; });
+            if (auto it = labels.find("sasl_username"); it != labels.end() && v > 0)
+                o.users.emplace_back(it->second, v);
+        std::sort(o.users.begin(), o.users.end(),
+                  [](auto& a, auto& b) { return a.second > b.second; });
         o.total = scalar("sum(increase(postfix_sasl_user_messages_total" + sel() + m_range + "))");
-        if (auto senders = query("topk(5, sum by (sender) (postfix_queue_sender_messages" + sel() + "))")) {
+        if (auto senders =
+                query("topk(5, sum by (sender) (postfix_queue_sender_messages" + sel() + "))")) {
             for (const auto& [labels, v] : *senders)
-                if (auto it = labels.find("sender"); it != labels.end() && v > 0) o.senders.push_back({it->second, v});
-            std::sort(o.senders.begin(), o.senders.end(), [](auto& a, auto& b) { return a.messages > b.messages; });
+                if (auto it = labels.find("sender"); it != labels.end() && v > 0)
+                    o.senders.push_back({it->second, v});
+            std::sort(o.senders.begin(), o.senders.end(),
+                      [](auto& a, auto& b) { return a.messages > b.messages; });
         } else {
             m_notes.push_back("queued senders unknown: " + senders.error().message);
         }
@@ -189,9 +204,12 @@ public:
 
     void details(UserEvidence& u) override {
         const std::string user_sel = sel("sasl_username=" + promql_quote(u.username));
-        if (!u.messages) u.messages = scalar("sum(increase(postfix_sasl_user_messages_total" + user_sel + m_range + "))");
+        if (!u.messages)
+            u.messages =
+                scalar("sum(increase(postfix_sasl_user_messages_total" + user_sel + m_range + "))");
         u.distinct_ips = scalar("max(postfix_sasl_user_client_ips" + user_sel + ")");
-        if (auto d = query("sum by (status) (increase(postfix_sasl_user_deliveries_total" + user_sel + m_range + "))")) {
+        if (auto d = query("sum by (status) (increase(postfix_sasl_user_deliveries_total" +
+                           user_sel + m_range + "))")) {
             std::map<std::string, double> by_status;
             for (const auto& [labels, v] : *d)
                 if (auto it = labels.find("status"); it != labels.end()) by_status[it->second] += v;
@@ -224,17 +242,22 @@ private:
         req.timeout = m_cfg.timeout;
         req.bearer_token = m_cfg.bearer_token;
         HttpResponse res = m_fetch(req);
-        if (!res.transport_ok()) return make_error("Prometheus " + m_cfg.url + " unreachable: " + res.error);
-        if (!res.ok()) return make_error("Prometheus answered HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 200));
+        if (!res.transport_ok())
+            return make_error("Prometheus " + m_cfg.url + " unreachable: " + res.error);
+        if (!res.ok())
+            return make_error("Prometheus answered HTTP " + std::to_string(res.status) + ": " +
+                              res.body.substr(0, 200));
         auto doc = nlohmann::json::parse(res.body, nullptr, false);
         if (doc.is_discarded() || !doc.is_object() || doc.value("status", "") != "success")
             return make_error("Prometheus answer not understood");
         const auto& data = doc["data"];
-        if (!data.is_object() || data.value("resultType", "") != "vector" || !data["result"].is_array())
+        if (!data.is_object() || data.value("resultType", "") != "vector" ||
+            !data["result"].is_array())
             return make_error("Prometheus answer is not an instant vector");
         Vector out;
         for (const auto& item : data["result"]) {
-            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 || !item["value"][1].is_string())
+            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 ||
+                !item["value"][1].is_string())
                 continue;
             auto v = parse_double(item["value"][1].get<std::string>());
             if (!v || std::isnan(*v)) continue;
@@ -265,8 +288,9 @@ public:
         req.timeout = m_cfg.timeout;
         HttpResponse res = m_fetch(req);
         if (!res.ok())
-            return make_error("exporter " + m_cfg.exporter_url + " did not answer: " +
-                              (res.transport_ok() ? "HTTP " + std::to_string(res.status) : res.error));
+            return make_error(
+                "exporter " + m_cfg.exporter_url + " did not answer: " +
+                (res.transport_ok() ? "HTTP " + std::to_string(res.status) : res.error));
         m_samples = parse_metrics_text(res.body);
         Overview o;
         std::map<std::string, double> users;
@@ -288,11 +312,13 @@ public:
         }
         for (const auto& [u, n] : users)
             if (n > 0 && !u.empty()) o.users.emplace_back(u, n);
-        std::sort(o.users.begin(), o.users.end(), [](auto& a, auto& b) { return a.second > b.second; });
+        std::sort(o.users.begin(), o.users.end(),
+                  [](auto& a, auto& b) { return a.second > b.second; });
         if (o.users.size() > 5) o.users.resize(5);
         for (const auto& [s, n] : senders)
             if (n > 0) o.senders.push_back({s, n});
-        std::sort(o.senders.begin(), o.senders.end(), [](auto& a, auto& b) { return a.messages > b.messages; });
+        std::sort(o.senders.begin(), o.senders.end(),
+                  [](auto& a, auto& b) { return a.messages > b.messages; });
         if (o.senders.size() > 5) o.senders.resize(5);
         if (any_total) o.total = total;
         if (any_depth) o.queue_depth = depth;
@@ -306,7 +332,8 @@ public:
         for (const auto& s : m_samples) {
             if (label(s, "sasl_username") != u.username) continue;
             if (s.name == "postfix_sasl_user_client_ips") u.distinct_ips = s.value;
-            if (s.name == "postfix_sasl_user_deliveries_total") by_status[label(s, "status")] += s.value;
+            if (s.name == "postfix_sasl_user_deliveries_total")
+                by_status[label(s, "status")] += s.value;
             if (s.name == "postfix_sasl_user_messages_total") {
                 messages += s.value;
                 seen = true;
@@ -348,9 +375,10 @@ Evidence Resolver::resolve(const Alert& alert) {
         source_name = "exporter";
         overview = exporter.overview();
         if (overview) {
-            ev.notes.push_back(why + "; figures come from one scrape of " + m_prometheus.exporter_url +
-                               ": counters are totals since the exporter started, not the last " + ev.window +
-                               ", so shares are of those totals and the queued senders carry the weight");
+            ev.notes.push_back(
+                why + "; figures come from one scrape of " + m_prometheus.exporter_url +
+                ": counters are totals since the exporter started, not the last " + ev.window +
+                ", so shares are of those totals and the queued senders carry the weight");
         } else {
             ev.notes.push_back(why);
             ev.notes.push_back(overview.error().message);
@@ -395,14 +423,16 @@ Evidence Resolver::resolve(const Alert& alert) {
 
     ev.source = source ? source_name : "none";
     if (!overview) {
-        ev.notes.push_back("no user named: the alert has no sasl_username label and no metrics were available");
+        ev.notes.push_back(
+            "no user named: the alert has no sasl_username label and no metrics were available");
         return ev;
     }
     if (ev.top_users.empty()) {
-        ev.notes.push_back("no SASL-authenticated messages" +
-                           (ev.instance.empty() ? std::string() : " on " + ev.instance) +
-                           (source_name == "prometheus" ? " in the last " + ev.window : std::string()) +
-                           ": no user named");
+        ev.notes.push_back(
+            "no SASL-authenticated messages" +
+            (ev.instance.empty() ? std::string() : " on " + ev.instance) +
+            (source_name == "prometheus" ? " in the last " + ev.window : std::string()) +
+            ": no user named");
         return ev;
     }
     UserEvidence& top = ev.top_users.front();
@@ -414,8 +444,9 @@ Evidence Resolver::resolve(const Alert& alert) {
         ev.culprit = top.username;
         return ev;
     }
-    ev.notes.push_back("top user " + top.username + " has " + fmt(n) + " messages (" + fmt(share * 100) + "% of " +
-                       fmt(ev.total_messages.value_or(0)) + "): below policy min_share " + fmt(m_policy.min_share * 100) +
+    ev.notes.push_back("top user " + top.username + " has " + fmt(n) + " messages (" +
+                       fmt(share * 100) + "% of " + fmt(ev.total_messages.value_or(0)) +
+                       "): below policy min_share " + fmt(m_policy.min_share * 100) +
                        "% or min_messages " + fmt(m_policy.min_messages) + ", no user named");
     return ev;
 }

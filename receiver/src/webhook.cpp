@@ -38,7 +38,8 @@ public:
         return v->get<std::string>();
     }
 
-    std::map<std::string, std::string> kv(const json& obj, const std::string& path, const char* key) {
+    std::map<std::string, std::string> kv(const json& obj, const std::string& path,
+                                          const char* key) {
         std::map<std::string, std::string> out;
         const json* v = field(obj, path, key);
         if (!v) return out;
@@ -66,7 +67,8 @@ public:
 
     std::string time(const json& obj, const std::string& path, const char* key) {
         std::string s = string(obj, path, key);
-        if (!failed() && !is_rfc3339(s)) fail(join(path, key), "expected an RFC 3339 time, got '" + clip(s) + "'");
+        if (!failed() && !is_rfc3339(s))
+            fail(join(path, key), "expected an RFC 3339 time, got '" + clip(s) + "'");
         return s;
     }
 
@@ -102,8 +104,8 @@ bool is_rfc3339(std::string_view s) {
     };
     auto at = [&](std::size_t pos, char c) { return pos < s.size() && s[pos] == c; };
     if (!(digits(0, 4) && at(4, '-') && digits(5, 2) && at(7, '-') && digits(8, 2) &&
-          (at(10, 'T') || at(10, 't')) && digits(11, 2) && at(13, ':') && digits(14, 2) && at(16, ':') &&
-          digits(17, 2)))
+          (at(10, 'T') || at(10, 't')) && digits(11, 2) && at(13, ':') && digits(14, 2) &&
+          at(16, ':') && digits(17, 2)))
         return false;
     std::size_t i = 19;
     if (at(i, '.')) {
@@ -112,7 +114,8 @@ bool is_rfc3339(std::string_view s) {
         if (i == start || i - start > 9) return false;
     }
     if (at(i, 'Z') || at(i, 'z')) return i + 1 == s.size();
-    if (at(i, '+') || at(i, '-')) return digits(i + 1, 2) && at(i + 3, ':') && digits(i + 4, 2) && i + 6 == s.size();
+    if (at(i, '+') || at(i, '-'))
+        return digits(i + 1, 2) && at(i + 3, ':') && digits(i + 4, 2) && i + 6 == s.size();
     return false;
 }
 
@@ -135,17 +138,22 @@ Result<WebhookPayload> parse_webhook(std::string_view body) {
         }
         return make_error("invalid JSON");
     }
-    if (!doc.is_object()) return make_error(std::string("expected a JSON object, got ") + doc.type_name());
+    if (!doc.is_object())
+        return make_error(std::string("expected a JSON object, got ") + doc.type_name());
 
     Reader r;
     WebhookPayload p;
     p.version = r.string(doc, "", "version");
     if (!r.failed() && p.version != "4")
-        r.fail("version", "unsupported webhook version '" + Reader::clip(p.version) + "' (want \"4\")");
+        r.fail("version",
+               "unsupported webhook version '" + Reader::clip(p.version) + "' (want \"4\")");
     p.group_key = r.string(doc, "", "groupKey");
     if (const json* t = r.failed() ? nullptr : r.field(doc, "", "truncatedAlerts")) {
-        if (t->is_number_unsigned()) p.truncated_alerts = t->get<std::uint64_t>();
-        else r.fail("truncatedAlerts", std::string("expected a non-negative integer, got ") + t->type_name());
+        if (t->is_number_unsigned())
+            p.truncated_alerts = t->get<std::uint64_t>();
+        else
+            r.fail("truncatedAlerts",
+                   std::string("expected a non-negative integer, got ") + t->type_name());
     }
     p.status = r.status(doc, "");
     p.receiver = r.string(doc, "", "receiver");
@@ -154,7 +162,8 @@ Result<WebhookPayload> parse_webhook(std::string_view body) {
     p.common_annotations = r.kv(doc, "", "commonAnnotations");
     p.external_url = r.string(doc, "", "externalURL");
     const json* alerts = r.failed() ? nullptr : r.field(doc, "", "alerts");
-    if (alerts && !alerts->is_array()) r.fail("alerts", std::string("expected an array, got ") + alerts->type_name());
+    if (alerts && !alerts->is_array())
+        r.fail("alerts", std::string("expected an array, got ") + alerts->type_name());
     if (alerts && alerts->is_array() && alerts->empty()) r.fail("alerts", "must not be empty");
     if (alerts && !r.failed()) {
         p.alerts.reserve(alerts->size());
@@ -174,7 +183,8 @@ Result<WebhookPayload> parse_webhook(std::string_view body) {
             alert.generator_url = r.string(a, path, "generatorURL");
             alert.fingerprint = r.string(a, path, "fingerprint");
             if (!r.failed() && !is_hex_fingerprint(alert.fingerprint))
-                r.fail(path + ".fingerprint", "expected 1..64 hex digits, got '" + Reader::clip(alert.fingerprint) + "'");
+                r.fail(path + ".fingerprint",
+                       "expected 1..64 hex digits, got '" + Reader::clip(alert.fingerprint) + "'");
             if (r.failed()) break;
             p.alerts.push_back(std::move(alert));
         }

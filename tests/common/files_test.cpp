@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include "saslguard/common/files.hpp"
 

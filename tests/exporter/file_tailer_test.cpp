@@ -4,11 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 using namespace saslguard::exporter;
@@ -138,7 +138,8 @@ TEST_CASE("over-long lines are dropped whole and reported, the next line is inta
     LineSplitter s(16);
     std::string input = "short\n" + std::string(40, 'x') + "\nafter\n";
     // Feed in small pieces so the long line spans several reads.
-    for (std::size_t i = 0; i < input.size(); i += 7) s.feed(input.data() + i, std::min<std::size_t>(7, input.size() - i), c);
+    for (std::size_t i = 0; i < input.size(); i += 7)
+        s.feed(input.data() + i, std::min<std::size_t>(7, input.size() - i), c);
     CHECK(c.take() == Lines{"short", "after"});
     CHECK(c.dropped == 1);
     std::string one_read = std::string(1 << 20, 'y') + "\nok\n";

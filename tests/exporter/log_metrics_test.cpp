@@ -49,19 +49,24 @@ std::string at(int second) {
     std::snprintf(buf, sizeof buf, "2026-11-23T09:%02d:%02dZ", second / 60, second % 60);
     return buf;
 }
-std::string client(int t, const std::string& qid, const std::string& user, const std::string& ip = "192.0.2.1") {
+std::string client(int t, const std::string& qid, const std::string& user,
+                   const std::string& ip = "192.0.2.1") {
     return at(t) + " mail postfix/submission/smtpd[1]: " + qid + ": client=unknown[" + ip +
            "], sasl_method=PLAIN, sasl_username=" + user;
 }
 std::string qmgr_from(int t, const std::string& qid, int nrcpt) {
-    return at(t) + " mail postfix/qmgr[2]: " + qid + ": from=<x@y>, size=100, nrcpt=" + std::to_string(nrcpt) +
-           " (queue active)";
+    return at(t) + " mail postfix/qmgr[2]: " + qid +
+           ": from=<x@y>, size=100, nrcpt=" + std::to_string(nrcpt) + " (queue active)";
 }
 std::string delivery(int t, const std::string& qid, const std::string& status) {
-    return at(t) + " mail postfix/smtp[3]: " + qid + ": to=<r@remote>, relay=none, delay=1, delays=0/0/0/0, dsn=4.4.1, "
-           "status=" + status + " (whatever)";
+    return at(t) + " mail postfix/smtp[3]: " + qid +
+           ": to=<r@remote>, relay=none, delay=1, delays=0/0/0/0, dsn=4.4.1, "
+           "status=" +
+           status + " (whatever)";
 }
-std::string removed(int t, const std::string& qid) { return at(t) + " mail postfix/qmgr[2]: " + qid + ": removed"; }
+std::string removed(int t, const std::string& qid) {
+    return at(t) + " mail postfix/qmgr[2]: " + qid + ": removed";
+}
 std::string failure(int t, const std::string& ip, const std::string& method = "LOGIN") {
     return at(t) + " mail postfix/smtpd[1]: warning: unknown[" + ip + "]: SASL " + method +
            " authentication failed: authentication failure";
@@ -89,28 +94,34 @@ TEST_CASE("a new user's series all exist at zero, deliveries for every status") 
     CHECK(h.value(kUser + "u@x\"}") == 1);
     CHECK(h.value("postfix_sasl_user_recipients_total{sasl_username=\"u@x\"}") == 0);
     for (const char* s : {"sent", "deferred", "bounced", "expired"})
-        CHECK(h.value(std::string("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"") + s + "\"}") == 0);
+        CHECK(h.value(std::string(
+                          "postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"") +
+                      s + "\"}") == 0);
     CHECK(h.value("postfix_smtpd_sasl_authentication_failures_total{sasl_method=\"PLAIN\"}") == 0);
     CHECK(h.value("postfix_sasl_failures_by_client_ip{client_ip=\"__other__\"}") == 0);
 }
 
 TEST_CASE("recipients count once per message although qmgr repeats from= on every retry") {
     Harness h;
-    h.lines({client(0, "AAAAA00001", "u@x"), qmgr_from(1, "AAAAA00001", 3), delivery(2, "AAAAA00001", "deferred"),
-             qmgr_from(60, "AAAAA00001", 3), delivery(61, "AAAAA00001", "sent"), removed(62, "AAAAA00001"),
+    h.lines({client(0, "AAAAA00001", "u@x"), qmgr_from(1, "AAAAA00001", 3),
+             delivery(2, "AAAAA00001", "deferred"), qmgr_from(60, "AAAAA00001", 3),
+             delivery(61, "AAAAA00001", "sent"), removed(62, "AAAAA00001"),
              // After removal the queue id is forgotten: a later line is not attributed.
              delivery(63, "AAAAA00001", "sent")});
     CHECK(h.value("postfix_sasl_user_recipients_total{sasl_username=\"u@x\"}") == 3);
-    CHECK(h.value("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"deferred\"}") == 1);
-    CHECK(h.value("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"sent\"}") == 1);
+    CHECK(
+        h.value("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"deferred\"}") ==
+        1);
+    CHECK(h.value("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"sent\"}") ==
+          1);
     CHECK(h.value("postfix_smtp_messages_processed_total{status=\"sent\"}") == 2);
     CHECK(h.metrics.tracked_queue_ids() == 0);
 }
 
 TEST_CASE("messages without SASL are not attributed to anyone") {
     Harness h;
-    h.lines({at(0) + " mail postfix/smtpd[1]: AAAAA00002: client=mx.example[192.0.2.9]", qmgr_from(1, "AAAAA00002", 5),
-             delivery(2, "AAAAA00002", "sent")});
+    h.lines({at(0) + " mail postfix/smtpd[1]: AAAAA00002: client=mx.example[192.0.2.9]",
+             qmgr_from(1, "AAAAA00002", 5), delivery(2, "AAAAA00002", "sent")});
     CHECK(h.text().find("{sasl_username=") == std::string::npos);
     CHECK(h.metrics.tracked_users() == 0);
 }
@@ -119,8 +130,8 @@ TEST_CASE("beyond --max-users the idlest user is evicted and counted; its queue 
     LogMetricsConfig c = Harness::oneshot();
     c.max_users = 2;
     Harness h(c);
-    h.lines({client(0, "AAAAA00001", "old@x"), client(10, "AAAAA00002", "busy@x"), client(20, "AAAAA00003", "busy@x"),
-             client(30, "AAAAA00004", "new@x"),
+    h.lines({client(0, "AAAAA00001", "old@x"), client(10, "AAAAA00002", "busy@x"),
+             client(20, "AAAAA00003", "busy@x"), client(30, "AAAAA00004", "new@x"),
              // old@x was evicted: its message's later lines must not land on new@x (same slot).
              qmgr_from(31, "AAAAA00001", 7)});
     CHECK(h.value(kUser + "old@x\"}") == -1);
@@ -135,8 +146,10 @@ TEST_CASE("distinct client IPs per user count only the sliding window") {
     LogMetricsConfig c = Harness::oneshot();
     c.window_s = 60;
     Harness h(c);
-    h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"), client(10, "AAAAA00002", "u@x", "192.0.2.2"),
-             client(20, "AAAAA00003", "u@x", "2001:db8::1"), client(30, "AAAAA00004", "u@x", "192.0.2.2")});
+    h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),
+             client(10, "AAAAA00002", "u@x", "192.0.2.2"),
+             client(20, "AAAAA00003", "u@x", "2001:db8::1"),
+             client(30, "AAAAA00004", "u@x", "192.0.2.2")});
     CHECK(h.value("postfix_sasl_user_client_ips{sasl_username=\"u@x\"}") == 3);
     h.lines({client(65, "AAAAA00005", "v@x")});  // window is now (5s, 65s]: 192.0.2.1 (0s) left it
     CHECK(h.value("postfix_sasl_user_client_ips{sasl_username=\"u@x\"}") == 2);
@@ -159,7 +172,8 @@ TEST_CASE("failing client IPs: top-K by count, the rest summed in __other__") {
     CHECK(h.value("postfix_smtpd_sasl_authentication_failures_total{sasl_method=\"LOGIN\"}") == 6);
     CHECK(h.value("postfix_smtpd_sasl_authentication_failures_total{sasl_method=\"PLAIN\"}") == 3);
     // A mechanism name chosen by the client does not become a label value.
-    CHECK(h.value("postfix_smtpd_sasl_authentication_failures_total{sasl_method=\"__other__\"}") == 2);
+    CHECK(h.value("postfix_smtpd_sasl_authentication_failures_total{sasl_method=\"__other__\"}") ==
+          2);
     // Failures leave the window.
     h.lines({failure(60 * 30, "192.0.2.200")});
     CHECK(h.value("postfix_sasl_failures_by_client_ip{client_ip=\"203.0.113.1\"}") == -1);
@@ -179,8 +193,11 @@ TEST_CASE("failing IPs beyond --max-failure-ips are counted in __other__") {
 TEST_CASE("usernames with invalid UTF-8 become valid label values") {
     CHECK(sanitize_label_value("al\xffice") == "al\xEF\xBF\xBDice");
     CHECK(sanitize_label_value("caf\xC3\xA9") == "caf\xC3\xA9");
-    CHECK(sanitize_label_value("a\nb") == "a\xEF\xBF\xBD" "b");
-    CHECK(sanitize_label_value("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+    CHECK(sanitize_label_value("a\nb") ==
+          "a\xEF\xBF\xBD"
+          "b");
+    CHECK(sanitize_label_value("\xED\xA0\x80") ==
+          "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
     CHECK(sanitize_label_value(std::string(1000, 'a')).size() == 256);
     CHECK(is_clean_label_value("alice@example.com"));
     CHECK_FALSE(is_clean_label_value("\xC0\xAF"));  // overlong '/'
@@ -206,7 +223,8 @@ TEST_CASE("the correlator stays bounded: expired entries go first, then the olde
 
 TEST_CASE("correlator erase keeps every other key reachable") {
     Correlator c(1024, 1000000);
-    for (int i = 0; i < 1000; ++i) c.put("Q" + std::to_string(100000 + i), static_cast<std::uint32_t>(i), 0, 1);
+    for (int i = 0; i < 1000; ++i)
+        c.put("Q" + std::to_string(100000 + i), static_cast<std::uint32_t>(i), 0, 1);
     for (int i = 0; i < 1000; i += 2) c.erase("Q" + std::to_string(100000 + i));
     for (int i = 0; i < 1000; ++i) {
         auto* e = c.find("Q" + std::to_string(100000 + i));

@@ -17,8 +17,14 @@ TEST_CASE("defaults match the documented ones") {
 }
 
 TEST_CASE("flags take --name=value, --name value and bare booleans") {
-    const char* argv[] = {"x", "--log.source=stdin", "--oneshot", "/tmp/f", "--log.from-start", "--window=90s",
-                          "--max-users", "5"};
+    const char* argv[] = {"x",
+                          "--log.source=stdin",
+                          "--oneshot",
+                          "/tmp/f",
+                          "--log.from-start",
+                          "--window=90s",
+                          "--max-users",
+                          "5"};
     auto o = parse_options(8, argv);
     REQUIRE(o.ok());
     CHECK(o->log_source == LogSourceKind::Stdin);

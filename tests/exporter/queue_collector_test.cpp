@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <prometheus/text_serializer.h>
 #include <future>
 #include <map>
-#include <prometheus/text_serializer.h>
 
 #include "fake_showq.hpp"
 #include "saslguard/postfix/showq.hpp"
@@ -40,7 +40,8 @@ std::size_t qi(std::string_view name) {
     return 0;
 }
 
-postfix::QueuedMessage msg(std::string queue, std::string sender, std::int64_t arrival = 1000, std::int64_t size = 500) {
+postfix::QueuedMessage msg(std::string queue, std::string sender, std::int64_t arrival = 1000,
+                           std::int64_t size = 500) {
     postfix::QueuedMessage m;
     m.queue_name = std::move(queue);
     m.queue_id = "ID";
@@ -51,7 +52,8 @@ postfix::QueuedMessage msg(std::string queue, std::string sender, std::int64_t a
 }
 
 // Values of a gauge family, by the value of its one label ("" for none).
-std::map<std::string, double> gauges(const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+std::map<std::string, double> gauges(const std::vector<prometheus::MetricFamily>& families,
+                                     const std::string& name) {
     std::map<std::string, double> out;
     for (const auto& f : families)
         if (f.name == name)
@@ -68,7 +70,8 @@ bool has_family(const std::vector<prometheus::MetricFamily>& families, const std
 }
 
 using Depths = std::map<std::string, double>;
-const Depths kMixedDepths{{"active", 0}, {"deferred", 8}, {"hold", 1}, {"incoming", 0}, {"maildrop", 2}};
+const Depths kMixedDepths{
+    {"active", 0}, {"deferred", 8}, {"hold", 1}, {"incoming", 0}, {"maildrop", 2}};
 
 }  // namespace
 
@@ -83,10 +86,12 @@ TEST_CASE("queue depth counts every message of a real listing in its queue") {
     CHECK(s.distinct_senders == 8);
 }
 
-TEST_CASE("top senders are ranked by queued messages, ties by address, the rest summed as __other__") {
+TEST_CASE(
+    "top senders are ranked by queued messages, ties by address, the rest summed as __other__") {
     auto s = stats_of("mixed.showq", kArrival + 100, 3);
     using P = std::pair<std::string, std::uint64_t>;
-    CHECK(s.top_senders == std::vector<P>{{"alice@saslguard.test", 3}, {"dave@saslguard.test", 2},
+    CHECK(s.top_senders == std::vector<P>{{"alice@saslguard.test", 3},
+                                          {"dave@saslguard.test", 2},
                                           {"\"caf????\"@saslguard.test", 1}});
     CHECK(s.other_messages == 5);
 
@@ -132,7 +137,8 @@ TEST_CASE("senders with bytes that are not UTF-8 become one label-safe series") 
     CHECK(s.sanitized_senders == 3);
 }
 
-TEST_CASE("a sender literally named __other__ is counted in the catch-all, not as a second series") {
+TEST_CASE(
+    "a sender literally named __other__ is counted in the catch-all, not as a second series") {
     QueueStatsBuilder b(2000);
     for (int i = 0; i < 3; ++i) b.add(msg("hold", "__other__"));
     b.add(msg("hold", "a@x"));
@@ -151,15 +157,17 @@ TEST_CASE("messages in a queue showq should not list are counted apart") {
 
 TEST_CASE("rendered families have every queue at 0 when the queue is empty, and valid histograms") {
     auto families = render_queue_families(stats_of("empty.showq", kArrival, 20));
-    CHECK(gauges(families, "postfix_showq_queue_depth") == Depths{{"active", 0}, {"deferred", 0}, {"hold", 0},
-                                                                   {"incoming", 0}, {"maildrop", 0}});
-    CHECK(gauges(families, "postfix_queue_sender_messages") == std::map<std::string, double>{{"__other__", 0}});
+    CHECK(gauges(families, "postfix_showq_queue_depth") ==
+          Depths{{"active", 0}, {"deferred", 0}, {"hold", 0}, {"incoming", 0}, {"maildrop", 0}});
+    CHECK(gauges(families, "postfix_queue_sender_messages") ==
+          std::map<std::string, double>{{"__other__", 0}});
     CHECK(gauges(families, "postfix_queue_senders") == std::map<std::string, double>{{"", 0}});
 
     families = render_queue_families(stats_of("mixed.showq", kArrival + 100, 2));
     CHECK(gauges(families, "postfix_showq_queue_depth") == kMixedDepths);
     CHECK(gauges(families, "postfix_queue_sender_messages") ==
-          std::map<std::string, double>{{"alice@saslguard.test", 3}, {"dave@saslguard.test", 2}, {"__other__", 6}});
+          std::map<std::string, double>{
+              {"alice@saslguard.test", 3}, {"dave@saslguard.test", 2}, {"__other__", 6}});
     for (const auto& f : families) {
         if (f.type != prometheus::MetricType::Histogram) continue;
         REQUIRE(f.metric.size() == 5);
@@ -173,8 +181,12 @@ TEST_CASE("rendered families have every queue at 0 when the queue is empty, and 
         }
     }
     const auto text = prometheus::TextSerializer().Serialize(families);
-    CHECK_THAT(text, Catch::Contains("postfix_showq_message_age_seconds_bucket{queue=\"deferred\",le=\"300\"} 8"));
-    CHECK_THAT(text, Catch::Contains("postfix_showq_message_size_bytes_bucket{queue=\"deferred\",le=\"+Inf\"} 8"));
+    CHECK_THAT(text,
+               Catch::Contains(
+                   "postfix_showq_message_age_seconds_bucket{queue=\"deferred\",le=\"300\"} 8"));
+    CHECK_THAT(text,
+               Catch::Contains(
+                   "postfix_showq_message_size_bytes_bucket{queue=\"deferred\",le=\"+Inf\"} 8"));
 }
 
 // ---- the collector ----
@@ -200,7 +212,9 @@ TEST_CASE("before the first refresh postfix_up is 0 and no queue is claimed empt
     CHECK_FALSE(has_family(f, "saslguard_exporter_showq_snapshot_age_seconds"));
 }
 
-TEST_CASE("a refresh publishes the listing; a failed one keeps it, sets postfix_up 0 and counts the error") {
+TEST_CASE(
+    "a refresh publishes the listing; a failed one keeps it, sets postfix_up 0 and counts the "
+    "error") {
     auto server = std::make_unique<FakeShowq>(showq_fixture("mixed.showq"), false);
     const std::string path = server->path();
     QueueCollector c(options_for(path));
@@ -210,7 +224,8 @@ TEST_CASE("a refresh publishes the listing; a failed one keeps it, sets postfix_
     CHECK(gauges(f, "postfix_up") == std::map<std::string, double>{{"", 1}});
     CHECK(gauges(f, "postfix_showq_queue_depth") == kMixedDepths);
     CHECK(gauges(f, "postfix_queue_sender_messages").at("alice@saslguard.test") == 3);
-    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") == std::map<std::string, double>{{"", 0}});
+    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") ==
+          std::map<std::string, double>{{"", 0}});
     CHECK(gauges(f, "saslguard_exporter_showq_snapshot_age_seconds").at("") < 5);
 
     // A cut answer: the last complete listing stays.
@@ -220,7 +235,8 @@ TEST_CASE("a refresh publishes the listing; a failed one keeps it, sets postfix_
     CHECK_THAT(r.error().message, Catch::Contains("cut after 5 messages"));
     f = c.Collect();
     CHECK(gauges(f, "postfix_up") == std::map<std::string, double>{{"", 0}});
-    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") == std::map<std::string, double>{{"", 1}});
+    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") ==
+          std::map<std::string, double>{{"", 1}});
     CHECK(gauges(f, "postfix_showq_queue_depth") == kMixedDepths);
 
     // Postfix stopped: the socket is gone.
@@ -228,8 +244,10 @@ TEST_CASE("a refresh publishes the listing; a failed one keeps it, sets postfix_
     CHECK_FALSE(c.refresh_now().ok());
     f = c.Collect();
     CHECK(gauges(f, "postfix_up") == std::map<std::string, double>{{"", 0}});
-    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") == std::map<std::string, double>{{"", 2}});
-    CHECK(gauges(f, "saslguard_exporter_showq_refreshes_total") == std::map<std::string, double>{{"", 3}});
+    CHECK(gauges(f, "saslguard_exporter_showq_errors_total") ==
+          std::map<std::string, double>{{"", 2}});
+    CHECK(gauges(f, "saslguard_exporter_showq_refreshes_total") ==
+          std::map<std::string, double>{{"", 3}});
     CHECK(gauges(f, "postfix_showq_queue_depth") == kMixedDepths);
 
     // Back with an empty queue: every queue at 0 again.
@@ -271,7 +289,8 @@ TEST_CASE("the background thread refreshes on its own and stops promptly") {
     QueueCollector c(o);
     c.start();
     // Wait for a condition, not a fixed time: three refreshes done.
-    for (int i = 0; i < 500 && gauges(c.Collect(), "saslguard_exporter_showq_refreshes_total")[""] < 3; ++i)
+    for (int i = 0;
+         i < 500 && gauges(c.Collect(), "saslguard_exporter_showq_refreshes_total")[""] < 3; ++i)
         std::this_thread::sleep_for(5ms);
     CHECK(gauges(c.Collect(), "saslguard_exporter_showq_refreshes_total")[""] >= 3);
     CHECK(gauges(c.Collect(), "postfix_showq_queue_depth") == kMixedDepths);

@@ -5,11 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 using namespace saslguard::exporter;
 namespace fs = std::filesystem;
@@ -26,7 +26,8 @@ TEST_CASE("journalctl is restarted when it exits, and its lines reach the consum
     fs::path dir = mkdtemp(tmpl);
     {
         std::ofstream script(dir / "journalctl");
-        script << "#!/bin/sh\nprintf '2026-11-23T09:00:00.000001+0000 mail postfix/smtpd[1]: connect from a[192.0.2.1]\\n'\n"
+        script << "#!/bin/sh\nprintf '2026-11-23T09:00:00.000001+0000 mail postfix/smtpd[1]: "
+                  "connect from a[192.0.2.1]\\n'\n"
                   "printf 'unterminated'\n";
     }
     fs::permissions(dir / "journalctl", fs::perms::owner_all);

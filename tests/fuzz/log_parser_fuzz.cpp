@@ -11,7 +11,8 @@
 namespace {
 void check_inside(std::string_view line, std::string_view part) {
     if (part.empty()) return;
-    if (part.data() < line.data() || part.data() + part.size() > line.data() + line.size()) std::abort();
+    if (part.data() < line.data() || part.data() + part.size() > line.data() + line.size())
+        std::abort();
 }
 }  // namespace
 
@@ -19,8 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using namespace saslguard::postfix;
     const std::string_view line(reinterpret_cast<const char*>(data), size);
     const Event e = parse_line(line);
-    for (std::string_view v : {e.host, e.syslog_name, e.program, e.queue_id, e.client_host, e.client_ip,
-                               e.sasl_method, e.sasl_username, e.address, e.relay, e.reject_stage})
+    for (std::string_view v :
+         {e.host, e.syslog_name, e.program, e.queue_id, e.client_host, e.client_ip, e.sasl_method,
+          e.sasl_username, e.address, e.relay, e.reject_stage})
         check_inside(line, v);
     (void)to_string(e.kind);
     (void)to_string(e.status);

@@ -15,7 +15,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace saslguard::receiver::telegram;
     if (size == 0) return 0;
-    static const long kStatus[] = {200, 200, 200, 200, 0, 400, 401, 403, 404, 409, 429, 500, 502, 503, 204, 302};
+    static const long kStatus[] = {200, 200, 200, 200, 0,   400, 401, 403,
+                                   404, 409, 429, 500, 502, 503, 204, 302};
     const long status = kStatus[data[0] % 16];
     std::optional<long> header_retry;
     if (data[0] & 0x10) header_retry = static_cast<long>(data[0]) - 200;
@@ -28,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             auto updates = nlohmann::json::parse(r.result_json, nullptr, false);
             if (updates.is_array()) {
                 for (const auto& u : updates) {
-                    if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer()) continue;
+                    if (!u.is_object() || !u.contains("update_id") ||
+                        !u["update_id"].is_number_integer())
+                        continue;
                     (void)u["update_id"].get<std::int64_t>();
                 }
             }

@@ -15,7 +15,8 @@ using namespace saslguard::test;
 
 TEST_CASE("an authenticated submission line yields queue id, client and SASL user") {
     auto ev = parse_line(
-        "Nov 23 09:22:38 mail postfix/submission/smtpd[16594]: 455F2A7253E: client=localhost[127.0.0.1], "
+        "Nov 23 09:22:38 mail postfix/submission/smtpd[16594]: 455F2A7253E: "
+        "client=localhost[127.0.0.1], "
         "sasl_method=PLAIN, sasl_username=alice@saslguard.test");
     REQUIRE(ev.kind == EventKind::SmtpdClient);
     CHECK(ev.timestamp.format == TimestampFormat::Rfc3164);
@@ -32,7 +33,8 @@ TEST_CASE("an authenticated submission line yields queue id, client and SASL use
 }
 
 TEST_CASE("a client line without SASL has no username") {
-    auto ev = parse_line("Nov 23 09:22:38 mail postfix/smtpd[1]: 455F2A7253E: client=mx.example[192.0.2.1]");
+    auto ev = parse_line(
+        "Nov 23 09:22:38 mail postfix/smtpd[1]: 455F2A7253E: client=mx.example[192.0.2.1]");
     REQUIRE(ev.kind == EventKind::SmtpdClient);
     CHECK(ev.sasl_username.empty());
     CHECK(ev.client_ip == "192.0.2.1");
@@ -40,7 +42,8 @@ TEST_CASE("a client line without SASL has no username") {
 
 TEST_CASE("sasl_sender after the username is not part of the username") {
     auto ev = parse_line(
-        "Nov 23 09:22:42 mail postfix/smtpd[1]: 4bXyZ12abcdz1Ab: client=localhost[127.0.0.1]:41234, "
+        "Nov 23 09:22:42 mail postfix/smtpd[1]: 4bXyZ12abcdz1Ab: "
+        "client=localhost[127.0.0.1]:41234, "
         "sasl_method=PLAIN, sasl_username=erin@x.test, sasl_sender=boss@x.test");
     REQUIRE(ev.kind == EventKind::SmtpdClient);
     CHECK(ev.queue_id == "4bXyZ12abcdz1Ab");
@@ -82,8 +85,10 @@ TEST_CASE("RFC 3164 timestamps resolve in local time against the current year") 
 }
 
 TEST_CASE("lines without a hostname and with a syslog priority are understood") {
-    CHECK(parse_line("Nov  3 09:22:41 postfix/qmgr[1]: ABCDE12345: removed").kind == EventKind::QmgrRemoved);
-    auto ev = parse_line("<38>Nov  3 09:22:42 mail postfix/smtpd[1]: connect from unknown[2001:db8::1]");
+    CHECK(parse_line("Nov  3 09:22:41 postfix/qmgr[1]: ABCDE12345: removed").kind ==
+          EventKind::QmgrRemoved);
+    auto ev =
+        parse_line("<38>Nov  3 09:22:42 mail postfix/smtpd[1]: connect from unknown[2001:db8::1]");
     CHECK(ev.kind == EventKind::Connect);
     CHECK(ev.timestamp.day == 3);
     CHECK(ev.client_ip == "2001:db8::1");
@@ -91,27 +96,32 @@ TEST_CASE("lines without a hostname and with a syslog priority are understood") 
 
 TEST_CASE("SASL failures with and without sasl_username") {
     auto with = parse_line(
-        "Nov 23 09:22:38 mail postfix/submission/smtpd[1]: warning: localhost[127.0.0.1]: SASL PLAIN "
+        "Nov 23 09:22:38 mail postfix/submission/smtpd[1]: warning: localhost[127.0.0.1]: SASL "
+        "PLAIN "
         "authentication failed: authentication failure, sasl_username=alice@saslguard.test");
     REQUIRE(with.kind == EventKind::SaslFailure);
     CHECK(with.sasl_method == "PLAIN");
     CHECK(with.client_ip == "127.0.0.1");
     CHECK(with.sasl_username == "alice@saslguard.test");
     auto without = parse_line(
-        "Nov 23 09:22:38 mail postfix/smtpd[1]: warning: unknown[2001:db8::bad]: SASL LOGIN authentication failed: "
+        "Nov 23 09:22:38 mail postfix/smtpd[1]: warning: unknown[2001:db8::bad]: SASL LOGIN "
+        "authentication failed: "
         "UGFzc3dvcmQ6");
     REQUIRE(without.kind == EventKind::SaslFailure);
     CHECK(without.sasl_username.empty());
     CHECK(without.client_ip == "2001:db8::bad");
     // The libsasl warning without a client is not a second failure.
-    CHECK(parse_line("Nov 23 09:22:38 mail postfix/smtpd[1]: warning: SASL authentication failure: Password "
-                     "verification failed")
-              .kind == EventKind::Unsupported);
+    CHECK(
+        parse_line(
+            "Nov 23 09:22:38 mail postfix/smtpd[1]: warning: SASL authentication failure: Password "
+            "verification failed")
+            .kind == EventKind::Unsupported);
 }
 
 TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code") {
     auto ev = parse_line(
-        "Nov 23 09:22:42 mail mail-in/smtpd[1]: NOQUEUE: reject: CONNECT from unknown[198.51.100.9]:54321: 554 5.7.1 "
+        "Nov 23 09:22:42 mail mail-in/smtpd[1]: NOQUEUE: reject: CONNECT from "
+        "unknown[198.51.100.9]:54321: 554 5.7.1 "
         "<unknown[198.51.100.9]>: Client host rejected: Access denied; proto=SMTP");
     REQUIRE(ev.kind == EventKind::Reject);
     CHECK(ev.queue_id.empty());
@@ -123,25 +133,30 @@ TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code"
 
 TEST_CASE("qmgr from= gives size and nrcpt; expired and removed are recognised") {
     auto from = parse_line(
-        "Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<alice@saslguard.test>, size=439, nrcpt=12 (queue "
+        "Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<alice@saslguard.test>, size=439, "
+        "nrcpt=12 (queue "
         "active)");
     REQUIRE(from.kind == EventKind::QmgrFrom);
     CHECK(from.address == "alice@saslguard.test");
     CHECK(from.size == 439);
     CHECK(from.nrcpt == 12);
-    auto bounce = parse_line("Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<>, size=2298, nrcpt=1 (queue "
-                             "active)");
+    auto bounce = parse_line(
+        "Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<>, size=2298, nrcpt=1 (queue "
+        "active)");
     REQUIRE(bounce.kind == EventKind::QmgrFrom);
     CHECK(bounce.address.empty());
-    CHECK(parse_line("Nov 23 09:22:41 mail postfix/qmgr[1]: 3F1A2B3C4D: from=<d@x>, status=force-expired, returned to "
+    CHECK(parse_line("Nov 23 09:22:41 mail postfix/qmgr[1]: 3F1A2B3C4D: from=<d@x>, "
+                     "status=force-expired, returned to "
                      "sender")
               .kind == EventKind::QmgrExpired);
 }
 
 TEST_CASE("delivery lines of every agent give status and relay") {
     auto ev = parse_line(
-        "Nov 23 09:22:38 mail postfix-out/smtp[1]: 455F2A7253E: to=<r@remote.example>, orig_to=<o@x>, "
-        "relay=mx[192.0.2.1]:25, delay=0.03, delays=0.01/0.02/0/0, dsn=4.4.1, status=deferred (status=sent in text)");
+        "Nov 23 09:22:38 mail postfix-out/smtp[1]: 455F2A7253E: to=<r@remote.example>, "
+        "orig_to=<o@x>, "
+        "relay=mx[192.0.2.1]:25, delay=0.03, delays=0.01/0.02/0/0, dsn=4.4.1, status=deferred "
+        "(status=sent in text)");
     REQUIRE(ev.kind == EventKind::Delivery);
     CHECK(ev.program == "smtp");
     CHECK(ev.syslog_name == "postfix-out");
@@ -150,7 +165,8 @@ TEST_CASE("delivery lines of every agent give status and relay") {
     CHECK(ev.status == DeliveryStatus::Deferred);
     for (const char* agent : {"lmtp", "local", "virtual", "pipe", "error", "discard"}) {
         std::string line = std::string("Nov 23 09:22:38 mail postfix/") + agent +
-                           "[1]: 455F2A7253E: to=<r@x>, relay=none, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (ok)";
+                           "[1]: 455F2A7253E: to=<r@x>, relay=none, delay=0, delays=0/0/0/0, "
+                           "dsn=2.0.0, status=sent (ok)";
         INFO(line);
         auto d = parse_line(line);
         CHECK(d.kind == EventKind::Delivery);
@@ -162,14 +178,18 @@ TEST_CASE("garbage, truncated, binary and over-long lines are unsupported, never
     CHECK(parse_line("").kind == EventKind::Unsupported);
     CHECK(parse_line("Nov 23 09:22").kind == EventKind::Unsupported);
     CHECK(parse_line(std::string("\0\xff\xfe garbage", 12)).kind == EventKind::Unsupported);
-    std::string huge = "Nov 23 09:22:38 mail postfix/smtpd[1]: connect from unknown[" + std::string(1 << 20, '1');
+    std::string huge =
+        "Nov 23 09:22:38 mail postfix/smtpd[1]: connect from unknown[" + std::string(1 << 20, '1');
     CHECK(parse_line(huge).kind == EventKind::Unsupported);
-    std::string long_user = "Nov 23 09:22:38 mail postfix/smtpd[1]: ABCDE12345: client=a[1.2.3.4], sasl_method=PLAIN, "
-                            "sasl_username=" + std::string(1 << 20, 'u');
+    std::string long_user =
+        "Nov 23 09:22:38 mail postfix/smtpd[1]: ABCDE12345: client=a[1.2.3.4], sasl_method=PLAIN, "
+        "sasl_username=" +
+        std::string(1 << 20, 'u');
     CHECK(parse_line(long_user).sasl_username.size() == (1u << 20));
     // Every prefix of a real line parses without reading past its end.
-    std::string real = "2026-11-23T10:22:38.5+01:00 mail postfix/smtps/smtpd[16594]: 3F1A2B3C4D: "
-                       "client=unknown[2001:db8::25], sasl_method=LOGIN, sasl_username=dave@saslguard.test";
+    std::string real =
+        "2026-11-23T10:22:38.5+01:00 mail postfix/smtps/smtpd[16594]: 3F1A2B3C4D: "
+        "client=unknown[2001:db8::25], sasl_method=LOGIN, sasl_username=dave@saslguard.test";
     for (std::size_t n = 0; n <= real.size(); ++n) {
         std::string prefix = real.substr(0, n);  // own allocation: ASan sees overreads
         (void)parse_line(prefix);
@@ -206,23 +226,29 @@ TEST_CASE("every parser rule is exercised by the fixtures") {
             seen.insert("timestamp:" + std::string(to_string(ev.timestamp.format)));
             seen.insert(ev.host.empty() ? "host:absent" : "host:present");
             if (ev.client_ip.find(':') != std::string_view::npos) seen.insert("client:ipv6");
-            if (!ev.client_ip.empty() && ev.client_ip.find(':') == std::string_view::npos) seen.insert("client:ipv4");
+            if (!ev.client_ip.empty() && ev.client_ip.find(':') == std::string_view::npos)
+                seen.insert("client:ipv4");
             if (ev.kind == EventKind::Delivery) {
                 seen.insert("agent:" + std::string(ev.program));
                 seen.insert("status:" + std::string(to_string(ev.status)));
             }
-            if (ev.kind == EventKind::SaslFailure) seen.insert(ev.sasl_username.empty() ? "failure:no-user" : "failure:user");
-            if (ev.kind == EventKind::Reject) seen.insert(ev.queue_id.empty() ? "reject:noqueue" : "reject:queue-id");
+            if (ev.kind == EventKind::SaslFailure)
+                seen.insert(ev.sasl_username.empty() ? "failure:no-user" : "failure:user");
+            if (ev.kind == EventKind::Reject)
+                seen.insert(ev.queue_id.empty() ? "reject:noqueue" : "reject:queue-id");
             if (l[0] == '<') seen.insert("syslog:pri");
-            if (ev.syslog_name.find('/') != std::string_view::npos) seen.insert("syslog_name:service");
-            if (ev.syslog_name != "postfix" && ev.syslog_name.find('/') == std::string_view::npos) seen.insert("syslog_name:custom");
+            if (ev.syslog_name.find('/') != std::string_view::npos)
+                seen.insert("syslog_name:service");
+            if (ev.syslog_name != "postfix" && ev.syslog_name.find('/') == std::string_view::npos)
+                seen.insert("syslog_name:custom");
         }
-    std::vector<std::string> rules = {"timestamp:rfc3164", "timestamp:rfc3339", "host:absent", "host:present",
-                                      "client:ipv4", "client:ipv6", "agent:smtp", "agent:lmtp", "agent:local",
-                                      "agent:virtual", "agent:pipe", "agent:error", "agent:discard", "status:sent",
-                                      "status:deferred", "status:bounced", "failure:no-user", "failure:user",
-                                      "reject:noqueue", "reject:queue-id", "syslog:pri", "syslog_name:service",
-                                      "syslog_name:custom"};
+    std::vector<std::string> rules = {
+        "timestamp:rfc3164", "timestamp:rfc3339",   "host:absent",       "host:present",
+        "client:ipv4",       "client:ipv6",         "agent:smtp",        "agent:lmtp",
+        "agent:local",       "agent:virtual",       "agent:pipe",        "agent:error",
+        "agent:discard",     "status:sent",         "status:deferred",   "status:bounced",
+        "failure:no-user",   "failure:user",        "reject:noqueue",    "reject:queue-id",
+        "syslog:pri",        "syslog_name:service", "syslog_name:custom"};
     for (int k = 1; k < static_cast<int>(EventKind::Count_); ++k)
         rules.push_back("kind:" + std::string(to_string(static_cast<EventKind>(k))));
     for (const auto& r : rules) {

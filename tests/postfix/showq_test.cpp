@@ -7,8 +7,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <map>
 #include <unistd.h>
+#include <map>
 
 using saslguard::postfix::QueuedMessage;
 using saslguard::postfix::read_showq;
@@ -57,10 +57,11 @@ const std::string kGreeting("protocol\0mail_queue_list_protocol\0\0", 35);
 std::string attr(const std::string& name, const std::string& value) {
     return name + '\0' + value + '\0';
 }
-std::string message(const std::string& id, const std::string& sender, const std::string& time = "1700000000") {
-    return attr("queue_name", "deferred") + attr("queue_id", id) + attr("time", time) + attr("size", "100") +
-           attr("forced_expire", "0") + attr("sender", sender) + attr("recipient", "r@example.org") +
-           attr("reason", "") + std::string(1, '\0');
+std::string message(const std::string& id, const std::string& sender,
+                    const std::string& time = "1700000000") {
+    return attr("queue_name", "deferred") + attr("queue_id", id) + attr("time", time) +
+           attr("size", "100") + attr("forced_expire", "0") + attr("sender", sender) +
+           attr("recipient", "r@example.org") + attr("reason", "") + std::string(1, '\0');
 }
 const std::string kEnd(1, '\0');
 
@@ -78,7 +79,8 @@ TEST_CASE("a real listing yields every message with its queue, sender, size and 
     REQUIRE(p.feed_error.empty());
     REQUIRE(p.finish_error.empty());
     REQUIRE(p.messages.size() == 11);
-    CHECK(by_queue(p.messages) == std::map<std::string, int>{{"deferred", 8}, {"hold", 1}, {"maildrop", 2}});
+    CHECK(by_queue(p.messages) ==
+          std::map<std::string, int>{{"deferred", 8}, {"hold", 1}, {"maildrop", 2}});
 
     const auto& bob = find_id(p.messages, "4BB38A72244");
     CHECK(bob.queue_name == "deferred");
@@ -90,8 +92,9 @@ TEST_CASE("a real listing yields every message with its queue, sender, size and 
 
     CHECK(find_id(p.messages, "3EBFFA721DF").queue_name == "hold");
     CHECK(find_id(p.messages, "3360CA721DB").forced_expire);
-    CHECK(find_id(p.messages, "69272A7226F").sender == "MAILER-DAEMON");        // null sender <>
-    CHECK(find_id(p.messages, "62A47A72251").sender == "\"caf????\"@saslguard.test");  // 8-bit bytes, as showq prints them
+    CHECK(find_id(p.messages, "69272A7226F").sender == "MAILER-DAEMON");  // null sender <>
+    CHECK(find_id(p.messages, "62A47A72251").sender ==
+          "\"caf????\"@saslguard.test");  // 8-bit bytes, as showq prints them
     CHECK(find_id(p.messages, "805FCA72272").queue_name == "maildrop");
 }
 
@@ -115,11 +118,13 @@ TEST_CASE("an answer cut mid-record is an error after the complete messages") {
     auto p = parse(showq_fixture("truncated.showq"));
     CHECK(p.feed_error.empty());
     CHECK(p.messages.size() == 5);
-    CHECK_THAT(p.finish_error, Catch::Contains("cut after 5 messages") && Catch::Contains("mid-record"));
+    CHECK_THAT(p.finish_error,
+               Catch::Contains("cut after 5 messages") && Catch::Contains("mid-record"));
 }
 
 TEST_CASE("an answer cut between records or before the greeting is an error") {
-    CHECK_THAT(parse(kGreeting + message("A1", "a@x")).finish_error, Catch::Contains("between records"));
+    CHECK_THAT(parse(kGreeting + message("A1", "a@x")).finish_error,
+               Catch::Contains("between records"));
     CHECK_THAT(parse(kGreeting.substr(0, 10)).finish_error, Catch::Contains("before the greeting"));
     CHECK_THAT(parse("").finish_error, Catch::Contains("before the greeting"));
 }
@@ -139,23 +144,32 @@ TEST_CASE("a listing without the greeting (Postfix before 3.4) is read") {
 }
 
 TEST_CASE("protocol violations are errors, and the parser stays failed") {
-    CHECK_THAT(parse(attr("protocol", "something_else") + kEnd).feed_error, Catch::Contains("not the showq service"));
-    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "12x") + kEnd).feed_error, Catch::Contains("not a number"));
-    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "") + kEnd).feed_error, Catch::Contains("not a number"));
-    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "-5") + kEnd).feed_error, Catch::Contains("not a number"));
-    CHECK_THAT(parse(kGreeting + attr("queue_id", "A1") + kEnd).feed_error, Catch::Contains("not queue_name"));
-    CHECK_THAT(parse(kGreeting + attr("queue_name", "hold") + attr("recipient", "r@x") + kEnd).feed_error,
-               Catch::Contains("recipient before sender"));
-    CHECK_THAT(parse(kGreeting + attr("queue_name", "hold") + attr("sender", "a@x") + kEnd + kEnd).feed_error,
+    CHECK_THAT(parse(attr("protocol", "something_else") + kEnd).feed_error,
+               Catch::Contains("not the showq service"));
+    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "12x") + kEnd).feed_error,
+               Catch::Contains("not a number"));
+    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "") + kEnd).feed_error,
+               Catch::Contains("not a number"));
+    CHECK_THAT(parse(kGreeting + message("A1", "a@x", "-5") + kEnd).feed_error,
+               Catch::Contains("not a number"));
+    CHECK_THAT(parse(kGreeting + attr("queue_id", "A1") + kEnd).feed_error,
+               Catch::Contains("not queue_name"));
+    CHECK_THAT(
+        parse(kGreeting + attr("queue_name", "hold") + attr("recipient", "r@x") + kEnd).feed_error,
+        Catch::Contains("recipient before sender"));
+    CHECK_THAT(parse(kGreeting + attr("queue_name", "hold") + attr("sender", "a@x") + kEnd + kEnd)
+                   .feed_error,
                Catch::Contains("without queue_name, queue_id"));
     CHECK_THAT(parse(kGreeting + kEnd + "x").feed_error, Catch::Contains("after the end"));
-    CHECK_THAT(parse(kGreeting + attr("queue_name", "hold") + attr("queue_name", "hold")).feed_error,
-               Catch::Contains("duplicate"));
+    CHECK_THAT(
+        parse(kGreeting + attr("queue_name", "hold") + attr("queue_name", "hold")).feed_error,
+        Catch::Contains("duplicate"));
 
     // Postfix 2.x speaks text: no NUL for a long while.
     ShowqOptions small;
     small.max_field_bytes = 100;
-    CHECK_THAT(parse(std::string(200, 'x'), 4096, small).feed_error, Catch::Contains("longer than 100 bytes"));
+    CHECK_THAT(parse(std::string(200, 'x'), 4096, small).feed_error,
+               Catch::Contains("longer than 100 bytes"));
 
     ShowqParser parser(nullptr);
     CHECK_FALSE(parser.feed(attr("protocol", "nope")));
@@ -164,8 +178,9 @@ TEST_CASE("protocol violations are errors, and the parser stays failed") {
 }
 
 TEST_CASE("unknown attributes inside a message are skipped") {
-    auto p = parse(kGreeting + attr("queue_name", "hold") + attr("queue_id", "B1") + attr("time", "1") +
-                   attr("size", "2") + attr("sender", "s@x") + attr("future_field", "?") + kEnd + kEnd);
+    auto p =
+        parse(kGreeting + attr("queue_name", "hold") + attr("queue_id", "B1") + attr("time", "1") +
+              attr("size", "2") + attr("sender", "s@x") + attr("future_field", "?") + kEnd + kEnd);
     REQUIRE(p.finish_error.empty());
     REQUIRE(p.messages.size() == 1);
     CHECK(p.messages[0].queue_id == "B1");
@@ -174,9 +189,10 @@ TEST_CASE("unknown attributes inside a message are skipped") {
 TEST_CASE("too many recipients are dropped, not an error") {
     ShowqOptions options;
     options.max_recipients = 2;
-    std::string m = attr("queue_name", "active") + attr("queue_id", "C1") + attr("time", "1") + attr("size", "2") +
-                    attr("sender", "s@x");
-    for (int i = 0; i < 5; ++i) m += attr("recipient", "r" + std::to_string(i) + "@x") + attr("reason", "");
+    std::string m = attr("queue_name", "active") + attr("queue_id", "C1") + attr("time", "1") +
+                    attr("size", "2") + attr("sender", "s@x");
+    for (int i = 0; i < 5; ++i)
+        m += attr("recipient", "r" + std::to_string(i) + "@x") + attr("reason", "");
     auto p = parse(kGreeting + m + kEnd + kEnd, 4096, options);
     REQUIRE(p.messages.size() == 1);
     CHECK(p.messages[0].recipients == std::vector<std::string>{"r0@x", "r1@x"});
@@ -184,11 +200,11 @@ TEST_CASE("too many recipients are dropped, not an error") {
 
 // ---- read_showq against a socket ----
 
-
 TEST_CASE("read_showq streams every message from the socket") {
     saslguard::test::FakeShowq server(showq_fixture("mixed.showq"), false);
     std::vector<std::string> ids;
-    auto n = read_showq(server.path(), [&](const QueuedMessage& m) { ids.push_back(m.queue_id); }, 2000ms);
+    auto n = read_showq(
+        server.path(), [&](const QueuedMessage& m) { ids.push_back(m.queue_id); }, 2000ms);
     REQUIRE(n.ok());
     CHECK(*n == 11);
     CHECK(ids.size() == 11);
@@ -204,14 +220,16 @@ TEST_CASE("read_showq stops at the end marker even if the peer keeps the socket 
 TEST_CASE("read_showq reports a missing socket, with its path") {
     auto n = read_showq("/nonexistent/public/showq", nullptr, 500ms);
     REQUIRE_FALSE(n.ok());
-    CHECK_THAT(n.error().message, Catch::Contains("/nonexistent/public/showq") && Catch::Contains("connect"));
+    CHECK_THAT(n.error().message,
+               Catch::Contains("/nonexistent/public/showq") && Catch::Contains("connect"));
 }
 
 TEST_CASE("read_showq reports a socket nobody listens on (Postfix stopped)") {
     char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
     const std::string dir = ::mkdtemp(tmpl);
     const std::string path = dir + "/showq";
-    ::close(saslguard::test::bind_unix_socket(path));  // the socket file stays, as after `postfix stop`
+    ::close(
+        saslguard::test::bind_unix_socket(path));  // the socket file stays, as after `postfix stop`
     auto n = read_showq(path, nullptr, 500ms);
     ::unlink(path.c_str());
     ::rmdir(dir.c_str());
@@ -222,7 +240,8 @@ TEST_CASE("read_showq reports a socket nobody listens on (Postfix stopped)") {
 TEST_CASE("read_showq reports an answer cut mid-record") {
     saslguard::test::FakeShowq server(showq_fixture("truncated.showq"), false);
     int seen = 0;
-    auto n = read_showq(server.path(), [&](const QueuedMessage&) { ++seen; }, 2000ms);
+    auto n = read_showq(
+        server.path(), [&](const QueuedMessage&) { ++seen; }, 2000ms);
     REQUIRE_FALSE(n.ok());
     CHECK_THAT(n.error().message, Catch::Contains("cut after 5 messages"));
     CHECK(seen == 5);
@@ -267,7 +286,8 @@ TEST_CASE("read_showq stops soon after its cancel flag is set, well before the d
     CHECK(took < 1s);
 }
 
-TEST_CASE("every proper prefix of a real listing is reported as incomplete, never as a shorter queue") {
+TEST_CASE(
+    "every proper prefix of a real listing is reported as incomplete, never as a shorter queue") {
     const auto bytes = showq_fixture("mixed.showq");
     for (std::size_t len = 0; len < bytes.size(); ++len) {
         auto p = parse(bytes.substr(0, len), 97);
@@ -285,7 +305,8 @@ TEST_CASE("corrupted bytes give an error or a listing, never a crash") {
     int errors = 0;
     for (int i = 0; i < 2000; ++i) {
         std::string b = bytes;
-        for (int k = 0; k < 3; ++k) b[next() % b.size()] = static_cast<char>(next() % 4 == 0 ? '\0' : next() & 0xff);
+        for (int k = 0; k < 3; ++k)
+            b[next() % b.size()] = static_cast<char>(next() % 4 == 0 ? '\0' : next() & 0xff);
         auto p = parse(b, 1 + next() % 512);
         if (!p.feed_error.empty() || !p.finish_error.empty()) ++errors;
         CHECK(p.messages.size() <= 12);

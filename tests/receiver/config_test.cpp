@@ -27,7 +27,8 @@ TEST_CASE("a config with only the webhook token gets every documented default") 
     CHECK(c->prometheus.window == std::chrono::minutes(10));
     CHECK(c->policy.max_auto_actions_per_hour == 10);
     CHECK(c->policy.min_share == 0.5);
-    CHECK(c->policy.auto_actions == std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail});
+    CHECK(c->policy.auto_actions ==
+          std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail});
     CHECK(c->policy.action_expiry == std::chrono::hours(24));
     CHECK(c->mitigation.sasl_backend == SaslBackend::Sasldb);
     CHECK(c->mitigation.command_timeout == std::chrono::seconds(30));
@@ -62,21 +63,28 @@ TEST_CASE("config errors name the file and the line of the offending key") {
         std::string expected;
     };
     std::vector<Case> cases = {
-        {b + "policy:\n  min_share: 2\n", "r.yml:4: policy.min_share: expected a number in [0, 1], got '2'"},
-        {b + "prometheus:\n  timeout: 5\n", "r.yml:4: prometheus.timeout: expected a duration like 30s, 5m, 1h, got '5'"},
+        {b + "policy:\n  min_share: 2\n",
+         "r.yml:4: policy.min_share: expected a number in [0, 1], got '2'"},
+        {b + "prometheus:\n  timeout: 5\n",
+         "r.yml:4: prometheus.timeout: expected a duration like 30s, 5m, 1h, got '5'"},
         {b + "policy:\n  modes:\n    SaslUserSendingSurge: yes-please\n",
          "r.yml:5: policy.modes.SaslUserSendingSurge: expected notify, confirm or auto"},
         {b + "polcy: {}\n", "r.yml:3: unknown key polcy"},
-        {b + "mitigation:\n  map_type: dbm\n", "r.yml:4: mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got 'dbm'"},
-        {b + "listen_address: localhost\n", "r.yml:3: listen_address: expected host:port, got 'localhost'"},
+        {b + "mitigation:\n  map_type: dbm\n",
+         "r.yml:4: mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got 'dbm'"},
+        {b + "listen_address: localhost\n",
+         "r.yml:3: listen_address: expected host:port, got 'localhost'"},
         {b + "policy:\n  auto_actions: [block_login, delete_mail]\n",
          "r.yml:4: policy.auto_actions: delete_mail needs policy.allow_auto_delete: true"},
         {b + "policy:\n  auto_actions: [unblock_login]\n",
-         "r.yml:4: policy.auto_actions: 'unblock_login' is not one of block_login, hold_mail, delete_mail, lock_account, block_ips"},
+         "r.yml:4: policy.auto_actions: 'unblock_login' is not one of block_login, hold_mail, "
+         "delete_mail, lock_account, block_ips"},
         {b + "telegram:\n  enabled: true\n  admin_chat_ids: [1]\n  admin_user_ids: [2]\n",
          "r.yml:4: telegram.bot_token_file: required"},
-        {b + "telegram:\n  admin_chat_ids: [one]\n", "r.yml:4: telegram.admin_chat_ids: expected a list of integer ids"},
-        {b + "mitigation:\n  sasl_backend: command\n", "r.yml:4: mitigation.sasl_backend: command needs lock_command and unlock_command"},
+        {b + "telegram:\n  admin_chat_ids: [one]\n",
+         "r.yml:4: telegram.admin_chat_ids: expected a list of integer ids"},
+        {b + "mitigation:\n  sasl_backend: command\n",
+         "r.yml:4: mitigation.sasl_backend: command needs lock_command and unlock_command"},
         {b + "webhook: [1, 2\n", "r.yml:4: end of sequence flow not found"},
         {"log_level: info\n", "r.yml:1: webhook.bearer_token_file: required"},
     };
@@ -89,7 +97,8 @@ TEST_CASE("config errors name the file and the line of the offending key") {
 }
 
 TEST_CASE("a token file that does not exist stops the start with the key's line") {
-    auto r = parse_config("log_level: debug\nwebhook:\n  bearer_token_file: /nonexistent/token\n", "r.yml");
+    auto r = parse_config("log_level: debug\nwebhook:\n  bearer_token_file: /nonexistent/token\n",
+                          "r.yml");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.rfind("r.yml:3: webhook.bearer_token_file: ", 0) == 0);
 }

@@ -37,7 +37,8 @@ TEST_CASE("a database from a newer program is refused, naming both versions") {
     }
     auto db = Database::open(dir.path("state.db"));
     REQUIRE_FALSE(db.ok());
-    CHECK(db.error().message == dir.path("state.db") + ": database schema version 999 is newer than this program's " +
+    CHECK(db.error().message == dir.path("state.db") +
+                                    ": database schema version 999 is newer than this program's " +
                                     std::to_string(migrations().size()));
 }
 

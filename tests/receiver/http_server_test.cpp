@@ -22,7 +22,8 @@ struct Server {
     HttpServer server;
     int port = 0;
     explicit Server(std::size_t max_body = 4096)
-        : server(HttpServerOptions{"127.0.0.1", 0, "tok-123", max_body, 8}, intake, metrics, nullptr, nullptr) {
+        : server(HttpServerOptions{"127.0.0.1", 0, "tok-123", max_body, 8}, intake, metrics,
+                 nullptr, nullptr) {
         port = server.start().value();
     }
     httplib::Client client() { return httplib::Client("127.0.0.1", port); }
@@ -43,7 +44,9 @@ bool metrics_show(ReceiverMetrics& metrics, const std::string& line) {
 
 TEST_CASE("a valid webhook with the right token is stored and answered 200") {
     Server s;
-    auto res = s.client().Post("/alertmanager", kAuth, payload_json({alert_json("00000000000000a1")}).dump(), "application/json");
+    auto res =
+        s.client().Post("/alertmanager", kAuth,
+                        payload_json({alert_json("00000000000000a1")}).dump(), "application/json");
     REQUIRE(res);
     CHECK(res->status == 200);
     CHECK(res->body == "{\"duplicates\":0,\"new_alerts\":1,\"status\":\"ok\",\"webhook_id\":1}\n");
@@ -56,9 +59,11 @@ TEST_CASE("no token or a wrong one is 401 with a Bearer challenge") {
     auto none = s.client().Post("/alertmanager", body, "application/json");
     CHECK(none->status == 401);
     CHECK(none->get_header_value("WWW-Authenticate") == "Bearer realm=\"saslguard\"");
-    auto wrong = s.client().Post("/alertmanager", {{"Authorization", "Bearer tok-124"}}, body, "application/json");
+    auto wrong = s.client().Post("/alertmanager", {{"Authorization", "Bearer tok-124"}}, body,
+                                 "application/json");
     CHECK(wrong->status == 401);
-    auto basic = s.client().Post("/alertmanager", {{"Authorization", "Basic tok-123"}}, body, "application/json");
+    auto basic = s.client().Post("/alertmanager", {{"Authorization", "Basic tok-123"}}, body,
+                                 "application/json");
     CHECK(basic->status == 401);
 }
 
@@ -74,7 +79,8 @@ TEST_CASE("a body above the limit is 413, an invalid one 400 with the reason, an
     CHECK(get->get_header_value("Allow") == "POST");
     CHECK(metrics_show(s.metrics, "saslguard_receiver_webhooks_total{result=\"too_large\"} 1"));
     CHECK(metrics_show(s.metrics, "saslguard_receiver_webhooks_total{result=\"invalid\"} 1"));
-    CHECK(metrics_show(s.metrics, "saslguard_receiver_webhooks_total{result=\"method_not_allowed\"} 1"));
+    CHECK(metrics_show(s.metrics,
+                       "saslguard_receiver_webhooks_total{result=\"method_not_allowed\"} 1"));
 }
 
 TEST_CASE("/metrics and /healthz answer") {

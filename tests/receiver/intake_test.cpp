@@ -11,11 +11,16 @@ using namespace saslguard::receiver;
 using namespace saslguard::receiver::testing;
 
 namespace {
-WebhookPayload parse(const nlohmann::json& j) { return parse_webhook(j.dump()).value(); }
-std::int64_t count(Database& db, const std::string& sql) { return db.query_int64(sql)->value_or(-1); }
+WebhookPayload parse(const nlohmann::json& j) {
+    return parse_webhook(j.dump()).value();
+}
+std::int64_t count(Database& db, const std::string& sql) {
+    return db.query_int64(sql)->value_or(-1);
+}
 }  // namespace
 
-TEST_CASE("the same alert delivered twice is stored once, the second delivery counted as a duplicate") {
+TEST_CASE(
+    "the same alert delivered twice is stored once, the second delivery counted as a duplicate") {
     TempDir dir;
     Intake intake(Database::open(dir.path("s.db")).value());
     auto p = parse(payload_json({alert_json("00000000000000a1")}));
@@ -38,11 +43,13 @@ TEST_CASE("firing and resolved of one alert, and a new startsAt, are distinct ev
     TempDir dir;
     Intake intake(Database::open(dir.path("s.db")).value());
     REQUIRE(intake.accept(parse(payload_json({alert_json("00000000000000a1")})), "{}").ok());
-    auto r = intake.accept(parse(payload_json({alert_json("00000000000000a1", "resolved")}, "resolved")), "{}");
+    auto r = intake.accept(
+        parse(payload_json({alert_json("00000000000000a1", "resolved")}, "resolved")), "{}");
     REQUIRE(r.ok());
     CHECK(r->new_resolved == 1);
-    auto again = intake.accept(
-        parse(payload_json({alert_json("00000000000000a1", "firing", nullptr, "2026-11-23T10:00:00Z")})), "{}");
+    auto again = intake.accept(parse(payload_json({alert_json("00000000000000a1", "firing", nullptr,
+                                                              "2026-11-23T10:00:00Z")})),
+                               "{}");
     CHECK(again->new_firing == 1);
 }
 
@@ -71,7 +78,8 @@ TEST_CASE("concurrent webhooks are all committed, sharing transactions") {
     CHECK(count(*db, "SELECT count(*) FROM alerts") == kThreads * kEach);
 }
 
-TEST_CASE("after stop() a webhook is refused, so the handler answers 5xx and Alertmanager retries") {
+TEST_CASE(
+    "after stop() a webhook is refused, so the handler answers 5xx and Alertmanager retries") {
     TempDir dir;
     Intake intake(Database::open(dir.path("s.db")).value());
     intake.stop();

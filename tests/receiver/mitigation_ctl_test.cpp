@@ -60,9 +60,12 @@ TEST_CASE("saslguardctl refuses bad usage with exit status 2 before opening anyt
     CHECK(ctl({}).rc == 2);
     CHECK(ctl({"block-login", "alice"}).err.find("--config FILE is required") != std::string::npos);
     CHECK(ctl({"--config", "/nonexistent", "frobnicate"}).rc == 2);
-    CHECK(ctl({"--config", "/nonexistent", "block-login"}).err.find("takes exactly one USER") != std::string::npos);
-    CHECK(ctl({"--config", "/nonexistent", "block-ips"}).err.find("needs at least one IP") != std::string::npos);
-    CHECK(ctl({"--config", "/nonexistent", "--expires", "10", "block-login", "a"}).rc == 2);  // no unit
+    CHECK(ctl({"--config", "/nonexistent", "block-login"}).err.find("takes exactly one USER") !=
+          std::string::npos);
+    CHECK(ctl({"--config", "/nonexistent", "block-ips"}).err.find("needs at least one IP") !=
+          std::string::npos);
+    CHECK(ctl({"--config", "/nonexistent", "--expires", "10", "block-login", "a"}).rc ==
+          2);  // no unit
     CHECK(ctl({"--config", "/nonexistent", "--bogus", "list-blocks"}).rc == 2);
     auto del = ctl({"--config", "/nonexistent", "delete-mail", "alice@example.com"});
     CHECK(del.rc == 2);
@@ -73,15 +76,19 @@ TEST_CASE("saslguardctl refuses bad usage with exit status 2 before opening anyt
 TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
     TempDir d;
     auto cfg = write_config(d);
-    auto r = ctl({"--config", cfg, "block-login", "alice@example.com", "--dry-run", "--reason", "why not"});
+    auto r = ctl(
+        {"--config", cfg, "block-login", "alice@example.com", "--dry-run", "--reason", "why not"});
     INFO(r.err);
     CHECK(r.rc == 0);
-    CHECK(r.out == "would block login alice@example.com (dry run) [action 1]\n  alice@example.com\n");
+    CHECK(r.out ==
+          "would block login alice@example.com (dry run) [action 1]\n  alice@example.com\n");
     CHECK_FALSE(std::filesystem::exists(d.path + "/sasl_access"));
     auto blocks = ctl({"--config", cfg, "list-blocks"});
     CHECK(blocks.out == "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n");
     auto audit = ctl({"--config", cfg, "audit"});
-    CHECK(audit.out.find("\tblock_login\talice@example.com\tapplied\tyes\t-\t\"would block login") != std::string::npos);
+    CHECK(
+        audit.out.find("\tblock_login\talice@example.com\tapplied\tyes\t-\t\"would block login") !=
+        std::string::npos);
 
     auto hostile = ctl({"--config", cfg, "block-login", "a\nREJECT"});
     CHECK(hostile.rc == 1);

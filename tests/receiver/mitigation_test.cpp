@@ -35,7 +35,8 @@ public:
     // Answers by program basename; default: success with no output.
     std::function<ProcessResult(const std::vector<std::string>&)> answer;
 
-    ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options) override {
+    ProcessResult run(const std::vector<std::string>& argv,
+                      const ProcessOptions& options) override {
         calls.push_back({argv, options.stdin_data});
         if (answer) return answer(argv);
         return ok("");
@@ -62,7 +63,9 @@ public:
     Result<std::vector<QueueEntry>> list() override { return entries; }
 };
 
-std::string base(const std::string& p) { return std::filesystem::path(p).filename().string(); }
+std::string base(const std::string& p) {
+    return std::filesystem::path(p).filename().string();
+}
 
 struct Fixture {
     std::string dir;
@@ -91,14 +94,18 @@ struct Fixture {
                          {"hold", "D1B2C3D4E5", "alice@example.com"}};
         runner.answer = [this](const std::vector<std::string>& argv) {
             if (base(argv[0]) == "postconf" && argv.size() > 4 && argv[4] == "-h")
-                return RecordingRunner::ok("check_client_access hash:" + settings.client_access_map + "\n"
-                                           "check_sasl_access hash:" + settings.sasl_access_map + ", permit\n");
+                return RecordingRunner::ok(
+                    "check_client_access hash:" + settings.client_access_map +
+                    "\n"
+                    "check_sasl_access hash:" +
+                    settings.sasl_access_map + ", permit\n");
             if (base(argv[0]) == "postcat") {
                 std::string out;
                 for (std::size_t i = 5; i < argv.size(); ++i) {
                     out += "*** ENVELOPE RECORDS deferred/A/" + argv[i] + " ***\n";
                     // The forged-sender message was submitted by alice.
-                    std::string login = argv[i] == "C1B2C3D4E5" ? "alice@example.com" : "someone@example.com";
+                    std::string login =
+                        argv[i] == "C1B2C3D4E5" ? "alice@example.com" : "someone@example.com";
                     out += "named_attribute: sasl_username=" + login + "\n";
                 }
                 return RecordingRunner::ok(out);
@@ -119,7 +126,8 @@ struct Fixture {
     }
     ~Fixture() { std::filesystem::remove_all(dir); }
 
-    ActionOutcome run(ActionKind kind, std::string user, std::vector<std::string> ips = {}, bool dry = false) {
+    ActionOutcome run(ActionKind kind, std::string user, std::vector<std::string> ips = {},
+                      bool dry = false) {
         ActionRequest r;
         r.kind = kind;
         r.username = std::move(user);
@@ -136,19 +144,43 @@ struct Fixture {
 };
 
 const std::vector<std::string> kHostileNames = {
-    "a\nREJECT",    "a\rREJECT", "-rf",       "--help",    "$(id)",        "`id`",        "a b",
-    "a\tb",         ";",         "a;b",       "'a'",       "\"a\"",        "a\\b",        "",
-    std::string(300, 'a'),      "j\xc3\xbcrgen", std::string("a\0b", 3), "a@b@c",      "..a",
-    ".a",           "a..b@x.com", "a@-x.com", "a|b",       "a>b",          "#comment",    "a,b",
+    "a\nREJECT",
+    "a\rREJECT",
+    "-rf",
+    "--help",
+    "$(id)",
+    "`id`",
+    "a b",
+    "a\tb",
+    ";",
+    "a;b",
+    "'a'",
+    "\"a\"",
+    "a\\b",
+    "",
+    std::string(300, 'a'),
+    "j\xc3\xbcrgen",
+    std::string("a\0b", 3),
+    "a@b@c",
+    "..a",
+    ".a",
+    "a..b@x.com",
+    "a@-x.com",
+    "a|b",
+    "a>b",
+    "#comment",
+    "a,b",
 };
 
 }  // namespace
 
 TEST_CASE("a rendered map has one sorted key-value line per entry under a header") {
-    auto text = render_map({{"zed@example.com", "REJECT blocked"}, {"alice@example.com", "REJECT blocked"}});
+    auto text = render_map(
+        {{"zed@example.com", "REJECT blocked"}, {"alice@example.com", "REJECT blocked"}});
     REQUIRE(text.ok());
     CHECK(text->find("# Written by saslguard") == 0);
-    CHECK(text->find("alice@example.com REJECT blocked\nzed@example.com REJECT blocked\n") != std::string::npos);
+    CHECK(text->find("alice@example.com REJECT blocked\nzed@example.com REJECT blocked\n") !=
+          std::string::npos);
     auto back = parse_map(*text, "m");
     REQUIRE(back.ok());
     CHECK(back->size() == 2);
@@ -165,12 +197,14 @@ TEST_CASE("rendering refuses keys and values that could add a line or a field") 
 TEST_CASE("a map line saslguard did not write is an error naming the line") {
     auto r = parse_map("# header\nalice REJECT x\nbob\tOK\n", "/etc/postfix/m");
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().message == "/etc/postfix/m:3: line not written by saslguard; fix or remove it by hand");
+    CHECK(r.error().message ==
+          "/etc/postfix/m:3: line not written by saslguard; fix or remove it by hand");
 }
 
 TEST_CASE("postqueue -j lines become queue entries and malformed ones are skipped") {
     auto e = parse_postqueue_json(
-        "{\"queue_name\": \"deferred\", \"queue_id\": \"52EA8A722C4\", \"sender\": \"alice@saslguard.test\"}\n"
+        "{\"queue_name\": \"deferred\", \"queue_id\": \"52EA8A722C4\", \"sender\": "
+        "\"alice@saslguard.test\"}\n"
         "not json\n"
         "{\"queue_name\": \"deferred\", \"queue_id\": \"ALL\", \"sender\": \"x@y.z\"}\n"
         "{\"queue_name\": \"bogus\", \"queue_id\": \"52EA8A722C5\", \"sender\": \"x@y.z\"}\n"
@@ -221,9 +255,11 @@ TEST_CASE("block_login writes the map, runs postmap once and records the block")
     auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
     REQUIRE(o.ok);
     CHECK(o.summary == "blocked login alice@example.com");
-    CHECK(f.map_text(f.settings.sasl_access_map).find("\nalice@example.com REJECT 5.7.1 account blocked by saslguard\n") !=
+    CHECK(f.map_text(f.settings.sasl_access_map)
+              .find("\nalice@example.com REJECT 5.7.1 account blocked by saslguard\n") !=
           std::string::npos);
-    REQUIRE(f.runner.calls.size() == 3);  // postmap, then the two postconf calls that find the map in use
+    REQUIRE(f.runner.calls.size() ==
+            3);  // postmap, then the two postconf calls that find the map in use
     CHECK(f.runner.calls[0].argv ==
           std::vector<std::string>{"postmap", "-c", f.dir, "hash:" + f.settings.sasl_access_map});
     CHECK(base(f.runner.calls[1].argv[0]) == "postconf");
@@ -254,13 +290,15 @@ TEST_CASE("a block in a map that Postfix does not use comes with a warning") {
     f.make();
     f.runner.answer = [](const std::vector<std::string>& argv) {
         // main.cf uses some other table only.
-        return RecordingRunner::ok(base(argv[0]) == "postconf" ? "check_sasl_access hash:/etc/postfix/other\n" : "");
+        return RecordingRunner::ok(
+            base(argv[0]) == "postconf" ? "check_sasl_access hash:/etc/postfix/other\n" : "");
     };
     auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
     CHECK(o.ok);
-    CHECK(o.summary == "blocked login alice@example.com (WARNING: hash:" + f.dir +
-                           "/unused_map is not used in main.cf or master.cf: this has no effect until it is, "
-                           "see docs/mitigation.md)");
+    CHECK(o.summary ==
+          "blocked login alice@example.com (WARNING: hash:" + f.dir +
+              "/unused_map is not used in main.cf or master.cf: this has no effect until it is, "
+              "see docs/mitigation.md)");
 }
 
 TEST_CASE("a dry run changes no file, runs no command and records no block") {
@@ -324,11 +362,13 @@ TEST_CASE("delete_mail by the automatic policy is refused unless configured") {
 
 TEST_CASE("block_ips is bounded and stores canonical addresses") {
     Fixture f;
-    auto o = f.run(ActionKind::BlockIps, "alice@example.com", {"192.0.2.1", "2001:DB8::1", "192.0.2.1"});
+    auto o =
+        f.run(ActionKind::BlockIps, "alice@example.com", {"192.0.2.1", "2001:DB8::1", "192.0.2.1"});
     REQUIRE(o.ok);
     CHECK(o.affected == std::vector<std::string>{"192.0.2.1", "2001:db8::1"});
     CHECK(f.store.blocks()->size() == 2);
-    auto many = f.run(ActionKind::BlockIps, "alice@example.com", {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"});
+    auto many = f.run(ActionKind::BlockIps, "alice@example.com",
+                      {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"});
     CHECK_FALSE(many.ok);
     CHECK(many.error == "too many IP addresses: 5 > max_block_ips 4");
 }
@@ -362,10 +402,14 @@ TEST_CASE("the command backend runs the configured argv with the user as one arg
     Fixture f(SaslBackendKind::Command);
     auto o = f.run(ActionKind::LockAccount, "alice@example.com");
     REQUIRE(o.ok);
-    CHECK(f.runner.calls.back().argv == std::vector<std::string>{"/usr/local/sbin/lock", "--user", "alice@example.com"});
+    CHECK(f.runner.calls.back().argv ==
+          std::vector<std::string>{"/usr/local/sbin/lock", "--user", "alice@example.com"});
     REQUIRE(f.run(ActionKind::UnlockAccount, "alice@example.com").ok);
-    CHECK(f.runner.calls.back().argv == std::vector<std::string>{"/usr/local/sbin/unlock", "alice@example.com"});
-    f.runner.answer = [](const std::vector<std::string>&) { return RecordingRunner::failed(3, "ldap: no such entry"); };
+    CHECK(f.runner.calls.back().argv ==
+          std::vector<std::string>{"/usr/local/sbin/unlock", "alice@example.com"});
+    f.runner.answer = [](const std::vector<std::string>&) {
+        return RecordingRunner::failed(3, "ldap: no such entry");
+    };
     auto bad = f.run(ActionKind::LockAccount, "bob@example.com");
     CHECK_FALSE(bad.ok);
     CHECK(bad.error == "/usr/local/sbin/lock --user bob@example.com: exit 3: ldap: no such entry");
@@ -373,13 +417,14 @@ TEST_CASE("the command backend runs the configured argv with the user as one arg
 }
 
 TEST_CASE("hostile usernames and IPs reach no map file and no command, and are audited") {
-    for (auto backend : {SaslBackendKind::Sasldb, SaslBackendKind::SaslauthdShadow, SaslBackendKind::Command}) {
+    for (auto backend :
+         {SaslBackendKind::Sasldb, SaslBackendKind::SaslauthdShadow, SaslBackendKind::Command}) {
         Fixture f(backend);
         std::size_t audited = 0;
         for (const auto& name : kHostileNames) {
-            for (auto kind : {ActionKind::BlockLogin, ActionKind::UnblockLogin, ActionKind::HoldMail,
-                              ActionKind::ReleaseMail, ActionKind::DeleteMail, ActionKind::LockAccount,
-                              ActionKind::UnlockAccount}) {
+            for (auto kind : {ActionKind::BlockLogin, ActionKind::UnblockLogin,
+                              ActionKind::HoldMail, ActionKind::ReleaseMail, ActionKind::DeleteMail,
+                              ActionKind::LockAccount, ActionKind::UnlockAccount}) {
                 auto o = f.run(kind, name);
                 INFO(to_string(kind) << " " << name);
                 CHECK_FALSE(o.ok);
@@ -398,7 +443,8 @@ TEST_CASE("hostile usernames and IPs reach no map file and no command, and are a
             CHECK_FALSE(f.mitigator->execute(s).ok);
             audited += 4;
         }
-        for (const char* ip : {"1.2.3.4 OK", "1.2.3.4\nREJECT", "1.2.3", "999.1.1.1", "::g", "-1.2.3.4", "127.0.0.1/8"})
+        for (const char* ip : {"1.2.3.4 OK", "1.2.3.4\nREJECT", "1.2.3", "999.1.1.1", "::g",
+                               "-1.2.3.4", "127.0.0.1/8"})
             CHECK_FALSE(f.run(ActionKind::BlockIps, "alice@example.com", {ip}).ok);
         CHECK(f.runner.calls.empty());
         CHECK(f.map_text(f.settings.sasl_access_map).empty());

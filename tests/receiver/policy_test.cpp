@@ -30,14 +30,18 @@ TEST_CASE("the alert's mitigation label sets the mode unless the config names th
     CHECK(d.configured_mode == Mode::Auto);
     CHECK(d.act);
     CHECK(d.actions == std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail});
-    CHECK(d.reason == "auto (from the alert's mitigation label): block_login, hold_mail for alice@example.com (evidence: prometheus)");
+    CHECK(d.reason ==
+          "auto (from the alert's mitigation label): block_login, hold_mail for alice@example.com "
+          "(evidence: prometheus)");
 
     p.modes["SaslUserSendingSurge"] = Mode::Confirm;
     d = decide(p, alert("SaslUserSendingSurge", "auto"), named("alice@example.com"), 0);
     CHECK(d.mode == Mode::Confirm);
     CHECK_FALSE(d.act);
     CHECK(d.actions.size() == 2);
-    CHECK(d.reason == "confirm (from policy.modes.SaslUserSendingSurge): suggest block_login, hold_mail for alice@example.com");
+    CHECK(d.reason ==
+          "confirm (from policy.modes.SaslUserSendingSurge): suggest block_login, hold_mail for "
+          "alice@example.com");
 }
 
 TEST_CASE("without label or config the mode is notify and nothing is suggested") {
@@ -53,7 +57,8 @@ TEST_CASE("inconclusive evidence turns auto into notify") {
     auto d = decide(PolicyConfig{}, alert("PostfixQueueSurge", "auto"), e, 0);
     CHECK(d.mode == Mode::Notify);
     CHECK_FALSE(d.act);
-    CHECK(d.reason == "auto (from the alert's mitigation label); no culprit named, so nothing to act on");
+    CHECK(d.reason ==
+          "auto (from the alert's mitigation label); no culprit named, so nothing to act on");
 }
 
 TEST_CASE("allowlisted users and domains, including subdomains, are never acted on automatically") {
@@ -65,7 +70,9 @@ TEST_CASE("allowlisted users and domains, including subdomains, are never acted 
         INFO(user);
         CHECK(d.mode == Mode::Confirm);
         CHECK_FALSE(d.act);
-        CHECK(d.reason == std::string("auto (from the alert's mitigation label); not acting automatically: ") + user + " is allowlisted");
+        CHECK(d.reason ==
+              std::string("auto (from the alert's mitigation label); not acting automatically: ") +
+                  user + " is allowlisted");
     }
     CHECK_FALSE(is_allowlisted(p, "x@notpartner.org"));
     CHECK_FALSE(is_allowlisted(p, "partner.org"));
@@ -79,8 +86,10 @@ TEST_CASE("the hourly budget of automatic actions is never exceeded") {
     auto d = decide(p, alert("A", "auto"), named("a@example.com"), 9);    // 9 + 2 > 10
     CHECK_FALSE(d.act);
     CHECK(d.mode == Mode::Confirm);
-    CHECK(d.reason == "auto (from the alert's mitigation label); not acting automatically: 9 automatic actions in "
-                      "the last hour; 2 more would exceed policy.max_auto_actions_per_hour 10");
+    CHECK(d.reason ==
+          "auto (from the alert's mitigation label); not acting automatically: 9 automatic actions "
+          "in "
+          "the last hour; 2 more would exceed policy.max_auto_actions_per_hour 10");
 }
 
 TEST_CASE("a labelled culprit with fewer messages than min_messages is asked about, not acted on") {
@@ -89,7 +98,8 @@ TEST_CASE("a labelled culprit with fewer messages than min_messages is asked abo
     auto d = decide(p, alert("A", "auto"), named("a@example.com", 5), 0);
     CHECK_FALSE(d.act);
     CHECK(d.reason.find("sent 5 messages, below policy.min_messages 20") != std::string::npos);
-    CHECK(decide(p, alert("A", "auto"), named("a@example.com", std::nullopt), 0).act);  // unknown count: the alert's word stands
+    CHECK(decide(p, alert("A", "auto"), named("a@example.com", std::nullopt), 0)
+              .act);  // unknown count: the alert's word stands
 }
 
 TEST_CASE("a culprit name that could not safely reach a map or a command is never offered") {

@@ -19,7 +19,8 @@ namespace saslguard::receiver::testing {
 class TempDir {
 public:
     TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "saslguard-rcv-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "saslguard-rcv-XXXXXX").string();
         m_path = ::mkdtemp(tmpl.data());
     }
     ~TempDir() {
@@ -36,12 +37,16 @@ private:
     std::string m_path;
 };
 
-inline nlohmann::json alert_json(const std::string& fingerprint, const std::string& status = "firing",
+inline nlohmann::json alert_json(const std::string& fingerprint,
+                                 const std::string& status = "firing",
                                  nlohmann::json labels = nullptr,
                                  const std::string& starts_at = "2026-11-23T09:00:00.123456789Z") {
     if (labels.is_null())
-        labels = {{"alertname", "SaslUserSendingSurge"}, {"instance", "mx1:9754"}, {"severity", "critical"},
-                  {"sasl_username", "alice@example.com"}, {"mitigation", "auto"}};
+        labels = {{"alertname", "SaslUserSendingSurge"},
+                  {"instance", "mx1:9754"},
+                  {"severity", "critical"},
+                  {"sasl_username", "alice@example.com"},
+                  {"mitigation", "auto"}};
     return {{"status", status},
             {"labels", labels},
             {"annotations", {{"summary", "alice is sending far above her baseline"}}},
@@ -51,7 +56,8 @@ inline nlohmann::json alert_json(const std::string& fingerprint, const std::stri
             {"fingerprint", fingerprint}};
 }
 
-inline nlohmann::json payload_json(std::vector<nlohmann::json> alerts, const std::string& status = "firing") {
+inline nlohmann::json payload_json(std::vector<nlohmann::json> alerts,
+                                   const std::string& status = "firing") {
     return {{"version", "4"},
             {"groupKey", "{}:{alertname=\"SaslUserSendingSurge\"}"},
             {"truncatedAlerts", 0},

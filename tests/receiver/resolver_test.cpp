@@ -41,7 +41,8 @@ struct Replay {
         auto text = files::read_all(std::string(SASLGUARD_FIXTURES_DIR "/prometheus/") + fixture);
         REQUIRE(text.ok());
         auto j = nlohmann::json::parse(*text);
-        for (const auto& a : j["answers"]) answers[a["query"].get<std::string>()] = a["body"].dump();
+        for (const auto& a : j["answers"])
+            answers[a["query"].get<std::string>()] = a["body"].dump();
     }
 
     HttpFetch fetch() {
@@ -68,7 +69,8 @@ struct Replay {
             if (it == answers.end()) {
                 unknown.push_back(q);
                 res.status = 400;
-                res.body = R"({"status":"error","errorType":"bad_data","error":"unknown to the fixture"})";
+                res.body =
+                    R"({"status":"error","errorType":"bad_data","error":"unknown to the fixture"})";
                 return res;
             }
             res.status = 200;
@@ -119,7 +121,8 @@ TEST_CASE("a user with most of the surge is named with messages, share, IPs and 
     CHECK(e.notes.empty());
 }
 
-TEST_CASE("no one is named when the top user's share is below min_share, and the evidence says why") {
+TEST_CASE(
+    "no one is named when the top user's share is below min_share, and the evidence says why") {
     Replay replay("queue_surge_no_dominant_user.json");
     Resolver r(prom(), PolicyConfig{}, replay.fetch());
     Evidence e = r.resolve(queue_alert());
@@ -128,8 +131,9 @@ TEST_CASE("no one is named when the top user's share is below min_share, and the
     CHECK_FALSE(e.culprit);
     CHECK(e.source == "prometheus");
     REQUIRE(e.notes.size() == 1);
-    CHECK(e.notes[0] == "top user a@example.com has 30 messages (40% of 75): below policy min_share 50% or "
-                        "min_messages 20, no user named");
+    CHECK(e.notes[0] ==
+          "top user a@example.com has 30 messages (40% of 75): below policy min_share 50% or "
+          "min_messages 20, no user named");
 }
 
 TEST_CASE("min_messages keeps a small instance's only sender from being named") {
@@ -151,10 +155,12 @@ TEST_CASE("an empty window names no one and says there were no authenticated mes
     CHECK_FALSE(e.culprit);
     CHECK(e.queue_depth == 500);
     REQUIRE(e.notes.size() == 1);
-    CHECK(e.notes[0] == "no SASL-authenticated messages on mx1.example.com:9754 in the last 10m: no user named");
+    CHECK(e.notes[0] ==
+          "no SASL-authenticated messages on mx1.example.com:9754 in the last 10m: no user named");
 }
 
-TEST_CASE("the sasl_username label names the user even outside the top list, with its own numbers") {
+TEST_CASE(
+    "the sasl_username label names the user even outside the top list, with its own numbers") {
     Replay replay("user_surge_labelled.json");
     Resolver r(prom(), PolicyConfig{}, replay.fetch());
     Alert a = queue_alert();
@@ -172,10 +178,12 @@ TEST_CASE("the sasl_username label names the user even outside the top list, wit
     CHECK(*e.top_users[0].bounce_ratio == 0);
 }
 
-TEST_CASE("when Prometheus does not answer, one exporter scrape is used and the evidence says totals") {
+TEST_CASE(
+    "when Prometheus does not answer, one exporter scrape is used and the evidence says totals") {
     Replay replay;
     replay.prometheus_down = true;
-    replay.exporter_body = *files::read_all(SASLGUARD_FIXTURES_DIR "/prometheus/exporter_metrics.txt");
+    replay.exporter_body =
+        *files::read_all(SASLGUARD_FIXTURES_DIR "/prometheus/exporter_metrics.txt");
     Resolver r(prom(), PolicyConfig{}, replay.fetch());
     Evidence e = r.resolve(queue_alert());
     CHECK(e.source == "exporter");
@@ -188,10 +196,12 @@ TEST_CASE("when Prometheus does not answer, one exporter scrape is used and the 
     CHECK(e.top_senders[0].sender == "spammer@example.com");
     REQUIRE(e.notes.size() == 1);
     CHECK(e.notes[0].find("unreachable") != std::string::npos);
-    CHECK(e.notes[0].find("counters are totals since the exporter started, not the last 10m") != std::string::npos);
+    CHECK(e.notes[0].find("counters are totals since the exporter started, not the last 10m") !=
+          std::string::npos);
 }
 
-TEST_CASE("with Prometheus and the exporter both down, nothing is named and both failures are noted") {
+TEST_CASE(
+    "with Prometheus and the exporter both down, nothing is named and both failures are noted") {
     Replay replay;
     replay.prometheus_down = true;
     replay.exporter_down = true;
@@ -212,9 +222,12 @@ TEST_CASE("label values are quoted so a hostile instance label cannot change the
 
 TEST_CASE("the text-format parser unescapes label values and counts lines it cannot read") {
     std::size_t bad = 0;
-    auto samples = parse_metrics_text(*files::read_all(SASLGUARD_FIXTURES_DIR "/prometheus/exporter_metrics.txt"), &bad);
+    auto samples = parse_metrics_text(
+        *files::read_all(SASLGUARD_FIXTURES_DIR "/prometheus/exporter_metrics.txt"), &bad);
     CHECK(bad == 1);
-    auto weird = std::find_if(samples.begin(), samples.end(), [](const Sample& s) { return s.value == 1 && s.name == "postfix_sasl_user_messages_total"; });
+    auto weird = std::find_if(samples.begin(), samples.end(), [](const Sample& s) {
+        return s.value == 1 && s.name == "postfix_sasl_user_messages_total";
+    });
     REQUIRE(weird != samples.end());
     CHECK(weird->labels.at("sasl_username") == "weird\"name\\x");
     CHECK(samples.back().name == "postfix_up");

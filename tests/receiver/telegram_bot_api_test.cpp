@@ -12,7 +12,8 @@ TEST_CASE("a Bot API success is ok and carries the result") {
 
 TEST_CASE("429 is retryable after parameters.retry_after from the JSON body") {
     auto r = classify_response(
-        429, R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5","parameters":{"retry_after":5}})",
+        429,
+        R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5","parameters":{"retry_after":5}})",
         std::nullopt, "");
     CHECK(r.retryable());
     CHECK(r.retry_after_s == std::optional<long>(5));
@@ -33,8 +34,9 @@ TEST_CASE("5xx and transport errors are retryable; 400, 401, 403 are not") {
     CHECK(net.retryable());
     CHECK(net.describe() == "network: Couldn't connect to server");
     for (long code : {400L, 401L, 403L, 404L}) {
-        auto r = classify_response(code, R"({"ok":false,"error_code":)" + std::to_string(code) +
-                                             R"(,"description":"Unauthorized"})",
+        auto r = classify_response(code,
+                                   R"({"ok":false,"error_code":)" + std::to_string(code) +
+                                       R"(,"description":"Unauthorized"})",
                                    std::nullopt, "");
         CHECK(r.outcome == ApiResult::Outcome::Fatal);
         CHECK(r.description == "Unauthorized");

@@ -23,12 +23,15 @@ const std::string kToken = "123456:TEST-token";
 class Emulator {
 public:
     explicit Emulator(const TempDir& dir)
-        : m_port(free_port()), m_child({"node", std::string(SASLGUARD_SOURCE_DIR) + "/tests/lib/telegram-emulator.js",
-                                        std::to_string(m_port)},
-                                       dir.path + "/emulator.log") {
+        : m_port(free_port()),
+          m_child({"node", std::string(SASLGUARD_SOURCE_DIR) + "/tests/lib/telegram-emulator.js",
+                   std::to_string(m_port)},
+                  dir.path + "/emulator.log") {
         m_base = "http://127.0.0.1:" + std::to_string(m_port);
         REQUIRE(m_child.started());
-        REQUIRE(wait_until([&] { return post("/getUpdatesHistory", {{"token", kToken}}).is_object(); }));
+        REQUIRE(wait_until([&] {
+            return post("/getUpdatesHistory", {{"token", kToken}}).is_object();
+        }));
     }
     std::string url() const { return m_base; }
 
@@ -44,7 +47,9 @@ public:
     }
 
     static json user(std::int64_t id) {
-        return {{"id", id}, {"is_bot", false}, {"first_name", "U" + std::to_string(id)},
+        return {{"id", id},
+                {"is_bot", false},
+                {"first_name", "U" + std::to_string(id)},
                 {"username", "user" + std::to_string(id)}};
     }
 
@@ -55,14 +60,19 @@ public:
                {"chat", {{"id", chat}, {"type", "private"}}},
                {"date", 1795400000},
                {"text", text},
-               {"entities", {{{"offset", 0}, {"length", sp == std::string::npos ? text.size() : sp}, {"type", "bot_command"}}}}};
+               {"entities",
+                {{{"offset", 0},
+                  {"length", sp == std::string::npos ? text.size() : sp},
+                  {"type", "bot_command"}}}}};
         REQUIRE(post("/sendCommand", m).is_object());
     }
 
-    void press(std::int64_t from, std::int64_t chat, std::int64_t message_id, const std::string& data) {
+    void press(std::int64_t from, std::int64_t chat, std::int64_t message_id,
+               const std::string& data) {
         json c{{"botToken", kToken},
                {"from", user(from)},
-               {"message", {{"message_id", message_id}, {"chat", {{"id", chat}, {"type", "private"}}}}},
+               {"message",
+                {{"message_id", message_id}, {"chat", {{"id", chat}, {"type", "private"}}}}},
                {"date", 1795400000},
                {"data", data}};
         REQUIRE(post("/sendCallback", c).is_object());
@@ -75,7 +85,8 @@ public:
         std::string button(const std::string& label_part) const {
             for (const auto& row : keyboard)
                 for (const auto& b : row)
-                    if (b.value("text", "").find(label_part) != std::string::npos) return b.value("callback_data", "");
+                    if (b.value("text", "").find(label_part) != std::string::npos)
+                        return b.value("callback_data", "");
             return "";
         }
         std::vector<std::string> labels() const {
@@ -93,7 +104,9 @@ public:
         if (!h.is_object() || !h["result"].is_array()) return out;
         for (const auto& item : h["result"]) {
             const json& m = item.value("message", json::object());
-            if (!m.contains("chat_id") || std::to_string(chat) != (m["chat_id"].is_string() ? m["chat_id"].get<std::string>() : m["chat_id"].dump()))
+            if (!m.contains("chat_id") ||
+                std::to_string(chat) != (m["chat_id"].is_string() ? m["chat_id"].get<std::string>()
+                                                                  : m["chat_id"].dump()))
                 continue;
             BotMessage b;
             b.message_id = item.value("messageId", std::int64_t{0});
@@ -153,8 +166,8 @@ struct Rig {
     std::unique_ptr<TelegramBot> bot() {
         auto b = std::make_unique<TelegramBot>(
             config, options, executor, backend,
-            [this](const std::vector<std::pair<std::string, std::string>>&, std::chrono::seconds d, const std::string&,
-                   const std::string&) -> Result<std::string> {
+            [this](const std::vector<std::pair<std::string, std::string>>&, std::chrono::seconds d,
+                   const std::string&, const std::string&) -> Result<std::string> {
                 silences.push_back(std::to_string(d.count()));
                 return std::string("sil-1");
             });
@@ -170,7 +183,8 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("an incident reaches the admin chat with buttons, and an admin blocks the login through them") {
+TEST_CASE(
+    "an incident reaches the admin chat with buttons, and an admin blocks the login through them") {
     Rig rig;
     auto bot = rig.bot();
     auto notifier = rig.notifier(bot.get());
@@ -178,10 +192,13 @@ TEST_CASE("an incident reaches the admin chat with buttons, and an admin blocks 
 
     auto msg = rig.emu.wait_message(kAdmin, "incident #1");
     REQUIRE(msg);
-    CHECK(msg->text.find("<b>User:</b> <code>alice&lt;x&gt;@example.com</code>") != std::string::npos);
+    CHECK(msg->text.find("<b>User:</b> <code>alice&lt;x&gt;@example.com</code>") !=
+          std::string::npos);
     CHECK(msg->text.find("<b>Messages (10m):</b> 1234 (90% of the surge)") != std::string::npos);
-    CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail", "🔒 Lock account", "🗑 Delete mail",
-                                                    "🔕 Silence 1h", "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore"});
+    CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
+                                                    "🔒 Lock account", "🗑 Delete mail",
+                                                    "🔕 Silence 1h", "🔕 Silence 4h", "🔕 Silence 24h",
+                                                    "🙈 Ignore"});
     const std::string block = msg->button("Block login");
     CHECK(block.size() <= 64);
     CHECK(block.find("block") == std::string::npos);  // opaque, not the action
@@ -199,7 +216,8 @@ TEST_CASE("an incident reaches the admin chat with buttons, and an admin blocks 
     CHECK(req.username == "alice<x>@example.com");
     CHECK(req.actor == "telegram:1001");
     CHECK(req.incident_id == 1);
-    auto edited = rig.emu.wait_message(kAdmin, "@user1001 (1001): block login alice&lt;x&gt;@example.com");
+    auto edited =
+        rig.emu.wait_message(kAdmin, "@user1001 (1001): block login alice&lt;x&gt;@example.com");
     REQUIRE(edited);
     REQUIRE(wait_until([&] {
         auto m = rig.emu.messages(kAdmin).at(0);
@@ -217,14 +235,16 @@ TEST_CASE("an incident reaches the admin chat with buttons, and an admin blocks 
     REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Yes").empty(); }));
     CHECK(rig.executor.count() == 1);
     auto confirm = rig.emu.messages(kAdmin).at(0);
-    CHECK(confirm.labels() == std::vector<std::string>{"⚠ Yes: 🗑 Delete mail alice<x>@example.com", "✖ Cancel"});
+    CHECK(confirm.labels() ==
+          std::vector<std::string>{"⚠ Yes: 🗑 Delete mail alice<x>@example.com", "✖ Cancel"});
     rig.emu.press(kAdmin, kAdmin, confirm.message_id, confirm.button("Yes"));
     REQUIRE(wait_until([&] { return rig.executor.count() == 2; }));
     CHECK(rig.executor.requests().at(1).kind == ActionKind::DeleteMail);
     REQUIRE(rig.emu.wait_message(kAdmin, "delete mail alice&lt;x&gt;@example.com"));
 
     // Silence through Alertmanager for a chosen time.
-    REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Silence 4h").empty(); }));
+    REQUIRE(
+        wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Silence 4h").empty(); }));
     current = rig.emu.messages(kAdmin).at(0);
     rig.emu.press(kAdmin, kAdmin, current.message_id, current.button("Silence 4h"));
     REQUIRE(rig.emu.wait_message(kAdmin, "silenced for 4h (silence sil-1)"));
@@ -252,14 +272,18 @@ TEST_CASE("commands answer admins with the right content and refuse everyone els
     rig.emu.command(kAdmin, kAdmin, "/status");
     auto status = rig.emu.wait_message(kAdmin, "Open incidents");
     REQUIRE(status);
-    CHECK(status->text.find("<b>Open incidents:</b> 1\n• #1 SaslUserSendingSurge <code>alice@example.com</code>") == 0);
-    CHECK(status->text.find("<b>Active blocks:</b> 2\n<b>Queue depth:</b> 5321") != std::string::npos);
+    CHECK(
+        status->text.find(
+            "<b>Open incidents:</b> 1\n• #1 SaslUserSendingSurge <code>alice@example.com</code>") ==
+        0);
+    CHECK(status->text.find("<b>Active blocks:</b> 2\n<b>Queue depth:</b> 5321") !=
+          std::string::npos);
 
     rig.emu.command(kAdmin, kAdmin, "/top");
     auto top = rig.emu.wait_message(kAdmin, "Top SASL users");
     REQUIRE(top);
-    CHECK(top->text.find("1. <code>alice@example.com</code> — 1234\n2. <code>bob&lt;b&gt;@example.com</code> — 7") !=
-          std::string::npos);
+    CHECK(top->text.find("1. <code>alice@example.com</code> — 1234\n2. "
+                         "<code>bob&lt;b&gt;@example.com</code> — 7") != std::string::npos);
 
     rig.emu.command(kAdmin, kAdmin, "/queue@saslguard_bot");
     auto queue = rig.emu.wait_message(kAdmin, "Top senders");
@@ -267,7 +291,8 @@ TEST_CASE("commands answer admins with the right content and refuse everyone els
     CHECK(queue->text.find("<b>Queue depth:</b> 5321") == 0);
 
     rig.emu.command(kAdmin, kAdmin, "/blocked");
-    REQUIRE(rig.emu.wait_message(kAdmin, "• login <code>alice@example.com</code> by telegram:1001"));
+    REQUIRE(
+        rig.emu.wait_message(kAdmin, "• login <code>alice@example.com</code> by telegram:1001"));
 
     rig.emu.command(kAdmin, kAdmin, "/block bad;user");
     REQUIRE(rig.emu.wait_message(kAdmin, "Not a valid SASL username: <code>bad;user</code>"));

@@ -14,8 +14,14 @@ TEST_CASE("html_escape escapes the characters Telegram HTML reserves") {
 }
 
 TEST_CASE("html_escape replaces invalid UTF-8 and control bytes instead of passing them on") {
-    CHECK(html_escape(std::string("a\xff" "b")) == "a\xEF\xBF\xBD" "b");
-    CHECK(html_escape(std::string("a\x01" "b")) == "a\xEF\xBF\xBD" "b");
+    CHECK(html_escape(std::string("a\xff"
+                                  "b")) ==
+          "a\xEF\xBF\xBD"
+          "b");
+    CHECK(html_escape(std::string("a\x01"
+                                  "b")) ==
+          "a\xEF\xBF\xBD"
+          "b");
     CHECK(html_escape("line\nnext") == "line\nnext");
 }
 
@@ -97,13 +103,15 @@ TEST_CASE("an incident message shows the evidence with links") {
     CHECK(m.find("🚨 <b>SaslUserSendingSurge</b> · critical · incident #42\n") == 0);
     CHECK(m.find("<b>User:</b> <code>alice@example.com</code>") != std::string::npos);
     CHECK(m.find("<b>Messages (10m):</b> 1234 (87% of the surge)") != std::string::npos);
-    CHECK(m.find("<b>Distinct IPs:</b> 14 — top: <code>203.0.113.7</code> (300), <code>198.51.100.2</code> (120)") !=
-          std::string::npos);
+    CHECK(m.find("<b>Distinct IPs:</b> 14 — top: <code>203.0.113.7</code> (300), "
+                 "<code>198.51.100.2</code> (120)") != std::string::npos);
     CHECK(m.find("<b>Bounce ratio:</b> 42%") != std::string::npos);
     CHECK(m.find("<b>Queue depth:</b> 5321") != std::string::npos);
-    CHECK(m.find("<a href=\"https://grafana.example.com/d/saslguard?var-user=alice&amp;from=now-1h\">Grafana</a>") !=
+    CHECK(m.find("<a "
+                 "href=\"https://grafana.example.com/d/"
+                 "saslguard?var-user=alice&amp;from=now-1h\">Grafana</a>") != std::string::npos);
+    CHECK(m.find("<a href=\"http://am.example.com:9093/#/alerts\">Alertmanager</a>") !=
           std::string::npos);
-    CHECK(m.find("<a href=\"http://am.example.com:9093/#/alerts\">Alertmanager</a>") != std::string::npos);
 }
 
 TEST_CASE("an attacker's username cannot inject markup into the message") {
@@ -111,7 +119,8 @@ TEST_CASE("an attacker's username cannot inject markup into the message") {
     v.username = "<a href=\"http://evil\">x</a>&amp;";
     v.summary = "</i><b>boom";
     std::string m = format_incident(v);
-    CHECK(m.find("<code>&lt;a href=&quot;http://evil&quot;&gt;x&lt;/a&gt;&amp;amp;</code>") != std::string::npos);
+    CHECK(m.find("<code>&lt;a href=&quot;http://evil&quot;&gt;x&lt;/a&gt;&amp;amp;</code>") !=
+          std::string::npos);
     CHECK(m.find("&lt;/i&gt;&lt;b&gt;boom") != std::string::npos);
     CHECK(m.find("http://evil\"") == std::string::npos);
 }
@@ -128,7 +137,8 @@ TEST_CASE("links that are not plain http(s) URLs are dropped") {
 TEST_CASE("a huge incident message is cut to 4096 characters without breaking HTML") {
     IncidentView v = sample_view();
     v.username = std::string(255, '&');
-    for (int i = 0; i < 200; ++i) v.log.push_back({"@admin (1)", std::string(250, '<'), i % 2 == 0});
+    for (int i = 0; i < 200; ++i)
+        v.log.push_back({"@admin (1)", std::string(250, '<'), i % 2 == 0});
     std::string m = format_incident(v);
     CHECK(visible_length(m) <= kMaxMessageChars);
     CHECK(visible_length(m) > 3000);
@@ -159,7 +169,8 @@ TEST_CASE("an incident view survives its JSON round trip") {
     v.offered = {"block_login", "hold_mail"};
     v.undoable = {"block_login"};
     v.senders = {"alice@example.com"};
-    v.silence_matchers = {{"alertname", "SaslUserSendingSurge"}, {"sasl_username", "alice@example.com"}};
+    v.silence_matchers = {{"alertname", "SaslUserSendingSurge"},
+                          {"sasl_username", "alice@example.com"}};
     v.log.push_back({"auto", "did it", true});
     auto back = incident_view_from_json(to_json(v));
     REQUIRE(back);

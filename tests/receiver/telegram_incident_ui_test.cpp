@@ -13,7 +13,8 @@ TEST_CASE("callback tokens are random, opaque and fit in 64 bytes") {
     std::string a = random_token(), b = random_token();
     CHECK(a.size() == 22);
     CHECK(a != b);
-    CHECK(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+    CHECK(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          std::string::npos);
 }
 
 TEST_CASE("notify mode offers only silence and ignore") {
@@ -60,7 +61,9 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK((*row)->expires_at == 61000);
     CHECK(nlohmann::json::parse((*row)->target)["username"] == "alice@example.com");
     std::string text = format_incident(v);
-    CHECK(text.find("✅ auto: blocked login alice@example.com\n❌ auto: hold_mail: postsuper: exit 1") != std::string::npos);
+    CHECK(text.find(
+              "✅ auto: blocked login alice@example.com\n❌ auto: hold_mail: postsuper: exit 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("block IPs is offered only when the alert names a client IP") {
@@ -78,12 +81,13 @@ TEST_CASE("block IPs is offered only when the alert names a client IP") {
 namespace {
 // One callback_query update from `user` for `token`, as Telegram sends it.
 std::string press_update(std::int64_t update_id, std::int64_t user, const std::string& token) {
-    nlohmann::json u{{"update_id", update_id},
-                     {"callback_query",
-                      {{"id", "cq" + std::to_string(update_id)},
-                       {"from", {{"id", user}, {"is_bot", false}, {"first_name", "A"}}},
-                       {"message", {{"message_id", 50}, {"chat", {{"id", 1001}, {"type", "private"}}}}},
-                       {"data", token}}}};
+    nlohmann::json u{
+        {"update_id", update_id},
+        {"callback_query",
+         {{"id", "cq" + std::to_string(update_id)},
+          {"from", {{"id", user}, {"is_bot", false}, {"first_name", "A"}}},
+          {"message", {{"message_id", 50}, {"chat", {{"id", 1001}, {"type", "private"}}}}},
+          {"data", token}}}};
     return nlohmann::json{{"ok", true}, {"result", nlohmann::json::array({u})}}.dump();
 }
 }  // namespace
@@ -100,11 +104,12 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     options.now = [&] { return now; };
     auto store = TelegramStore::open(options.db_path);
     REQUIRE(store);
-    REQUIRE((*store)->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})", "offer", 1000, 4'000'000,
-                                    std::nullopt, ""}));
-    REQUIRE((*store)->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})", "offer", 1000,
-                                    6'000'000, std::nullopt, ""}));
-    stub.script("getUpdates", {{200, press_update(10, 1001, "old")}, {200, press_update(11, 1001, "nonsense")}});
+    REQUIRE((*store)->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})",
+                                    "offer", 1000, 4'000'000, std::nullopt, ""}));
+    REQUIRE((*store)->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})",
+                                    "offer", 1000, 6'000'000, std::nullopt, ""}));
+    stub.script("getUpdates",
+                {{200, press_update(10, 1001, "old")}, {200, press_update(11, 1001, "nonsense")}});
     TelegramBot bot(config, options, executor, backend, nullptr);
     BotApi api(stub.url(), "42:SECRET");
     REQUIRE(bot.poll_once(**store, api));

@@ -25,7 +25,8 @@ struct OutboxRig {
     std::unique_ptr<BotApi> api;
     std::unique_ptr<OutboxSender> sender;
 
-    explicit OutboxRig(OutboxOptions o = {}, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    explicit OutboxRig(OutboxOptions o = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
         auto s = TelegramStore::open(dir.path + "/state.db");
         REQUIRE(s);
         store = std::move(*s);
@@ -33,7 +34,8 @@ struct OutboxRig {
         sender = std::make_unique<OutboxSender>(*store, *api, stats, o, [this] { return clock; });
     }
     std::int64_t enqueue(const std::string& text, std::int64_t incident = 0) {
-        auto id = store->enqueue(1001, "sendMessage", R"({"chat_id":1001,"text":")" + text + "\"}", incident, clock);
+        auto id = store->enqueue(1001, "sendMessage", R"({"chat_id":1001,"text":")" + text + "\"}",
+                                 incident, clock);
         REQUIRE(id);
         return *id;
     }
@@ -61,7 +63,9 @@ OutboxOptions fast_options() {
 
 TEST_CASE("429 waits parameters.retry_after, pauses the whole outbox, then sends") {
     OutboxRig rig(fast_options());
-    rig.stub.script("sendMessage", {{429, TelegramStub::error_json(429, "Too Many Requests: retry after 30", 30)}});
+    rig.stub.script(
+        "sendMessage",
+        {{429, TelegramStub::error_json(429, "Too Many Requests: retry after 30", 30)}});
     rig.enqueue("first");
     rig.enqueue("second");
 
@@ -83,7 +87,8 @@ TEST_CASE("429 waits parameters.retry_after, pauses the whole outbox, then sends
 
 TEST_CASE("500 is retried with growing backoff until it succeeds") {
     OutboxRig rig(fast_options());
-    rig.stub.script("sendMessage", {{500, "Internal Server Error"}, {502, "<html>Bad Gateway</html>"}});
+    rig.stub.script("sendMessage",
+                    {{500, "Internal Server Error"}, {502, "<html>Bad Gateway</html>"}});
     rig.enqueue("hello", 9);
 
     CHECK(rig.step());
@@ -154,8 +159,8 @@ TEST_CASE("an edit waits until its message has been sent") {
     OutboxRig rig(fast_options());
     rig.stub.script("sendMessage", {{500, "boom"}});
     rig.enqueue("original", 5);
-    REQUIRE(rig.store->enqueue(1001, "editMessageText", R"({"chat_id":1001,"message_id":0,"text":"edited"})", 5,
-                               rig.clock));
+    REQUIRE(rig.store->enqueue(1001, "editMessageText",
+                               R"({"chat_id":1001,"message_id":0,"text":"edited"})", 5, rig.clock));
     CHECK(rig.step());  // sendMessage: 500
     CHECK(rig.step());  // the edit: no message yet, waits
     CHECK(rig.stub.calls("editMessageText").empty());
@@ -213,7 +218,8 @@ struct PollRig {
     explicit PollRig(tgstub::Answer answer) {
         stub.set_default("getUpdates", std::move(answer));
         options.db_path = dir.path + "/state.db";
-        bot = std::make_unique<TelegramBot>(bot_config(stub.url()), options, executor, backend, nullptr);
+        bot = std::make_unique<TelegramBot>(bot_config(stub.url()), options, executor, backend,
+                                            nullptr);
         auto opened = TelegramStore::open(options.db_path);
         REQUIRE(opened);
         store = std::move(*opened);

@@ -6,7 +6,6 @@
 using namespace saslguard::receiver::telegram;
 using tgtest::TempDir;
 
-
 TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
     TempDir t;
     auto s = TelegramStore::open(t.path + "/state.db");
@@ -48,7 +47,8 @@ TEST_CASE("a callback token is single use") {
     auto s = TelegramStore::open(t.path + "/state.db");
     REQUIRE(s);
     auto& st = **s;
-    REQUIRE(st.add_callback({"tok", 3, "block_login", R"({"username":"a"})", "offer", 100, 200, std::nullopt, ""}));
+    REQUIRE(st.add_callback(
+        {"tok", 3, "block_login", R"({"username":"a"})", "offer", 100, 200, std::nullopt, ""}));
     auto cb = st.callback("tok");
     REQUIRE(cb);
     REQUIRE(*cb);

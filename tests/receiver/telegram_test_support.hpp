@@ -52,7 +52,8 @@ inline int free_port() {
 }
 
 // Polls `cond` every 20 ms until it holds or `timeout` passes.
-inline bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+inline bool wait_until(const std::function<bool()>& cond,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
         if (cond()) return true;
@@ -70,7 +71,8 @@ public:
         args.push_back(nullptr);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         if (posix_spawnp(&m_pid, args[0], &fa, nullptr, args.data(), environ) != 0) m_pid = -1;
         posix_spawn_file_actions_destroy(&fa);
@@ -138,12 +140,14 @@ public:
         return q;
     }
     Result<std::vector<BlockInfo>> blocked() override {
-        return std::vector<BlockInfo>{{"login", "alice@example.com", "telegram:1001", std::nullopt}};
+        return std::vector<BlockInfo>{
+            {"login", "alice@example.com", "telegram:1001", std::nullopt}};
     }
 };
 
 // A bot configuration for tests: one admin (user and chat 1001), 1s long polls.
-inline TelegramConfig bot_config(const std::string& api_url, const std::string& token = "42:SECRET") {
+inline TelegramConfig bot_config(const std::string& api_url,
+                                 const std::string& token = "42:SECRET") {
     TelegramConfig c;
     c.enabled = true;
     c.api_url = api_url;
@@ -161,7 +165,8 @@ inline IncidentNotice sample_notice(std::int64_t id, const std::string& user) {
     n.severity = "critical";
     n.summary = "one user sends far above baseline";
     n.alert.status = "firing";
-    n.alert.labels = {{"alertname", "SaslUserSendingSurge"}, {"sasl_username", user}, {"severity", "critical"}};
+    n.alert.labels = {
+        {"alertname", "SaslUserSendingSurge"}, {"sasl_username", user}, {"severity", "critical"}};
     n.external_url = "http://127.0.0.1:9093";
     n.evidence.source = "label";
     n.evidence.conclusive = true;

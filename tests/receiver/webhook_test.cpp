@@ -9,7 +9,8 @@ using namespace saslguard::receiver::testing;
 using nlohmann::json;
 
 TEST_CASE("a payload Alertmanager really sent parses field by field") {
-    auto body = saslguard::files::read_all(SASLGUARD_FIXTURES_DIR "/webhooks/alertmanager_firing.json");
+    auto body =
+        saslguard::files::read_all(SASLGUARD_FIXTURES_DIR "/webhooks/alertmanager_firing.json");
     REQUIRE(body.ok());
     auto p = parse_webhook(*body);
     INFO((p.ok() ? "" : p.error().message));
@@ -29,7 +30,9 @@ TEST_CASE("a payload Alertmanager really sent parses field by field") {
 }
 
 TEST_CASE("a valid payload keeps every alert with labels, annotations and times") {
-    auto body = payload_json({alert_json("00000000000000a1"), alert_json("00000000000000a2", "resolved")}).dump();
+    auto body =
+        payload_json({alert_json("00000000000000a1"), alert_json("00000000000000a2", "resolved")})
+            .dump();
     auto p = parse_webhook(body);
     REQUIRE(p.ok());
     REQUIRE(p->alerts.size() == 2);
@@ -55,21 +58,32 @@ TEST_CASE("wrong types and missing fields are refused with the field's path") {
     };
     std::vector<Case> cases = {
         {[](json& j) { j["version"] = 4; }, "version: expected a string, got number"},
-        {[](json& j) { j["version"] = "3"; }, "version: unsupported webhook version '3' (want \"4\")"},
+        {[](json& j) { j["version"] = "3"; },
+         "version: unsupported webhook version '3' (want \"4\")"},
         {[](json& j) { j.erase("groupKey"); }, "groupKey: missing"},
-        {[](json& j) { j["truncatedAlerts"] = -1; }, "truncatedAlerts: expected a non-negative integer, got number"},
-        {[](json& j) { j["truncatedAlerts"] = "0"; }, "truncatedAlerts: expected a non-negative integer, got string"},
-        {[](json& j) { j["status"] = "pending"; }, "status: expected firing or resolved, got 'pending'"},
-        {[](json& j) { j["commonLabels"] = json::array(); }, "commonLabels: expected an object, got array"},
-        {[](json& j) { j["groupLabels"]["x"] = 1; }, "groupLabels.x: expected a string, got number"},
+        {[](json& j) { j["truncatedAlerts"] = -1; },
+         "truncatedAlerts: expected a non-negative integer, got number"},
+        {[](json& j) { j["truncatedAlerts"] = "0"; },
+         "truncatedAlerts: expected a non-negative integer, got string"},
+        {[](json& j) { j["status"] = "pending"; },
+         "status: expected firing or resolved, got 'pending'"},
+        {[](json& j) { j["commonLabels"] = json::array(); },
+         "commonLabels: expected an object, got array"},
+        {[](json& j) { j["groupLabels"]["x"] = 1; },
+         "groupLabels.x: expected a string, got number"},
         {[](json& j) { j["alerts"] = json::object(); }, "alerts: expected an array, got object"},
         {[](json& j) { j["alerts"] = json::array(); }, "alerts: must not be empty"},
-        {[](json& j) { j["alerts"][0]["labels"]["instance"] = nullptr; }, "alerts[0].labels.instance: expected a string, got null"},
+        {[](json& j) { j["alerts"][0]["labels"]["instance"] = nullptr; },
+         "alerts[0].labels.instance: expected a string, got null"},
         {[](json& j) { j["alerts"][0].erase("fingerprint"); }, "alerts[0].fingerprint: missing"},
-        {[](json& j) { j["alerts"][0]["fingerprint"] = "../../etc"; }, "alerts[0].fingerprint: expected 1..64 hex digits, got '../../etc'"},
-        {[](json& j) { j["alerts"][0]["startsAt"] = "yesterday"; }, "alerts[0].startsAt: expected an RFC 3339 time, got 'yesterday'"},
-        {[](json& j) { j["alerts"][0]["endsAt"] = "2026-11-23 09:00:00"; }, "alerts[0].endsAt: expected an RFC 3339 time, got '2026-11-23 09:00:00'"},
-        {[](json& j) { j["alerts"][0]["status"] = true; }, "alerts[0].status: expected a string, got boolean"},
+        {[](json& j) { j["alerts"][0]["fingerprint"] = "../../etc"; },
+         "alerts[0].fingerprint: expected 1..64 hex digits, got '../../etc'"},
+        {[](json& j) { j["alerts"][0]["startsAt"] = "yesterday"; },
+         "alerts[0].startsAt: expected an RFC 3339 time, got 'yesterday'"},
+        {[](json& j) { j["alerts"][0]["endsAt"] = "2026-11-23 09:00:00"; },
+         "alerts[0].endsAt: expected an RFC 3339 time, got '2026-11-23 09:00:00'"},
+        {[](json& j) { j["alerts"][0]["status"] = true; },
+         "alerts[0].status: expected a string, got boolean"},
         {[](json& j) { j["alerts"][1] = "x"; }, "alerts[1]: expected an object, got string"},
     };
     for (const auto& c : cases) {
@@ -104,7 +118,8 @@ TEST_CASE("a huge payload with thousands of alerts parses within the body limit"
 }
 
 TEST_CASE("deeply nested JSON is refused without exhausting the stack") {
-    std::string body = "{\"version\":\"4\",\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    std::string body =
+        "{\"version\":\"4\",\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
     auto p = parse_webhook(body);
     REQUIRE_FALSE(p.ok());
 }
@@ -123,7 +138,8 @@ TEST_CASE("a number too large for a double is refused as invalid JSON, not throw
     // Found by tests/fuzz/webhook_fuzz.cpp: the second parse (the one that finds
     // the error position) threw out_of_range.406, not a parse_error, so the
     // exception left parse_webhook and the HTTP server answered 500 (retried).
-    const std::string body = R"({"version":"4","truncatedAlerts":)" + std::string(80, '1') + "e236}";
+    const std::string body =
+        R"({"version":"4","truncatedAlerts":)" + std::string(80, '1') + "e236}";
     std::string error = "parsed";
     REQUIRE_NOTHROW([&] {
         auto p = parse_webhook(body);

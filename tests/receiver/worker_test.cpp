@@ -39,7 +39,8 @@ struct Fixture {
         REQUIRE(intake.accept(*p, payload.dump()).ok());
     }
     int run() {
-        Worker w(Database::open(config.state_path).value(), config, resolver, executor, notifier, nullptr);
+        Worker w(Database::open(config.state_path).value(), config, resolver, executor, notifier,
+                 nullptr);
         REQUIRE(w.recover().ok());
         auto n = w.run_once();
         REQUIRE(n.ok());
@@ -56,7 +57,9 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("a firing auto alert opens one incident, runs each automatic action once and notifies with outcomes") {
+TEST_CASE(
+    "a firing auto alert opens one incident, runs each automatic action once and notifies with "
+    "outcomes") {
     Fixture f;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     CHECK(f.run() == 1);
@@ -108,17 +111,22 @@ TEST_CASE("a resolved alert closes its incident and is notified once") {
     CHECK(f.executor.requests.size() == 2);
 }
 
-TEST_CASE("a resolution with an earlier startsAt (Alertmanager merged the alert) still closes the incident") {
+TEST_CASE(
+    "a resolution with an earlier startsAt (Alertmanager merged the alert) still closes the "
+    "incident") {
     Fixture f;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();
-    f.deliver(payload_json({alert_json("00000000000000a1", "resolved", nullptr, "2026-11-23T08:00:00Z")}, "resolved"));
+    f.deliver(payload_json(
+        {alert_json("00000000000000a1", "resolved", nullptr, "2026-11-23T08:00:00Z")}, "resolved"));
     f.run();
     CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'resolved'") == 1);
     CHECK(f.notifier.resolved.size() == 1);
 }
 
-TEST_CASE("an action cut short by a crash is reported as interrupted and never run again; the rest run once") {
+TEST_CASE(
+    "an action cut short by a crash is reported as interrupted and never run again; the rest run "
+    "once") {
     Fixture f;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();
@@ -126,7 +134,8 @@ TEST_CASE("an action cut short by a crash is reported as interrupted and never r
     // event decided, action 1 marked running, action 2 still planned.
     REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided';"
                        "UPDATE incident_actions SET state = 'running', summary = NULL WHERE id = 1;"
-                       "UPDATE incident_actions SET state = 'planned', summary = NULL WHERE id = 2").ok());
+                       "UPDATE incident_actions SET state = 'planned', summary = NULL WHERE id = 2")
+                .ok());
     f.executor.requests.clear();
     f.notifier.opened.clear();
     CHECK(f.run() == 1);
@@ -143,7 +152,9 @@ TEST_CASE("a crash between deciding and acting runs the planned actions after th
     Fixture f;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();
-    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided'; UPDATE incident_actions SET state = 'planned'").ok());
+    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided'; UPDATE incident_actions SET state = "
+                       "'planned'")
+                .ok());
     f.executor.requests.clear();
     f.run();
     CHECK(f.executor.requests.size() == 2);
@@ -165,17 +176,21 @@ TEST_CASE("the hourly budget counts actions stored before a restart") {
     f.config.policy.max_auto_actions_per_hour = 3;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();  // 2 actions
-    nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"}, {"sasl_username", "bob@example.com"}, {"mitigation", "auto"}};
+    nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                             {"sasl_username", "bob@example.com"},
+                             {"mitigation", "auto"}};
     f.deliver(payload_json({alert_json("00000000000000b2", "firing", labels)}));
     f.run();  // a new worker: 2 + 2 > 3
     CHECK(f.executor.requests.size() == 2);
     CHECK(f.text("SELECT mode FROM decisions WHERE incident_id = 2") == "confirm");
-    CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2").find("max_auto_actions_per_hour 3") != std::string::npos);
+    CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2")
+              .find("max_auto_actions_per_hour 3") != std::string::npos);
 }
 
 TEST_CASE("a notify alert stores its decision and evidence and runs nothing") {
     Fixture f;
-    nlohmann::json labels = {{"alertname", "PostfixQueueSurge"}, {"instance", "mx1:9754"}, {"mitigation", "notify"}};
+    nlohmann::json labels = {
+        {"alertname", "PostfixQueueSurge"}, {"instance", "mx1:9754"}, {"mitigation", "notify"}};
     f.deliver(payload_json({alert_json("00000000000000c3", "firing", labels)}));
     f.run();
     CHECK(f.executor.requests.empty());

@@ -22,8 +22,8 @@ namespace tgstub {
 
 struct Answer {
     int status = 200;
-    std::string body;                        // "" → {"ok":true,"result":<default_result>}
-    std::chrono::milliseconds delay{0};      // hang this long before answering
+    std::string body;                    // "" → {"ok":true,"result":<default_result>}
+    std::chrono::milliseconds delay{0};  // hang this long before answering
 };
 
 struct Call {
@@ -34,29 +34,30 @@ struct Call {
 class TelegramStub {
 public:
     TelegramStub() {
-        m_server.Post(R"(/bot([^/]+)/([A-Za-z]+))", [this](const httplib::Request& req, httplib::Response& res) {
-            const std::string method = req.matches[2];
-            Answer a;
-            std::string body;
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_calls.push_back({method, req.body});
-                auto& q = m_script[method];
-                if (!q.empty()) {
-                    a = q.front();
-                    q.pop_front();
-                } else if (auto d = m_defaults.find(method); d != m_defaults.end()) {
-                    a = d->second;
-                }
-                body = a.body.empty() ? default_ok(method) : a.body;
-            }
-            if (a.delay.count() > 0) {
-                std::unique_lock<std::mutex> lock(m_mutex);
-                m_cv.wait_for(lock, a.delay, [&] { return m_released; });
-            }
-            res.status = a.status;
-            res.set_content(body, "application/json");
-        });
+        m_server.Post(R"(/bot([^/]+)/([A-Za-z]+))",
+                      [this](const httplib::Request& req, httplib::Response& res) {
+                          const std::string method = req.matches[2];
+                          Answer a;
+                          std::string body;
+                          {
+                              std::lock_guard<std::mutex> lock(m_mutex);
+                              m_calls.push_back({method, req.body});
+                              auto& q = m_script[method];
+                              if (!q.empty()) {
+                                  a = q.front();
+                                  q.pop_front();
+                              } else if (auto d = m_defaults.find(method); d != m_defaults.end()) {
+                                  a = d->second;
+                              }
+                              body = a.body.empty() ? default_ok(method) : a.body;
+                          }
+                          if (a.delay.count() > 0) {
+                              std::unique_lock<std::mutex> lock(m_mutex);
+                              m_cv.wait_for(lock, a.delay, [&] { return m_released; });
+                          }
+                          res.status = a.status;
+                          res.set_content(body, "application/json");
+                      });
         m_port = m_server.bind_to_any_port("127.0.0.1");
         m_thread = std::thread([this] { m_server.listen_after_bind(); });
         while (!m_server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -92,14 +93,17 @@ public:
     }
 
     static std::string error_json(int code, const std::string& description, int retry_after = -1) {
-        std::string s = R"({"ok":false,"error_code":)" + std::to_string(code) + R"(,"description":")" + description + "\"";
-        if (retry_after >= 0) s += R"(,"parameters":{"retry_after":)" + std::to_string(retry_after) + "}";
+        std::string s = R"({"ok":false,"error_code":)" + std::to_string(code) +
+                        R"(,"description":")" + description + "\"";
+        if (retry_after >= 0)
+            s += R"(,"parameters":{"retry_after":)" + std::to_string(retry_after) + "}";
         return s + "}";
     }
 
 private:
     std::string default_ok(const std::string& method) {  // called with m_mutex held
-        if (method == "sendMessage") return R"({"ok":true,"result":{"message_id":)" + std::to_string(++m_next_id) + "}}";
+        if (method == "sendMessage")
+            return R"({"ok":true,"result":{"message_id":)" + std::to_string(++m_next_id) + "}}";
         if (method == "getUpdates") return R"({"ok":true,"result":[]})";
         return R"({"ok":true,"result":true})";
     }

@@ -5,6 +5,9 @@
 // sends is a real capture (tests/fixtures/showq/README.md).
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -12,10 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <thread>
-#include <unistd.h>
 
 namespace saslguard::test {
 
@@ -86,7 +86,8 @@ private:
             while (off < bytes.size() && !m_stop) {
                 const std::size_t len = m_dribble.count() > 0 ? 1 : bytes.size() - off;
                 if (m_dribble.count() > 0) std::this_thread::sleep_for(m_dribble);
-                const ssize_t n = ::send(c, bytes.data() + off, len, MSG_NOSIGNAL);  // the reader may have gone
+                const ssize_t n =
+                    ::send(c, bytes.data() + off, len, MSG_NOSIGNAL);  // the reader may have gone
                 if (n <= 0) break;
                 off += static_cast<std::size_t>(n);
             }

@@ -1,10 +1,10 @@
 #include "saslguard/receiver/mitigation/ctl.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
 #include <ctime>
 #include <optional>
 #include <ostream>
-#include <pwd.h>
-#include <unistd.h>
 
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
@@ -67,8 +67,10 @@ std::string iso_time(std::optional<std::int64_t> t) {
 // only an environment variable).
 std::string actor() {
     std::string who = "uid" + std::to_string(::getuid());
-    if (passwd* pw = ::getpwuid(::getuid()); pw && validate::unix_user(pw->pw_name)) who = pw->pw_name;
-    if (const char* sudo = std::getenv("SUDO_USER"); sudo && validate::unix_user(sudo)) who += "(sudo:" + std::string(sudo) + ")";
+    if (passwd* pw = ::getpwuid(::getuid()); pw && validate::unix_user(pw->pw_name))
+        who = pw->pw_name;
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && validate::unix_user(sudo))
+        who += "(sudo:" + std::string(sudo) + ")";
     return "cli:" + who;
 }
 
@@ -83,21 +85,30 @@ std::string parse(const std::vector<std::string>& args, Args& a) {
             return args[++i];
         };
         if (only_positional || s.empty() || s[0] != '-') {
-            if (a.command.empty()) a.command = s;
-            else a.positional.push_back(s);
+            if (a.command.empty())
+                a.command = s;
+            else
+                a.positional.push_back(s);
             continue;
         }
-        if (s == "--") only_positional = true;
-        else if (s == "--dry-run") a.dry_run = true;
-        else if (s == "--yes") a.yes = true;
-        else if (s == "--config" || s == "--expires" || s == "--reason" || s == "--sender" || s == "--user" ||
-                 s == "--limit") {
+        if (s == "--")
+            only_positional = true;
+        else if (s == "--dry-run")
+            a.dry_run = true;
+        else if (s == "--yes")
+            a.yes = true;
+        else if (s == "--config" || s == "--expires" || s == "--reason" || s == "--sender" ||
+                 s == "--user" || s == "--limit") {
             auto v = value(s.c_str());
             if (!v) return s + " needs a value";
-            if (s == "--config") a.config = *v;
-            else if (s == "--reason") a.reason = *v;
-            else if (s == "--sender") a.senders.push_back(*v);
-            else if (s == "--user") a.user = *v;
+            if (s == "--config")
+                a.config = *v;
+            else if (s == "--reason")
+                a.reason = *v;
+            else if (s == "--sender")
+                a.senders.push_back(*v);
+            else if (s == "--user")
+                a.user = *v;
             else if (s == "--limit") {
                 try {
                     a.limit = static_cast<std::size_t>(std::stoul(*v));
@@ -106,7 +117,8 @@ std::string parse(const std::vector<std::string>& args, Args& a) {
                 }
             } else {
                 auto d = parse_duration(*v);
-                if (!d || d->count() < 1000) return "--expires: expected a duration like 30m, 24h or 7d";
+                if (!d || d->count() < 1000)
+                    return "--expires: expected a duration like 30m, 24h or 7d";
                 a.expires = std::chrono::duration_cast<std::chrono::seconds>(*d);
             }
         } else if (s == "-h" || s == "--help") {
@@ -120,9 +132,9 @@ std::string parse(const std::vector<std::string>& args, Args& a) {
 
 const std::vector<std::pair<std::string, ActionKind>>& user_commands() {
     static const std::vector<std::pair<std::string, ActionKind>> k{
-        {"block-login", ActionKind::BlockLogin},     {"unblock-login", ActionKind::UnblockLogin},
-        {"hold-mail", ActionKind::HoldMail},         {"release-mail", ActionKind::ReleaseMail},
-        {"delete-mail", ActionKind::DeleteMail},     {"lock-account", ActionKind::LockAccount},
+        {"block-login", ActionKind::BlockLogin},      {"unblock-login", ActionKind::UnblockLogin},
+        {"hold-mail", ActionKind::HoldMail},          {"release-mail", ActionKind::ReleaseMail},
+        {"delete-mail", ActionKind::DeleteMail},      {"lock-account", ActionKind::LockAccount},
         {"unlock-account", ActionKind::UnlockAccount}};
     return k;
 }
@@ -133,7 +145,8 @@ void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err)
         for (const auto& a : o.affected) out << "  " << a << "\n";
     } else {
         // The error may echo attacker-controlled text: quote it onto one line.
-        err << "saslguardctl: failed: " << log::quote(o.error) << " [action " << o.action_id << "]\n";
+        err << "saslguardctl: failed: " << log::quote(o.error) << " [action " << o.action_id
+            << "]\n";
     }
 }
 
@@ -145,8 +158,8 @@ int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
     }
     out << "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n";
     for (const auto& b : *blocks)
-        out << b.kind << '\t' << b.target << '\t' << b.action_id << '\t' << iso_time(b.created_at) << '\t'
-            << iso_time(b.expires_at) << '\n';
+        out << b.kind << '\t' << b.target << '\t' << b.action_id << '\t' << iso_time(b.created_at)
+            << '\t' << iso_time(b.expires_at) << '\n';
     return 0;
 }
 
@@ -158,9 +171,12 @@ int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ost
     }
     out << "ID\tTIME\tACTOR\tKIND\tTARGET\tSTATE\tDRY_RUN\tEXPIRES\tRESULT\n";
     for (const auto& a : *rows)
-        out << a.id << '\t' << iso_time(a.created_at) << '\t' << log::quote(a.actor) << '\t' << a.kind << '\t'
-            << a.target << '\t' << a.state << '\t' << (a.dry_run ? "yes" : "no") << '\t' << iso_time(a.expires_at)
-            << '\t' << log::quote(a.error.empty() ? a.result : a.result + (a.result.empty() ? "" : "; ") + "error: " + a.error)
+        out << a.id << '\t' << iso_time(a.created_at) << '\t' << log::quote(a.actor) << '\t'
+            << a.kind << '\t' << a.target << '\t' << a.state << '\t' << (a.dry_run ? "yes" : "no")
+            << '\t' << iso_time(a.expires_at) << '\t'
+            << log::quote(a.error.empty()
+                              ? a.result
+                              : a.result + (a.result.empty() ? "" : "; ") + "error: " + a.error)
             << '\n';
     return 0;
 }
@@ -188,12 +204,14 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         if (name == a.command) kind = k;
     if (a.command == "block-ips") kind = ActionKind::BlockIps;
     if (a.command == "unblock-ips") kind = ActionKind::UnblockIps;
-    bool admin_command = a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
+    bool admin_command =
+        a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
     if (!kind && !admin_command) {
         err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << kUsage;
         return 2;
     }
-    if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps && a.positional.size() != 1) {
+    if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps &&
+        a.positional.size() != 1) {
         err << "saslguardctl: " << a.command << " takes exactly one USER\n";
         return 2;
     }
@@ -202,7 +220,8 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return 2;
     }
     if (kind == ActionKind::DeleteMail && !a.yes && !a.dry_run) {
-        err << "saslguardctl: delete-mail deletes queued mail for good: add --yes to confirm (or --dry-run)\n";
+        err << "saslguardctl: delete-mail deletes queued mail for good: add --yes to confirm (or "
+               "--dry-run)\n";
         return 2;
     }
 

@@ -1,11 +1,11 @@
 #include "saslguard/receiver/mitigation/access_map.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "saslguard/common/files.hpp"
 #include "saslguard/receiver/mitigation/file_lock.hpp"
@@ -17,10 +17,12 @@ constexpr std::string_view kHeader =
     "# Written by saslguard: do not edit by hand (saslguardctl list-blocks / unblock-*).\n"
     "# Every change is followed by postmap; smtpd picks up the new table by itself.\n";
 
-bool printable_token_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+bool printable_token_char(unsigned char c) {
+    return c > 0x20 && c < 0x7f;
+}
 
-Result<MapUpdate> diff(const MapEntries& current, const MapEntries& put, const std::vector<std::string>& erase,
-                       MapEntries& next) {
+Result<MapUpdate> diff(const MapEntries& current, const MapEntries& put,
+                       const std::vector<std::string>& erase, MapEntries& next) {
     next = current;
     MapUpdate u;
     for (const auto& [k, v] : put) {
@@ -47,7 +49,8 @@ bool safe_map_token(std::string_view s) {
 bool safe_map_value(std::string_view s) {
     if (s.empty() || s.size() > 512 || s.front() == ' ' || s.back() == ' ') return false;
     if (s.find("  ") != std::string_view::npos) return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c == ' ' || printable_token_char(c); });
+    return std::all_of(s.begin(), s.end(),
+                       [](unsigned char c) { return c == ' ' || printable_token_char(c); });
 }
 
 Result<std::string> render_map(const MapEntries& entries) {
@@ -74,7 +77,8 @@ Result<MapEntries> parse_map(std::string_view text, std::string_view path) {
         if (line.empty() || line.front() == '#') continue;
         auto sp = line.find(' ');
         std::string_view key = line.substr(0, sp);
-        std::string_view value = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+        std::string_view value =
+            sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
         if (!safe_map_token(key) || !safe_map_value(value))
             return make_error(std::string(path) + ":" + std::to_string(line_no) +
                               ": line not written by saslguard; fix or remove it by hand");
@@ -83,10 +87,15 @@ Result<MapEntries> parse_map(std::string_view text, std::string_view path) {
     return entries;
 }
 
-AccessMap::AccessMap(std::string path, std::string type, std::string config_dir, std::string postmap_binary,
-                     CommandRunner& runner, std::chrono::seconds timeout)
-    : m_path(std::move(path)), m_type(std::move(type)), m_config_dir(std::move(config_dir)),
-      m_postmap(std::move(postmap_binary)), m_runner(runner), m_timeout(timeout) {}
+AccessMap::AccessMap(std::string path, std::string type, std::string config_dir,
+                     std::string postmap_binary, CommandRunner& runner,
+                     std::chrono::seconds timeout)
+    : m_path(std::move(path)),
+      m_type(std::move(type)),
+      m_config_dir(std::move(config_dir)),
+      m_postmap(std::move(postmap_binary)),
+      m_runner(runner),
+      m_timeout(timeout) {}
 
 Result<MapEntries> AccessMap::read() const {
     struct stat st {};
@@ -96,7 +105,8 @@ Result<MapEntries> AccessMap::read() const {
     return parse_map(*text, m_path);
 }
 
-Result<MapUpdate> AccessMap::preview(const MapEntries& put, const std::vector<std::string>& erase) const {
+Result<MapUpdate> AccessMap::preview(const MapEntries& put,
+                                     const std::vector<std::string>& erase) const {
     auto current = read();
     if (!current) return current.error();
     MapEntries next;
@@ -119,7 +129,8 @@ Result<void> AccessMap::postmap() {
     if (!r.success()) return make_error(describe_failure(argv, r));
     // smtpd compares the table's mtime in whole seconds: make sure it moved.
     struct stat after {};
-    if (had_before && ::stat(compiled_path().c_str(), &after) == 0 && after.st_mtime <= before.st_mtime) {
+    if (had_before && ::stat(compiled_path().c_str(), &after) == 0 &&
+        after.st_mtime <= before.st_mtime) {
         timespec times[2] = {{0, UTIME_OMIT}, {before.st_mtime + 1, 0}};
         ::utimensat(AT_FDCWD, compiled_path().c_str(), times, 0);
     }
@@ -153,7 +164,8 @@ Result<MapUpdate> AccessMap::update(const MapEntries& put, const std::vector<std
     if (auto p = postmap(); !p) {
         // Put the old source back so file and compiled table agree again.
         std::string err = p.error().message;
-        auto restore = files::write_atomic(m_path, old_text.empty() ? std::string(kHeader) : old_text, mode);
+        auto restore =
+            files::write_atomic(m_path, old_text.empty() ? std::string(kHeader) : old_text, mode);
         if (restore) {
             auto again = postmap();
             if (!again) err += "; rollback postmap also failed: " + again.error().message;

@@ -1,10 +1,10 @@
 #include "saslguard/receiver/mitigation/file_lock.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace saslguard::receiver::mitigation {
 
@@ -21,7 +21,8 @@ Result<FileLock> FileLock::acquire(std::mutex& mutex, const std::string& path) {
     return FileLock(std::move(guard), fd);
 }
 
-FileLock::FileLock(FileLock&& other) noexcept : m_guard(std::move(other.m_guard)), m_fd(other.m_fd) {
+FileLock::FileLock(FileLock&& other) noexcept
+    : m_guard(std::move(other.m_guard)), m_fd(other.m_fd) {
     other.m_fd = -1;
 }
 

@@ -21,14 +21,18 @@ Result<void> MemoryMitigationStore::finish_action(const ActionFinish& f) {
     a.finished_at = f.finished_at;
     if (!f.reverted_actions.empty()) a.reverts_action_id = f.reverted_actions.front();
     for (const auto& b : f.remove_blocks)
-        m_blocks.erase(std::remove_if(m_blocks.begin(), m_blocks.end(),
-                                      [&](const auto& x) { return x.kind == b.kind && x.target == b.target; }),
-                       m_blocks.end());
+        m_blocks.erase(
+            std::remove_if(m_blocks.begin(), m_blocks.end(),
+                           [&](const auto& x) { return x.kind == b.kind && x.target == b.target; }),
+            m_blocks.end());
     for (const auto& b : f.put_blocks) {
-        auto it = std::find_if(m_blocks.begin(), m_blocks.end(),
-                               [&](const auto& x) { return x.kind == b.kind && x.target == b.target; });
-        if (it != m_blocks.end()) *it = b;
-        else m_blocks.push_back(b);
+        auto it = std::find_if(m_blocks.begin(), m_blocks.end(), [&](const auto& x) {
+            return x.kind == b.kind && x.target == b.target;
+        });
+        if (it != m_blocks.end())
+            *it = b;
+        else
+            m_blocks.push_back(b);
     }
     for (auto id : f.reverted_actions)
         if (id > 0 && id <= static_cast<std::int64_t>(m_actions.size()))
@@ -43,7 +47,9 @@ Result<std::optional<BlockRecord>> MemoryMitigationStore::find_block(const std::
     return std::optional<BlockRecord>{};
 }
 
-Result<std::vector<BlockRecord>> MemoryMitigationStore::blocks() { return m_blocks; }
+Result<std::vector<BlockRecord>> MemoryMitigationStore::blocks() {
+    return m_blocks;
+}
 
 Result<std::vector<ActionRecord>> MemoryMitigationStore::actions(std::size_t limit) {
     std::vector<ActionRecord> out(m_actions.rbegin(), m_actions.rend());
@@ -52,7 +58,8 @@ Result<std::vector<ActionRecord>> MemoryMitigationStore::actions(std::size_t lim
 }
 
 Result<std::optional<ActionRecord>> MemoryMitigationStore::action(std::int64_t id) {
-    if (id <= 0 || id > static_cast<std::int64_t>(m_actions.size())) return std::optional<ActionRecord>{};
+    if (id <= 0 || id > static_cast<std::int64_t>(m_actions.size()))
+        return std::optional<ActionRecord>{};
     return std::optional<ActionRecord>(m_actions[static_cast<std::size_t>(id - 1)]);
 }
 

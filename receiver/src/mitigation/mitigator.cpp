@@ -16,7 +16,8 @@ constexpr std::size_t kMaxReason = 500;
 constexpr std::size_t kMaxTargetEcho = 300;  // how much of a rejected name the audit row keeps
 
 std::int64_t system_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -27,31 +28,46 @@ struct BlockKind {
 };
 BlockKind block_kind(ActionKind k) {
     switch (k) {
-        case ActionKind::BlockLogin: return {"login", false};
-        case ActionKind::UnblockLogin: return {"login", true};
-        case ActionKind::HoldMail: return {"hold", false};
-        case ActionKind::ReleaseMail: return {"hold", true};
-        case ActionKind::DeleteMail: return {"hold", true};  // deleted mail is no longer held
-        case ActionKind::LockAccount: return {"account", false};
-        case ActionKind::UnlockAccount: return {"account", true};
-        case ActionKind::BlockIps: return {"ip", false};
-        case ActionKind::UnblockIps: return {"ip", true};
+        case ActionKind::BlockLogin:
+            return {"login", false};
+        case ActionKind::UnblockLogin:
+            return {"login", true};
+        case ActionKind::HoldMail:
+            return {"hold", false};
+        case ActionKind::ReleaseMail:
+            return {"hold", true};
+        case ActionKind::DeleteMail:
+            return {"hold", true};  // deleted mail is no longer held
+        case ActionKind::LockAccount:
+            return {"account", false};
+        case ActionKind::UnlockAccount:
+            return {"account", true};
+        case ActionKind::BlockIps:
+            return {"ip", false};
+        case ActionKind::UnblockIps:
+            return {"ip", true};
     }
     return {"", true};
 }
 
-bool takes_ips(ActionKind k) { return k == ActionKind::BlockIps || k == ActionKind::UnblockIps; }
+bool takes_ips(ActionKind k) {
+    return k == ActionKind::BlockIps || k == ActionKind::UnblockIps;
+}
 
-std::string clip(std::string_view s, std::size_t n) { return std::string(s.substr(0, n)); }
+std::string clip(std::string_view s, std::size_t n) {
+    return std::string(s.substr(0, n));
+}
 
 std::string plural(std::size_t n, const char* what) {
     return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
-std::unique_ptr<QueueSource> default_queue_source(const MitigationSettings& s, CommandRunner& runner) {
-    if (!s.showq_path.empty()) return std::make_unique<ShowqSource>(s.showq_path, s.command_timeout);
-    return std::make_unique<PostqueueSource>(runner, s.postfix_command("postqueue"), s.postfix_config_dir,
-                                             s.command_timeout);
+std::unique_ptr<QueueSource> default_queue_source(const MitigationSettings& s,
+                                                  CommandRunner& runner) {
+    if (!s.showq_path.empty())
+        return std::make_unique<ShowqSource>(s.showq_path, s.command_timeout);
+    return std::make_unique<PostqueueSource>(runner, s.postfix_command("postqueue"),
+                                             s.postfix_config_dir, s.command_timeout);
 }
 
 }  // namespace
@@ -62,8 +78,8 @@ struct Mitigator::Work {
     bool dry = false;
     std::int64_t now = 0;
     std::optional<std::int64_t> expires_at;
-    std::string username;            // validated ("" allowed only for *_ips)
-    std::vector<std::string> ips;    // validated, canonical, unique
+    std::string username;          // validated ("" allowed only for *_ips)
+    std::vector<std::string> ips;  // validated, canonical, unique
     std::vector<std::string> senders;
     ActionFinish fin;
     ActionOutcome out;
@@ -81,25 +97,32 @@ struct Mitigator::Work {
     }
 };
 
-Result<std::unique_ptr<Mitigator>> Mitigator::create(MitigationSettings settings, MitigatorDeps deps) {
+Result<std::unique_ptr<Mitigator>> Mitigator::create(MitigationSettings settings,
+                                                     MitigatorDeps deps) {
     if (!deps.runner || !deps.store) return make_error("mitigation: runner and store are required");
     const auto& t = settings.map_type;
     if (t != "hash" && t != "btree" && t != "lmdb" && t != "cdb")
         return make_error("mitigation.map_type: unsupported \"" + t + "\" (hash|btree|lmdb|cdb)");
-    if (settings.max_block_ips == 0) return make_error("mitigation.max_block_ips must be at least 1");
+    if (settings.max_block_ips == 0)
+        return make_error("mitigation.max_block_ips must be at least 1");
     auto backend = make_sasl_backend(settings, *deps.runner);
     if (!backend) return backend.error();
-    return std::unique_ptr<Mitigator>(new Mitigator(std::move(settings), std::move(deps), std::move(*backend)));
+    return std::unique_ptr<Mitigator>(
+        new Mitigator(std::move(settings), std::move(deps), std::move(*backend)));
 }
 
-Mitigator::Mitigator(MitigationSettings settings, MitigatorDeps deps, std::unique_ptr<SaslBackend> backend)
-    : m_settings(std::move(settings)), m_deps(std::move(deps)),
-      m_own_queue_source(m_deps.queue_source ? nullptr : default_queue_source(m_settings, *m_deps.runner)),
+Mitigator::Mitigator(MitigationSettings settings, MitigatorDeps deps,
+                     std::unique_ptr<SaslBackend> backend)
+    : m_settings(std::move(settings)),
+      m_deps(std::move(deps)),
+      m_own_queue_source(m_deps.queue_source ? nullptr
+                                             : default_queue_source(m_settings, *m_deps.runner)),
       m_backend(std::move(backend)),
       m_sasl_map(m_settings.sasl_access_map, m_settings.map_type, m_settings.postfix_config_dir,
                  m_settings.postfix_command("postmap"), *m_deps.runner, m_settings.command_timeout),
       m_client_map(m_settings.client_access_map, m_settings.map_type, m_settings.postfix_config_dir,
-                   m_settings.postfix_command("postmap"), *m_deps.runner, m_settings.command_timeout),
+                   m_settings.postfix_command("postmap"), *m_deps.runner,
+                   m_settings.command_timeout),
       m_queue(*m_deps.runner, m_deps.queue_source ? *m_deps.queue_source : *m_own_queue_source,
               m_settings.postfix_command("postsuper"), m_settings.postfix_command("postcat"),
               m_settings.postfix_config_dir, m_settings.command_timeout) {
@@ -143,18 +166,23 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
     // --- validation: nothing below sees a value that failed here -------------
     std::string invalid;
     bool user_optional = takes_ips(req.kind) && req.username.empty();
-    if (!user_optional && !validate::sasl_username(req.username)) invalid = "invalid SASL username";
-    else w.username = req.username;
+    if (!user_optional && !validate::sasl_username(req.username))
+        invalid = "invalid SASL username";
+    else
+        w.username = req.username;
     if (invalid.empty() && takes_ips(req.kind)) {
-        if (req.ips.empty()) invalid = "no IP addresses given";
+        if (req.ips.empty())
+            invalid = "no IP addresses given";
         else if (req.ips.size() > m_settings.max_block_ips)
-            invalid = "too many IP addresses: " + std::to_string(req.ips.size()) + " > max_block_ips " +
-                      std::to_string(m_settings.max_block_ips);
+            invalid = "too many IP addresses: " + std::to_string(req.ips.size()) +
+                      " > max_block_ips " + std::to_string(m_settings.max_block_ips);
         for (const auto& ip : req.ips) {
             if (!invalid.empty()) break;
             auto c = validate::canonical_ip(ip);
-            if (!c) invalid = "invalid IP address";
-            else if (std::find(w.ips.begin(), w.ips.end(), *c) == w.ips.end()) w.ips.push_back(*c);
+            if (!c)
+                invalid = "invalid IP address";
+            else if (std::find(w.ips.begin(), w.ips.end(), *c) == w.ips.end())
+                w.ips.push_back(*c);
         }
     } else if (invalid.empty() && !req.ips.empty()) {
         invalid = "IP addresses given to an action that takes none";
@@ -162,20 +190,27 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
     for (const auto& s : req.senders) {
         if (!invalid.empty()) break;
         // The null sender "" is a valid address but would match every bounce: refuse it.
-        if (s.empty() || !validate::email_address(s)) invalid = "invalid envelope sender";
-        else w.senders.push_back(s);
+        if (s.empty() || !validate::email_address(s))
+            invalid = "invalid envelope sender";
+        else
+            w.senders.push_back(s);
     }
     if (invalid.empty() && req.expires_after) {
         auto k = block_kind(req.kind);
-        if (k.lifts || req.kind == ActionKind::DeleteMail) invalid = "an expiry only applies to block/hold/lock actions";
-        else if (req.expires_after->count() <= 0) invalid = "expiry must be positive";
-        else w.expires_at = w.now + req.expires_after->count();
+        if (k.lifts || req.kind == ActionKind::DeleteMail)
+            invalid = "an expiry only applies to block/hold/lock actions";
+        else if (req.expires_after->count() <= 0)
+            invalid = "expiry must be positive";
+        else
+            w.expires_at = w.now + req.expires_after->count();
     }
-    if (invalid.empty() && req.kind == ActionKind::DeleteMail && req.actor == "auto" && !m_settings.allow_auto_delete)
+    if (invalid.empty() && req.kind == ActionKind::DeleteMail && req.actor == "auto" &&
+        !m_settings.allow_auto_delete)
         invalid = "delete_mail is never automatic unless mitigation.allow_auto_delete is true";
 
-    rec.target = w.username.empty() && !req.username.empty() ? clip(log::quote(req.username), kMaxTargetEcho)
-                                                              : w.username;
+    rec.target = w.username.empty() && !req.username.empty()
+                     ? clip(log::quote(req.username), kMaxTargetEcho)
+                     : w.username;
     nlohmann::json params = nlohmann::json::object();
     if (!w.ips.empty()) params["ips"] = w.ips;
     if (!w.senders.empty()) params["senders"] = w.senders;
@@ -203,14 +238,22 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
 
     switch (req.kind) {
         case ActionKind::BlockLogin:
-        case ActionKind::UnblockLogin: do_login(w); break;
+        case ActionKind::UnblockLogin:
+            do_login(w);
+            break;
         case ActionKind::BlockIps:
-        case ActionKind::UnblockIps: do_ips(w); break;
+        case ActionKind::UnblockIps:
+            do_ips(w);
+            break;
         case ActionKind::HoldMail:
         case ActionKind::ReleaseMail:
-        case ActionKind::DeleteMail: do_mail(w); break;
+        case ActionKind::DeleteMail:
+            do_mail(w);
+            break;
         case ActionKind::LockAccount:
-        case ActionKind::UnlockAccount: do_account(w); break;
+        case ActionKind::UnlockAccount:
+            do_account(w);
+            break;
     }
     if (w.dry) {
         w.out.summary += " (dry run)";
@@ -231,7 +274,8 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
         w.fin.reverted_actions.clear();
     }
     if (auto f = store->finish_action(w.fin); !f) {
-        w.out.error = (w.out.ok ? "the change was made but recording it failed: " : w.out.error + "; recording failed: ") +
+        w.out.error = (w.out.ok ? "the change was made but recording it failed: "
+                                : w.out.error + "; recording failed: ") +
                       f.error().message;
         w.out.ok = false;
     }
@@ -245,11 +289,12 @@ std::string Mitigator::unused_map_warning(const AccessMap& map, bool& known_used
     ProcessOptions opt;
     opt.timeout = m_settings.command_timeout;
     std::string seen;
-    for (const auto& argv : {std::vector<std::string>{postconf, "-c", dir, "-x", "-h", "smtpd_client_restrictions",
-                                                      "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-                                                      "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
-                                                      "smtpd_data_restrictions", "smtpd_end_of_data_restrictions"},
-                             std::vector<std::string>{postconf, "-c", dir, "-P", "-x"}}) {
+    for (const auto& argv :
+         {std::vector<std::string>{postconf, "-c", dir, "-x", "-h", "smtpd_client_restrictions",
+                                   "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+                                   "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+                                   "smtpd_data_restrictions", "smtpd_end_of_data_restrictions"},
+          std::vector<std::string>{postconf, "-c", dir, "-P", "-x"}}) {
         auto r = m_deps.runner->run(argv, opt);
         if (!r.success()) return "";  // cannot tell: do not cry wolf
         seen += r.out;
@@ -264,7 +309,8 @@ std::string Mitigator::unused_map_warning(const AccessMap& map, bool& known_used
             return "";
         }
     }
-    return " (WARNING: " + name + " is not used in main.cf or master.cf: this has no effect until it is, "
+    return " (WARNING: " + name +
+           " is not used in main.cf or master.cf: this has no effect until it is, "
            "see docs/mitigation.md)";
 }
 
@@ -273,21 +319,28 @@ void Mitigator::do_login(Work& w) {
     const std::string& user = w.username;
     MapEntries put;
     std::vector<std::string> erase;
-    if (block) put[user] = m_settings.reject_text;
-    else erase.push_back(user);
+    if (block)
+        put[user] = m_settings.reject_text;
+    else
+        erase.push_back(user);
     auto u = w.dry ? m_sasl_map.preview(put, erase) : m_sasl_map.update(put, erase);
     if (!u) return w.fail(u.error().message);
     if (u->changed()) w.out.affected = {user};
     auto existing = m_deps.store->find_block("login", user);
     if (block) {
         w.fin.put_blocks.push_back(w.block("login", user));
-        if (w.dry) return w.succeed(u->changed() ? "would block login " + user : "login " + user + " is already blocked");
-        return w.succeed((u->changed() ? "blocked login " + user : "login " + user + " was already blocked") +
-                         unused_map_warning(m_sasl_map, m_sasl_map_used));
+        if (w.dry)
+            return w.succeed(u->changed() ? "would block login " + user
+                                          : "login " + user + " is already blocked");
+        return w.succeed(
+            (u->changed() ? "blocked login " + user : "login " + user + " was already blocked") +
+            unused_map_warning(m_sasl_map, m_sasl_map_used));
     }
     w.fin.remove_blocks.push_back(w.block("login", user));
     if (existing && *existing) w.fin.reverted_actions.push_back((*existing)->action_id);
-    if (w.dry) return w.succeed(u->changed() ? "would unblock login " + user : "login " + user + " is not blocked");
+    if (w.dry)
+        return w.succeed(u->changed() ? "would unblock login " + user
+                                      : "login " + user + " is not blocked");
     w.succeed(u->changed() ? "unblocked login " + user : "login " + user + " was not blocked");
 }
 
@@ -296,8 +349,10 @@ void Mitigator::do_ips(Work& w) {
     MapEntries put;
     std::vector<std::string> erase;
     for (const auto& ip : w.ips) {
-        if (block) put[ip] = m_settings.ip_reject_text;
-        else erase.push_back(ip);
+        if (block)
+            put[ip] = m_settings.ip_reject_text;
+        else
+            erase.push_back(ip);
     }
     auto u = w.dry ? m_client_map.preview(put, erase) : m_client_map.update(put, erase);
     if (!u) return w.fail(u.error().message);
@@ -311,10 +366,12 @@ void Mitigator::do_ips(Work& w) {
             if (existing && *existing) w.fin.reverted_actions.push_back((*existing)->action_id);
         }
     }
-    std::string verb = block ? (w.dry ? "would block " : "blocked ") : (w.dry ? "would unblock " : "unblocked ");
+    std::string verb =
+        block ? (w.dry ? "would block " : "blocked ") : (w.dry ? "would unblock " : "unblocked ");
     std::string text = verb + plural(w.out.affected.size(), "client IP");
     if (w.out.affected.size() < w.ips.size())
-        text += " (" + std::to_string(w.ips.size() - w.out.affected.size()) + (block ? " already blocked)" : " not blocked)");
+        text += " (" + std::to_string(w.ips.size() - w.out.affected.size()) +
+                (block ? " already blocked)" : " not blocked)");
     if (block && !w.dry) text += unused_map_warning(m_client_map, m_client_map_used);
     w.succeed(text);
 }
@@ -322,25 +379,30 @@ void Mitigator::do_ips(Work& w) {
 void Mitigator::do_mail(Work& w) {
     PostfixQueue::Match match;
     match.senders = w.senders;
-    if (match.senders.empty() && w.username.find('@') != std::string::npos && validate::email_address(w.username))
+    if (match.senders.empty() && w.username.find('@') != std::string::npos &&
+        validate::email_address(w.username))
         match.senders.push_back(w.username);
     if (m_settings.match_sasl_login) match.sasl_login = w.username;
     if (match.senders.empty() && match.sasl_login.empty())
-        return w.fail("no way to find " + w.username + "'s mail: give --sender or enable match_sasl_login");
+        return w.fail("no way to find " + w.username +
+                      "'s mail: give --sender or enable match_sasl_login");
 
     PostfixQueue::Scope scope = PostfixQueue::Scope::Any;
     PostfixQueue::Op op = PostfixQueue::Op::Delete;
     const char* verb = "deleted";
     const char* would = "would delete";
     if (w.req.kind == ActionKind::HoldMail) {
-        scope = PostfixQueue::Scope::NotHeld, op = PostfixQueue::Op::Hold, verb = "held", would = "would hold";
+        scope = PostfixQueue::Scope::NotHeld, op = PostfixQueue::Op::Hold, verb = "held",
+        would = "would hold";
     } else if (w.req.kind == ActionKind::ReleaseMail) {
-        scope = PostfixQueue::Scope::Held, op = PostfixQueue::Op::Release, verb = "released", would = "would release";
+        scope = PostfixQueue::Scope::Held, op = PostfixQueue::Op::Release, verb = "released",
+        would = "would release";
     }
     auto ids = m_queue.find(match, scope);
     if (!ids) return w.fail("reading the queue: " + ids.error().message);
     if (ids->size() > m_settings.max_queue_ids)
-        return w.fail("refusing: " + plural(ids->size(), "message") + " matched, more than max_queue_ids " +
+        return w.fail("refusing: " + plural(ids->size(), "message") +
+                      " matched, more than max_queue_ids " +
                       std::to_string(m_settings.max_queue_ids));
     w.out.affected = *ids;
     std::string what = plural(ids->size(), "queued message") + " of " + w.username;
@@ -358,7 +420,8 @@ void Mitigator::do_mail(Work& w) {
 
 void Mitigator::do_account(Work& w) {
     const bool lock = w.req.kind == ActionKind::LockAccount;
-    if (!m_backend) return w.fail("mitigation.sasl_backend is none: cannot lock or unlock accounts");
+    if (!m_backend)
+        return w.fail("mitigation.sasl_backend is none: cannot lock or unlock accounts");
     if (w.dry) {
         auto d = m_backend->describe(w.username, lock);
         if (!d) return w.fail(d.error().message);
@@ -406,10 +469,14 @@ std::vector<ActionOutcome> Mitigator::run_expiries() {
             due_ips[b.action_id].push_back(b.target);
             continue;
         }
-        if (b.kind == "login") r.kind = ActionKind::UnblockLogin;
-        else if (b.kind == "account") r.kind = ActionKind::UnlockAccount;
-        else if (b.kind == "hold") r.kind = ActionKind::ReleaseMail;
-        else continue;
+        if (b.kind == "login")
+            r.kind = ActionKind::UnblockLogin;
+        else if (b.kind == "account")
+            r.kind = ActionKind::UnlockAccount;
+        else if (b.kind == "hold")
+            r.kind = ActionKind::ReleaseMail;
+        else
+            continue;
         r.username = b.target;
         outcomes.push_back(execute(r));
     }
@@ -420,7 +487,8 @@ std::vector<ActionOutcome> Mitigator::run_expiries() {
             r.actor = "expiry";
             r.reason = "expiry of action #" + std::to_string(action_id);
             r.ips.assign(ips.begin() + static_cast<std::ptrdiff_t>(i),
-                         ips.begin() + static_cast<std::ptrdiff_t>(std::min(ips.size(), i + m_settings.max_block_ips)));
+                         ips.begin() + static_cast<std::ptrdiff_t>(
+                                           std::min(ips.size(), i + m_settings.max_block_ips)));
             outcomes.push_back(execute(r));
         }
     }

@@ -15,19 +15,24 @@ constexpr std::size_t kPostcatBatch = 200;  // queue ids per postcat argv
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return out;
 }
 
 bool known_queue(std::string_view q) {
-    return q == "maildrop" || q == "incoming" || q == "active" || q == "deferred" || q == "hold" || q == "corrupt";
+    return q == "maildrop" || q == "incoming" || q == "active" || q == "deferred" || q == "hold" ||
+           q == "corrupt";
 }
 
 bool in_scope(const QueueEntry& e, PostfixQueue::Scope scope) {
     switch (scope) {
-        case PostfixQueue::Scope::NotHeld: return e.queue_name != "hold";
-        case PostfixQueue::Scope::Held: return e.queue_name == "hold";
-        case PostfixQueue::Scope::Any: return true;
+        case PostfixQueue::Scope::NotHeld:
+            return e.queue_name != "hold";
+        case PostfixQueue::Scope::Held:
+            return e.queue_name == "hold";
+        case PostfixQueue::Scope::Any:
+            return true;
     }
     return false;
 }
@@ -71,12 +76,14 @@ std::map<std::string, std::string> parse_postcat_sasl_logins(std::string_view te
                 auto sp = rest.find(' ');
                 rest = rest.substr(0, sp);
                 auto slash = rest.rfind('/');
-                std::string_view id = slash == std::string_view::npos ? rest : rest.substr(slash + 1);
+                std::string_view id =
+                    slash == std::string_view::npos ? rest : rest.substr(slash + 1);
                 if (validate::queue_id(id)) current = std::string(id);
             }
             continue;
         }
-        if (!current.empty() && line.rfind(kLogin, 0) == 0) out[current] = std::string(line.substr(kLogin.size()));
+        if (!current.empty() && line.rfind(kLogin, 0) == 0)
+            out[current] = std::string(line.substr(kLogin.size()));
     }
     return out;
 }
@@ -106,10 +113,11 @@ Result<std::vector<QueueEntry>> PostqueueSource::list() {
     return parse_postqueue_json(r.out);
 }
 
-Result<std::map<std::string, std::string>> PostfixQueue::sasl_logins(const std::vector<std::string>& ids) {
+Result<std::map<std::string, std::string>> PostfixQueue::sasl_logins(
+    const std::vector<std::string>& ids) {
     std::map<std::string, std::string> out;
-    auto run_batch = [&](std::vector<std::string>::const_iterator from, std::vector<std::string>::const_iterator to)
-        -> ProcessResult {
+    auto run_batch = [&](std::vector<std::string>::const_iterator from,
+                         std::vector<std::string>::const_iterator to) -> ProcessResult {
         std::vector<std::string> argv{m_postcat, "-c", m_config_dir, "-e", "-q"};
         argv.insert(argv.end(), from, to);
         ProcessOptions opt;
@@ -119,10 +127,10 @@ Result<std::map<std::string, std::string>> PostfixQueue::sasl_logins(const std::
     };
     for (std::size_t i = 0; i < ids.size(); i += kPostcatBatch) {
         auto from = ids.begin() + static_cast<std::ptrdiff_t>(i);
-        auto to = ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kPostcatBatch));
+        auto to =
+            ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kPostcatBatch));
         auto r = run_batch(from, to);
-        if (!r.started || r.timed_out)
-            return make_error("postcat: " + r.describe());
+        if (!r.started || r.timed_out) return make_error("postcat: " + r.describe());
         if (!r.success()) {
             // A message left the queue between listing and reading (postcat stops
             // at the first missing file): read this batch one id at a time.
@@ -148,8 +156,10 @@ Result<std::vector<std::string>> PostfixQueue::find(const Match& match, Scope sc
     std::vector<std::string> unmatched;
     for (const auto& e : *entries) {
         if (!in_scope(e, scope) || !validate::queue_id(e.queue_id)) continue;
-        if (std::find(senders.begin(), senders.end(), lower(e.sender)) != senders.end()) ids.push_back(e.queue_id);
-        else if (!match.sasl_login.empty()) unmatched.push_back(e.queue_id);
+        if (std::find(senders.begin(), senders.end(), lower(e.sender)) != senders.end())
+            ids.push_back(e.queue_id);
+        else if (!match.sasl_login.empty())
+            unmatched.push_back(e.queue_id);
     }
     if (!match.sasl_login.empty() && !unmatched.empty()) {
         auto logins = sasl_logins(unmatched);

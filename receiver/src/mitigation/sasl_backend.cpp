@@ -1,11 +1,11 @@
 #include "saslguard/receiver/mitigation/sasl_backend.hpp"
 
+#include <pwd.h>
+#include <sys/stat.h>
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <pwd.h>
 #include <set>
-#include <sys/stat.h>
 
 #include "saslguard/common/files.hpp"
 #include "saslguard/common/validate.hpp"
@@ -44,8 +44,8 @@ std::optional<SasldbRecord> make_record(std::string_view key_hex, std::string_vi
     if (a == std::string::npos) return std::nullopt;
     auto b = key->find('\0', a + 1);
     if (b == std::string::npos) return std::nullopt;
-    return SasldbRecord{std::string(key_hex), std::string(value_hex), key->substr(0, a), key->substr(a + 1, b - a - 1),
-                        key->substr(b + 1)};
+    return SasldbRecord{std::string(key_hex), std::string(value_hex), key->substr(0, a),
+                        key->substr(a + 1, b - a - 1), key->substr(b + 1)};
 }
 
 struct SplitLogin {
@@ -74,7 +74,10 @@ ProcessOptions options_with(std::chrono::seconds timeout, std::string stdin_data
 class SasldbBackend final : public SaslBackend {
 public:
     SasldbBackend(std::string db, CommandRunner& runner, std::chrono::seconds timeout)
-        : m_db(std::move(db)), m_quarantine(m_db + ".saslguard-locked"), m_runner(runner), m_timeout(timeout) {}
+        : m_db(std::move(db)),
+          m_quarantine(m_db + ".saslguard-locked"),
+          m_runner(runner),
+          m_timeout(timeout) {}
 
     Result<BackendChange> lock(const std::string& username) override {
         auto target = resolve(username);
@@ -89,7 +92,8 @@ public:
         }
         std::vector<SasldbRecord> all = *quarantined;
         for (const auto& r : live) {
-            all.erase(std::remove_if(all.begin(), all.end(), [&](const auto& q) { return q.key_hex == r.key_hex; }),
+            all.erase(std::remove_if(all.begin(), all.end(),
+                                     [&](const auto& q) { return q.key_hex == r.key_hex; }),
                       all.end());
             all.push_back(r);
         }
@@ -115,14 +119,17 @@ public:
         auto quarantined = read_quarantine();
         if (!quarantined) return quarantined.error();
         auto mine = select(*quarantined, local, realm);
-        if (mine.empty()) return BackendChange{"account " + username + " is not locked in sasldb", false};
+        if (mine.empty())
+            return BackendChange{"account " + username + " is not locked in sasldb", false};
         auto live = dump(m_db);
         if (!live) return live.error();
         for (const auto& r : *live)
             for (const auto& q : mine)
                 if (r.key_hex == q.key_hex)
-                    return make_error("account " + username + " was re-created in sasldb while locked; "
-                                      "delete it or remove its records from " + m_quarantine + " by hand");
+                    return make_error("account " + username +
+                                      " was re-created in sasldb while locked; "
+                                      "delete it or remove its records from " +
+                                      m_quarantine + " by hand");
         std::string input = "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n";
         for (const auto& q : mine) input += " " + q.key_hex + "\n " + q.value_hex + "\n";
         input += "DATA=END\n";
@@ -131,26 +138,32 @@ public:
         if (!res.success()) return make_error(describe_failure(argv, res));
         std::vector<SasldbRecord> rest;
         for (const auto& q : *quarantined)
-            if (std::none_of(mine.begin(), mine.end(), [&](const auto& m) { return m.key_hex == q.key_hex; }))
+            if (std::none_of(mine.begin(), mine.end(),
+                             [&](const auto& m) { return m.key_hex == q.key_hex; }))
                 rest.push_back(q);
         if (auto w = write_quarantine(rest); !w)
-            return make_error("unlocked, but could not update " + m_quarantine + ": " + w.error().message);
-        return BackendChange{"unlocked " + username + " in sasldb (" + std::to_string(mine.size()) + " record(s) restored)",
+            return make_error("unlocked, but could not update " + m_quarantine + ": " +
+                              w.error().message);
+        return BackendChange{"unlocked " + username + " in sasldb (" + std::to_string(mine.size()) +
+                                 " record(s) restored)",
                              true};
     }
 
     Result<std::string> describe(const std::string& username, bool lock) override {
         if (!validate::sasl_username(username)) return make_error("invalid SASL username");
-        if (!lock) return "would restore " + username + " from " + m_quarantine + " into " + m_db + " (db_load)";
+        if (!lock)
+            return "would restore " + username + " from " + m_quarantine + " into " + m_db +
+                   " (db_load)";
         auto target = resolve(username);
         if (!target) return target.error();
-        return "would move " + std::to_string(std::get<0>(*target).size()) + " sasldb record(s) of " + username +
-               " to " + m_quarantine + " and delete them from " + m_db + " (saslpasswd2 -d)";
+        return "would move " + std::to_string(std::get<0>(*target).size()) +
+               " sasldb record(s) of " + username + " to " + m_quarantine +
+               " and delete them from " + m_db + " (saslpasswd2 -d)";
     }
 
 private:
-    static std::vector<SasldbRecord> select(const std::vector<SasldbRecord>& records, const std::string& local,
-                                            const std::string& realm) {
+    static std::vector<SasldbRecord> select(const std::vector<SasldbRecord>& records,
+                                            const std::string& local, const std::string& realm) {
         std::vector<SasldbRecord> out;
         for (const auto& r : records)
             if (r.user == local && (realm.empty() || r.realm == realm)) out.push_back(r);
@@ -158,7 +171,8 @@ private:
     }
 
     // The live records of `username`. A login without a realm must match exactly one realm.
-    Result<std::tuple<std::vector<SasldbRecord>, std::string, std::string>> resolve(const std::string& username) {
+    Result<std::tuple<std::vector<SasldbRecord>, std::string, std::string>> resolve(
+        const std::string& username) {
         if (!validate::sasl_username(username)) return make_error("invalid SASL username");
         auto [local, realm] = split_login(username);
         auto records = dump(m_db);
@@ -198,7 +212,9 @@ private:
             s = nl == std::string_view::npos ? std::string_view{} : s.substr(nl + 1);
             if (line.empty() || line.front() == '#') continue;
             auto sp = line.find(' ');
-            auto rec = sp == std::string_view::npos ? std::nullopt : make_record(line.substr(0, sp), line.substr(sp + 1));
+            auto rec = sp == std::string_view::npos
+                           ? std::nullopt
+                           : make_record(line.substr(0, sp), line.substr(sp + 1));
             if (!rec) return make_error(m_quarantine + ": malformed line");
             out.push_back(std::move(*rec));
         }
@@ -206,7 +222,9 @@ private:
     }
 
     Result<void> write_quarantine(const std::vector<SasldbRecord>& records) {
-        std::string text = "# sasldb records of accounts locked by saslguard (key value, hex). Secret: keep 0600.\n";
+        std::string text =
+            "# sasldb records of accounts locked by saslguard (key value, hex). Secret: keep "
+            "0600.\n";
         for (const auto& r : records) text += r.key_hex + " " + r.value_hex + "\n";
         return files::write_atomic(m_quarantine, text, 0600);
     }
@@ -224,15 +242,20 @@ private:
 // takes it away again; the hash itself is never changed.
 class ShadowBackend final : public SaslBackend {
 public:
-    ShadowBackend(CommandRunner& runner, std::chrono::seconds timeout) : m_runner(runner), m_timeout(timeout) {}
+    ShadowBackend(CommandRunner& runner, std::chrono::seconds timeout)
+        : m_runner(runner), m_timeout(timeout) {}
 
-    Result<BackendChange> lock(const std::string& username) override { return change(username, true); }
-    Result<BackendChange> unlock(const std::string& username) override { return change(username, false); }
+    Result<BackendChange> lock(const std::string& username) override {
+        return change(username, true);
+    }
+    Result<BackendChange> unlock(const std::string& username) override {
+        return change(username, false);
+    }
     Result<std::string> describe(const std::string& username, bool lock) override {
         auto user = unix_account(username);
         if (!user) return user.error();
-        return std::string(lock ? "would lock" : "would unlock") + " Unix account " + *user + " (usermod " +
-               (lock ? "-L" : "-U") + ")";
+        return std::string(lock ? "would lock" : "would unlock") + " Unix account " + *user +
+               " (usermod " + (lock ? "-L" : "-U") + ")";
     }
 
 private:
@@ -247,7 +270,8 @@ private:
         if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found)
             return make_error("no Unix account " + user);
         if (found->pw_uid < kMinLockableUid || found->pw_uid == kNobodyUid)
-            return make_error("refusing to lock system account " + user + " (uid " + std::to_string(found->pw_uid) + ")");
+            return make_error("refusing to lock system account " + user + " (uid " +
+                              std::to_string(found->pw_uid) + ")");
         return user;
     }
 
@@ -267,11 +291,13 @@ private:
         auto locked = is_locked(*user);
         if (!locked) return locked.error();
         if (*locked == lock)
-            return BackendChange{"Unix account " + *user + (lock ? " already locked" : " is not locked"), false};
+            return BackendChange{
+                "Unix account " + *user + (lock ? " already locked" : " is not locked"), false};
         std::vector<std::string> argv{"usermod", lock ? "-L" : "-U", *user};
         auto res = m_runner.run(argv, options_with(m_timeout));
         if (!res.success()) return make_error(describe_failure(argv, res));
-        return BackendChange{std::string(lock ? "locked" : "unlocked") + " Unix account " + *user, true};
+        return BackendChange{std::string(lock ? "locked" : "unlocked") + " Unix account " + *user,
+                             true};
     }
 
     CommandRunner& m_runner;
@@ -281,12 +307,19 @@ private:
 // --- configured commands (LDAP, SQL, …) ---------------------------------------
 class CommandBackend final : public SaslBackend {
 public:
-    CommandBackend(std::vector<std::string> lock, std::vector<std::string> unlock, CommandRunner& runner,
-                   std::chrono::seconds timeout)
-        : m_lock(std::move(lock)), m_unlock(std::move(unlock)), m_runner(runner), m_timeout(timeout) {}
+    CommandBackend(std::vector<std::string> lock, std::vector<std::string> unlock,
+                   CommandRunner& runner, std::chrono::seconds timeout)
+        : m_lock(std::move(lock)),
+          m_unlock(std::move(unlock)),
+          m_runner(runner),
+          m_timeout(timeout) {}
 
-    Result<BackendChange> lock(const std::string& username) override { return run(m_lock, username, "locked"); }
-    Result<BackendChange> unlock(const std::string& username) override { return run(m_unlock, username, "unlocked"); }
+    Result<BackendChange> lock(const std::string& username) override {
+        return run(m_lock, username, "locked");
+    }
+    Result<BackendChange> unlock(const std::string& username) override {
+        return run(m_unlock, username, "unlocked");
+    }
     Result<std::string> describe(const std::string& username, bool lock) override {
         auto argv = expand_user_template(lock ? m_lock : m_unlock, username);
         if (!argv) return argv.error();
@@ -294,7 +327,8 @@ public:
     }
 
 private:
-    Result<BackendChange> run(const std::vector<std::string>& tmpl, const std::string& username, const char* verb) {
+    Result<BackendChange> run(const std::vector<std::string>& tmpl, const std::string& username,
+                              const char* verb) {
         auto argv = expand_user_template(tmpl, username);
         if (!argv) return argv.error();
         auto res = m_runner.run(*argv, options_with(m_timeout));
@@ -336,7 +370,8 @@ std::vector<SasldbRecord> parse_db_dump(std::string_view text) {
     return out;
 }
 
-Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl, const std::string& user) {
+Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl,
+                                                      const std::string& user) {
     if (!validate::sasl_username(user)) return make_error("invalid SASL username");
     if (tmpl.empty() || tmpl[0].empty()) return make_error("lock/unlock command is not configured");
     std::vector<std::string> argv;
@@ -346,7 +381,8 @@ Result<std::vector<std::string>> expand_user_template(const std::vector<std::str
             argv.push_back(user);
             used = true;
         } else if (a.find("{user}") != std::string::npos) {
-            return make_error("command template: \"{user}\" must be a whole argument, not part of \"" + a + "\"");
+            return make_error(
+                "command template: \"{user}\" must be a whole argument, not part of \"" + a + "\"");
         } else {
             argv.push_back(a);
         }
@@ -356,17 +392,21 @@ Result<std::vector<std::string>> expand_user_template(const std::vector<std::str
     return argv;
 }
 
-Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& s, CommandRunner& runner) {
+Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& s,
+                                                       CommandRunner& runner) {
     switch (s.sasl_backend) {
-        case SaslBackendKind::None: return std::unique_ptr<SaslBackend>{};
+        case SaslBackendKind::None:
+            return std::unique_ptr<SaslBackend>{};
         case SaslBackendKind::Sasldb:
-            return std::unique_ptr<SaslBackend>(new SasldbBackend(s.sasldb_path, runner, s.command_timeout));
+            return std::unique_ptr<SaslBackend>(
+                new SasldbBackend(s.sasldb_path, runner, s.command_timeout));
         case SaslBackendKind::SaslauthdShadow:
             return std::unique_ptr<SaslBackend>(new ShadowBackend(runner, s.command_timeout));
         case SaslBackendKind::Command: {
             // Check both templates now, with a harmless name, so a typo fails at startup.
             for (const auto* t : {&s.lock_command, &s.unlock_command})
-                if (auto e = expand_user_template(*t, "check"); !e) return make_error("mitigation: " + e.error().message);
+                if (auto e = expand_user_template(*t, "check"); !e)
+                    return make_error("mitigation: " + e.error().message);
             return std::unique_ptr<SaslBackend>(
                 new CommandBackend(s.lock_command, s.unlock_command, runner, s.command_timeout));
         }

@@ -22,8 +22,14 @@ Result<std::shared_ptr<MitigationService>> MitigationService::open(const Config&
 
 MitigationService::~MitigationService() = default;
 
-ActionOutcome MitigationService::execute(const ActionRequest& request) { return m_mitigator->execute(request); }
-std::vector<ActionOutcome> MitigationService::run_expiries() { return m_mitigator->run_expiries(); }
-MitigationStore& MitigationService::store() { return *m_store; }
+ActionOutcome MitigationService::execute(const ActionRequest& request) {
+    return m_mitigator->execute(request);
+}
+std::vector<ActionOutcome> MitigationService::run_expiries() {
+    return m_mitigator->run_expiries();
+}
+MitigationStore& MitigationService::store() {
+    return *m_store;
+}
 
 }  // namespace saslguard::receiver::mitigation

@@ -6,10 +6,14 @@ namespace saslguard::receiver::mitigation {
 
 std::string_view to_string(SaslBackendKind kind) {
     switch (kind) {
-        case SaslBackendKind::None: return "none";
-        case SaslBackendKind::Sasldb: return "sasldb";
-        case SaslBackendKind::SaslauthdShadow: return "saslauthd_shadow";
-        case SaslBackendKind::Command: return "command";
+        case SaslBackendKind::None:
+            return "none";
+        case SaslBackendKind::Sasldb:
+            return "sasldb";
+        case SaslBackendKind::SaslauthdShadow:
+            return "saslauthd_shadow";
+        case SaslBackendKind::Command:
+            return "command";
     }
     return "none";
 }
@@ -60,10 +64,18 @@ MitigationSettings settings_from_config(const Config& c) {
     s.showq_path = m.showq_path;
     s.mail_log = m.mail_log;
     switch (m.sasl_backend) {
-        case SaslBackend::Sasldb: s.sasl_backend = SaslBackendKind::Sasldb; break;
-        case SaslBackend::SaslauthdShadow: s.sasl_backend = SaslBackendKind::SaslauthdShadow; break;
-        case SaslBackend::Command: s.sasl_backend = SaslBackendKind::Command; break;
-        case SaslBackend::None: s.sasl_backend = SaslBackendKind::None; break;
+        case SaslBackend::Sasldb:
+            s.sasl_backend = SaslBackendKind::Sasldb;
+            break;
+        case SaslBackend::SaslauthdShadow:
+            s.sasl_backend = SaslBackendKind::SaslauthdShadow;
+            break;
+        case SaslBackend::Command:
+            s.sasl_backend = SaslBackendKind::Command;
+            break;
+        case SaslBackend::None:
+            s.sasl_backend = SaslBackendKind::None;
+            break;
     }
     s.sasldb_path = m.sasldb_path;
     s.lock_command = m.lock_command;

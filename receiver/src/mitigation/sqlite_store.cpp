@@ -19,7 +19,8 @@ std::optional<std::int64_t> to_s(std::optional<std::int64_t> ms) {
 }
 
 constexpr std::string_view kActionColumns =
-    "id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error, created_at, "
+    "id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error, "
+    "created_at, "
     "finished_at, expires_at, reverts_action_id";
 
 ActionRecord read_action(const Statement& st) {
@@ -43,8 +44,8 @@ ActionRecord read_action(const Statement& st) {
 }
 
 BlockRecord read_block(const Statement& st) {
-    return BlockRecord{st.column_text(0), st.column_text(1), st.column_int64(2), st.column_int64(3) / kMs,
-                       to_s(st.column_opt_int64(4))};
+    return BlockRecord{st.column_text(0), st.column_text(1), st.column_int64(2),
+                       st.column_int64(3) / kMs, to_s(st.column_opt_int64(4))};
 }
 
 // Every row of an already bound statement, through `read`.
@@ -63,8 +64,10 @@ Result<std::vector<T>> collect(Statement& st, T (*read)(const Statement&)) {
 
 Result<std::int64_t> SqliteMitigationStore::insert_action(const ActionRecord& a) {
     auto st = m_db.prepare(
-        "INSERT INTO actions (incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error, "
-        "created_at, finished_at, expires_at, reverts_action_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "INSERT INTO actions (incident_id, kind, target, params_json, actor, reason, dry_run, "
+        "state, result, error, "
+        "created_at, finished_at, expires_at, reverts_action_id) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) return st.error();
     st->bind(1, a.incident_id ? std::optional<std::int64_t>(a.incident_id) : std::nullopt)
         .bind(2, a.kind)
@@ -89,13 +92,19 @@ Result<void> SqliteMitigationStore::finish_action(const ActionFinish& f) {
     if (!tx) return tx.error();
     {
         auto st = m_db.prepare(
-            "UPDATE actions SET state = ?, result = ?, error = ?, params_json = coalesce(nullif(?, ''), params_json), "
+            "UPDATE actions SET state = ?, result = ?, error = ?, params_json = coalesce(nullif(?, "
+            "''), params_json), "
             "finished_at = ?, reverts_action_id = coalesce(?, reverts_action_id) WHERE id = ?");
         if (!st) return st.error();
         std::optional<std::int64_t> reverts;
         if (!f.reverted_actions.empty()) reverts = f.reverted_actions.front();
-        st->bind(1, f.state).bind(2, f.result).bind(3, f.error).bind(4, f.params_json).bind(5, f.finished_at * kMs)
-            .bind(6, reverts).bind(7, f.action_id);
+        st->bind(1, f.state)
+            .bind(2, f.result)
+            .bind(3, f.error)
+            .bind(4, f.params_json)
+            .bind(5, f.finished_at * kMs)
+            .bind(6, reverts)
+            .bind(7, f.action_id);
         if (auto r = st->run(); !r) return r.error();
         if (m_db.changes() != 1) return make_error("no action " + std::to_string(f.action_id));
     }
@@ -110,19 +119,24 @@ Result<void> SqliteMitigationStore::finish_action(const ActionFinish& f) {
     }
     if (!f.put_blocks.empty()) {
         auto st = m_db.prepare(
-            "INSERT INTO blocks (kind, target, action_id, created_at, expires_at) VALUES (?,?,?,?,?) "
+            "INSERT INTO blocks (kind, target, action_id, created_at, expires_at) VALUES "
+            "(?,?,?,?,?) "
             "ON CONFLICT (kind, target) DO UPDATE SET action_id = excluded.action_id, "
             "created_at = excluded.created_at, expires_at = excluded.expires_at");
         if (!st) return st.error();
         for (const auto& b : f.put_blocks) {
             st->reset();
-            st->bind(1, b.kind).bind(2, b.target).bind(3, b.action_id).bind(4, b.created_at * kMs)
+            st->bind(1, b.kind)
+                .bind(2, b.target)
+                .bind(3, b.action_id)
+                .bind(4, b.created_at * kMs)
                 .bind(5, to_ms(b.expires_at));
             if (auto r = st->run(); !r) return r.error();
         }
     }
     if (!f.reverted_actions.empty()) {
-        auto st = m_db.prepare("UPDATE actions SET state = 'reverted' WHERE id = ? AND state = 'applied'");
+        auto st = m_db.prepare(
+            "UPDATE actions SET state = 'reverted' WHERE id = ? AND state = 'applied'");
         if (!st) return st.error();
         for (auto id : f.reverted_actions) {
             st->reset();
@@ -135,8 +149,9 @@ Result<void> SqliteMitigationStore::finish_action(const ActionFinish& f) {
 
 Result<std::optional<BlockRecord>> SqliteMitigationStore::find_block(const std::string& kind,
                                                                      const std::string& target) {
-    auto st = m_db.prepare("SELECT kind, target, action_id, created_at, expires_at FROM blocks "
-                           "WHERE kind = ? AND target = ?");
+    auto st = m_db.prepare(
+        "SELECT kind, target, action_id, created_at, expires_at FROM blocks "
+        "WHERE kind = ? AND target = ?");
     if (!st) return st.error();
     st->bind(1, kind).bind(2, target);
     auto row = st->step();
@@ -146,13 +161,15 @@ Result<std::optional<BlockRecord>> SqliteMitigationStore::find_block(const std::
 }
 
 Result<std::vector<BlockRecord>> SqliteMitigationStore::blocks() {
-    auto st = m_db.prepare("SELECT kind, target, action_id, created_at, expires_at FROM blocks ORDER BY kind, target");
+    auto st = m_db.prepare(
+        "SELECT kind, target, action_id, created_at, expires_at FROM blocks ORDER BY kind, target");
     if (!st) return st.error();
     return collect(*st, read_block);
 }
 
 Result<std::vector<ActionRecord>> SqliteMitigationStore::actions(std::size_t limit) {
-    auto st = m_db.prepare("SELECT " + std::string(kActionColumns) + " FROM actions ORDER BY id DESC LIMIT ?");
+    auto st = m_db.prepare("SELECT " + std::string(kActionColumns) +
+                           " FROM actions ORDER BY id DESC LIMIT ?");
     if (!st) return st.error();
     st->bind(1, static_cast<std::int64_t>(limit));
     return collect(*st, read_action);

@@ -72,9 +72,9 @@ Statement& Statement::bind(int index, double value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    note_bind(sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                  SQLITE_UTF8),
-              m_db, index, m_bind_error);
+    note_bind(
+        sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+        m_db, index, m_bind_error);
     return *this;
 }
 
@@ -111,9 +111,13 @@ bool Statement::is_null(int column) const {
     return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
 }
 
-std::int64_t Statement::column_int64(int column) const { return sqlite3_column_int64(m_stmt, column); }
+std::int64_t Statement::column_int64(int column) const {
+    return sqlite3_column_int64(m_stmt, column);
+}
 
-double Statement::column_double(int column) const { return sqlite3_column_double(m_stmt, column); }
+double Statement::column_double(int column) const {
+    return sqlite3_column_double(m_stmt, column);
+}
 
 std::string Statement::column_text(int column) const {
     const auto* p = sqlite3_column_text(m_stmt, column);
@@ -139,8 +143,9 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
     if (options.synchronous != "FULL" && options.synchronous != "NORMAL")
         return make_error("synchronous must be FULL or NORMAL, not " + options.synchronous);
     sqlite3* raw = nullptr;
-    int flags = SQLITE_OPEN_NOMUTEX | (options.read_only ? SQLITE_OPEN_READONLY
-                                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int flags =
+        SQLITE_OPEN_NOMUTEX |
+        (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
     std::unique_ptr<Database> db(new Database(raw, path));
     if (rc != SQLITE_OK) return sql_error(raw, "open " + path);
@@ -178,9 +183,13 @@ Result<Statement> Database::prepare(std::string_view sql) {
     return Statement(stmt, m_db);
 }
 
-std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db); }
+std::int64_t Database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(m_db);
+}
 
-int Database::changes() const { return sqlite3_changes(m_db); }
+int Database::changes() const {
+    return sqlite3_changes(m_db);
+}
 
 Result<std::optional<std::int64_t>> Database::query_int64(std::string_view sql) {
     auto st = prepare(sql);
@@ -210,9 +219,13 @@ Result<Transaction> Transaction::begin(Database& db, Kind kind) {
 }
 
 Transaction::Transaction(Transaction&& other) noexcept
-    : m_db(other.m_db), m_lock(std::move(other.m_lock)), m_open(std::exchange(other.m_open, false)) {}
+    : m_db(other.m_db),
+      m_lock(std::move(other.m_lock)),
+      m_open(std::exchange(other.m_open, false)) {}
 
-Transaction::~Transaction() { rollback(); }
+Transaction::~Transaction() {
+    rollback();
+}
 
 Result<void> Transaction::commit() {
     if (!m_open) return make_error("commit: transaction is not open");

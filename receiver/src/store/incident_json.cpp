@@ -30,7 +30,10 @@ json parse(std::string_view text) {
 }  // namespace
 
 std::string to_json(const Evidence& e) {
-    json j = {{"source", e.source}, {"conclusive", e.conclusive}, {"instance", e.instance}, {"window", e.window},
+    json j = {{"source", e.source},
+              {"conclusive", e.conclusive},
+              {"instance", e.instance},
+              {"window", e.window},
               {"notes", e.notes}};
     if (e.culprit) j["culprit"] = *e.culprit;
     put(j, "total_messages", e.total_messages);
@@ -46,7 +49,8 @@ std::string to_json(const Evidence& e) {
         j["top_users"].push_back(std::move(ju));
     }
     j["top_senders"] = json::array();
-    for (const auto& s : e.top_senders) j["top_senders"].push_back({{"sender", s.sender}, {"messages", s.messages}});
+    for (const auto& s : e.top_senders)
+        j["top_senders"].push_back({{"sender", s.sender}, {"messages", s.messages}});
     return j.dump();
 }
 
@@ -58,7 +62,8 @@ Evidence evidence_from_json(std::string_view text) {
     e.conclusive = j.value("conclusive", false);
     e.instance = get_str(j, "instance");
     e.window = get_str(j, "window");
-    if (j.contains("culprit") && j["culprit"].is_string()) e.culprit = j["culprit"].get<std::string>();
+    if (j.contains("culprit") && j["culprit"].is_string())
+        e.culprit = j["culprit"].get<std::string>();
     e.total_messages = get_opt(j, "total_messages");
     e.queue_depth = get_opt(j, "queue_depth");
     if (j.contains("notes") && j["notes"].is_array())
@@ -78,7 +83,9 @@ Evidence evidence_from_json(std::string_view text) {
         }
     if (j.contains("top_senders") && j["top_senders"].is_array())
         for (const auto& js : j["top_senders"])
-            if (js.is_object()) e.top_senders.push_back({get_str(js, "sender"), get_opt(js, "messages").value_or(0)});
+            if (js.is_object())
+                e.top_senders.push_back(
+                    {get_str(js, "sender"), get_opt(js, "messages").value_or(0)});
     return e;
 }
 
@@ -99,8 +106,13 @@ std::vector<ActionKind> actions_from_json(std::string_view text) {
 }
 
 std::string to_json(const ActionRequest& r) {
-    json j = {{"kind", std::string(to_string(r.kind))}, {"username", r.username}, {"ips", r.ips},
-              {"senders", r.senders}, {"incident_id", r.incident_id}, {"actor", r.actor}, {"reason", r.reason},
+    json j = {{"kind", std::string(to_string(r.kind))},
+              {"username", r.username},
+              {"ips", r.ips},
+              {"senders", r.senders},
+              {"incident_id", r.incident_id},
+              {"actor", r.actor},
+              {"reason", r.reason},
               {"dry_run", r.dry_run}};
     if (r.expires_after) j["expires_after_s"] = r.expires_after->count();
     return j.dump();

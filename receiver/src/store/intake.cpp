@@ -40,15 +40,19 @@ struct Intake::Impl {
 
     Result<void> prepare() {
         auto w = db->prepare(
-            "INSERT INTO webhooks (received_at, group_key, status, receiver, truncated_alerts, alert_count, body)"
+            "INSERT INTO webhooks (received_at, group_key, status, receiver, truncated_alerts, "
+            "alert_count, body)"
             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         if (!w) return w.error();
         auto a = db->prepare(
-            "INSERT OR IGNORE INTO alerts (webhook_id, fingerprint, starts_at, status, alertname, labels,"
-            " annotations, ends_at, generator_url, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+            "INSERT OR IGNORE INTO alerts (webhook_id, fingerprint, starts_at, status, alertname, "
+            "labels,"
+            " annotations, ends_at, generator_url, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            "?7, ?8, ?9, ?10)");
         if (!a) return a.error();
         auto d = db->prepare(
-            "UPDATE alerts SET duplicates = duplicates + 1 WHERE fingerprint = ?1 AND starts_at = ?2 AND status = ?3");
+            "UPDATE alerts SET duplicates = duplicates + 1 WHERE fingerprint = ?1 AND starts_at = "
+            "?2 AND status = ?3");
         if (!d) return d.error();
         insert_webhook = std::move(*w);
         insert_alert = std::move(*a);
@@ -60,16 +64,26 @@ struct Intake::Impl {
         const WebhookPayload& wp = *p.payload;
         IntakeResult out;
         insert_webhook.reset();
-        insert_webhook.bind(1, now).bind(2, wp.group_key).bind(3, wp.status).bind(4, wp.receiver)
+        insert_webhook.bind(1, now)
+            .bind(2, wp.group_key)
+            .bind(3, wp.status)
+            .bind(4, wp.receiver)
             .bind(5, static_cast<std::int64_t>(wp.truncated_alerts))
-            .bind(6, static_cast<std::int64_t>(wp.alerts.size())).bind(7, p.body);
+            .bind(6, static_cast<std::int64_t>(wp.alerts.size()))
+            .bind(7, p.body);
         if (auto r = insert_webhook.run(); !r) return r.error();
         out.webhook_id = db->last_insert_rowid();
         for (const auto& a : wp.alerts) {
             insert_alert.reset();
-            insert_alert.bind(1, out.webhook_id).bind(2, a.fingerprint).bind(3, a.starts_at).bind(4, a.status)
-                .bind(5, a.label("alertname")).bind(6, nlohmann::json(a.labels).dump())
-                .bind(7, nlohmann::json(a.annotations).dump()).bind(8, a.ends_at).bind(9, a.generator_url)
+            insert_alert.bind(1, out.webhook_id)
+                .bind(2, a.fingerprint)
+                .bind(3, a.starts_at)
+                .bind(4, a.status)
+                .bind(5, a.label("alertname"))
+                .bind(6, nlohmann::json(a.labels).dump())
+                .bind(7, nlohmann::json(a.annotations).dump())
+                .bind(8, a.ends_at)
+                .bind(9, a.generator_url)
                 .bind(10, now);
             if (auto r = insert_alert.run(); !r) return r.error();
             if (db->changes() == 1) {
@@ -102,15 +116,17 @@ struct Intake::Impl {
         if (!failure) {
             if (auto c = tx->commit(); !c) failure = c.error();
         }
-        if (failure) log::error("webhook batch not stored", {{"payloads", std::to_string(batch.size())},
-                                                             {"error", failure->message}});
+        if (failure)
+            log::error("webhook batch not stored",
+                       {{"payloads", std::to_string(batch.size())}, {"error", failure->message}});
         std::function<void()> callback;
         {
             std::lock_guard lock(mu);
             callback = on_commit;
             for (std::size_t i = 0; i < batch.size(); ++i)
-                batch[i]->result = failure ? Result<IntakeResult>(make_error("not stored: " + failure->message))
-                                           : std::move(results[i]);
+                batch[i]->result =
+                    failure ? Result<IntakeResult>(make_error("not stored: " + failure->message))
+                            : std::move(results[i]);
         }
         done_cv.notify_all();
         if (!failure && callback) callback();
@@ -134,14 +150,18 @@ struct Intake::Impl {
     }
 };
 
-Intake::Intake(std::unique_ptr<Database> db, std::size_t max_batch) : m_impl(std::make_unique<Impl>()) {
+Intake::Intake(std::unique_ptr<Database> db, std::size_t max_batch)
+    : m_impl(std::make_unique<Impl>()) {
     m_impl->db = std::move(db);
     m_impl->max_batch = max_batch == 0 ? 1 : max_batch;
-    if (auto r = m_impl->prepare(); !r) log::error("intake: cannot prepare statements", {{"error", r.error().message}});
+    if (auto r = m_impl->prepare(); !r)
+        log::error("intake: cannot prepare statements", {{"error", r.error().message}});
     m_impl->writer = std::thread([this] { m_impl->run(); });
 }
 
-Intake::~Intake() { stop(); }
+Intake::~Intake() {
+    stop();
+}
 
 void Intake::set_on_commit(std::function<void()> callback) {
     std::lock_guard lock(m_impl->mu);

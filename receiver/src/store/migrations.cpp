@@ -106,7 +106,9 @@ CREATE INDEX incident_actions_by_incident ON incident_actions(incident_id);
 CREATE INDEX incident_actions_started ON incident_actions(actor, started_at);
 )SQL"},
     // 2 ---------------------------------------------------------------------
-    {"telegram bot: outbox, inline-button callbacks, incident messages, handled updates, offset, refusals", R"SQL(
+    {"telegram bot: outbox, inline-button callbacks, incident messages, handled updates, offset, "
+     "refusals",
+     R"SQL(
 -- Every outgoing Bot API call, until sent or definitively failed (docs/telegram.md).
 CREATE TABLE telegram_outbox (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -213,7 +215,9 @@ CREATE INDEX incidents_by_fingerprint ON incidents(fingerprint, status);
 
 }  // namespace
 
-const std::vector<Migration>& migrations() { return kMigrations; }
+const std::vector<Migration>& migrations() {
+    return kMigrations;
+}
 
 Result<int> schema_version(Database& db) {
     auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
@@ -226,7 +230,8 @@ Result<int> schema_version(Database& db) {
 Result<int> migrate(Database& db) {
     const int latest = static_cast<int>(kMigrations.size());
     for (;;) {
-        auto tx = Transaction::begin(db);  // IMMEDIATE: two processes starting at once serialise here
+        auto tx =
+            Transaction::begin(db);  // IMMEDIATE: two processes starting at once serialise here
         if (!tx) return tx.error();
         auto current = schema_version(db);
         if (!current) return current.error();
@@ -240,8 +245,8 @@ Result<int> migrate(Database& db) {
         const Migration& m = kMigrations[static_cast<std::size_t>(*current)];
         const int next = *current + 1;
         if (auto r = db.exec(m.sql); !r)
-            return make_error("migration " + std::to_string(next) + " (" + std::string(m.description) +
-                              "): " + r.error().message);
+            return make_error("migration " + std::to_string(next) + " (" +
+                              std::string(m.description) + "): " + r.error().message);
         if (auto r = db.exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
                              std::to_string(next) + ")");
             !r)

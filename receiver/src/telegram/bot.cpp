@@ -16,10 +16,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr ActionKind kForward[] = {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
-                                   ActionKind::LockAccount, ActionKind::BlockIps};
+constexpr ActionKind kForward[] = {ActionKind::BlockLogin, ActionKind::HoldMail,
+                                   ActionKind::DeleteMail, ActionKind::LockAccount,
+                                   ActionKind::BlockIps};
 
-bool is_forward(ActionKind k) { return std::find(std::begin(kForward), std::end(kForward), k) != std::end(kForward); }
+bool is_forward(ActionKind k) {
+    return std::find(std::begin(kForward), std::end(kForward), k) != std::end(kForward);
+}
 
 // Destructive or hard to take back for a real user: asks "are you sure" first.
 bool needs_confirmation(std::string_view action) {
@@ -27,7 +30,9 @@ bool needs_confirmation(std::string_view action) {
     return k && (is_destructive(*k) || *k == ActionKind::LockAccount);
 }
 
-void erase(std::vector<std::string>& v, std::string_view s) { v.erase(std::remove(v.begin(), v.end(), s), v.end()); }
+void erase(std::vector<std::string>& v, std::string_view s) {
+    v.erase(std::remove(v.begin(), v.end(), s), v.end());
+}
 void add_unique(std::vector<std::string>& v, std::string_view s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.emplace_back(s);
 }
@@ -52,11 +57,14 @@ std::string hhmm(std::int64_t unix_ms) {
 
 std::string num(double v) {
     char buf[48];
-    std::snprintf(buf, sizeof buf, v == static_cast<double>(static_cast<std::int64_t>(v)) ? "%.0f" : "%.1f", v);
+    std::snprintf(buf, sizeof buf,
+                  v == static_cast<double>(static_cast<std::int64_t>(v)) ? "%.0f" : "%.1f", v);
     return buf;
 }
 
-std::string code(std::string_view s) { return "<code>" + html_escape(s) + "</code>"; }
+std::string code(std::string_view s) {
+    return "<code>" + html_escape(s) + "</code>";
+}
 
 std::string reply_payload(std::int64_t chat_id, const std::string& html) {
     json p{{"chat_id", chat_id},
@@ -83,15 +91,17 @@ const char* kHelp =
 
 SilenceFn alertmanager_silencer(std::string alertmanager_url) {
     while (!alertmanager_url.empty() && alertmanager_url.back() == '/') alertmanager_url.pop_back();
-    return [url = std::move(alertmanager_url)](const std::vector<std::pair<std::string, std::string>>& matchers,
-                                               std::chrono::seconds duration, const std::string& created_by,
-                                               const std::string& comment) -> Result<std::string> {
+    return [url = std::move(alertmanager_url)](
+               const std::vector<std::pair<std::string, std::string>>& matchers,
+               std::chrono::seconds duration, const std::string& created_by,
+               const std::string& comment) -> Result<std::string> {
         if (url.empty()) return make_error("no alertmanager_url configured");
         if (matchers.empty()) return make_error("no labels to match");
         json body;
         body["matchers"] = json::array();
         for (const auto& [k, v] : matchers)
-            body["matchers"].push_back({{"name", k}, {"value", v}, {"isRegex", false}, {"isEqual", true}});
+            body["matchers"].push_back(
+                {{"name", k}, {"value", v}, {"isRegex", false}, {"isEqual", true}});
         std::int64_t now_s = system_now_ms() / 1000;
         body["startsAt"] = rfc3339(now_s);
         body["endsAt"] = rfc3339(now_s + duration.count());
@@ -105,8 +115,10 @@ SilenceFn alertmanager_silencer(std::string alertmanager_url) {
         req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
         auto resp = http.perform(req);
         if (!resp.ok()) {
-            return make_error("Alertmanager " + (resp.status ? "HTTP " + std::to_string(resp.status) + ": " + resp.body.substr(0, 200)
-                                                            : resp.error));
+            return make_error("Alertmanager " + (resp.status
+                                                     ? "HTTP " + std::to_string(resp.status) +
+                                                           ": " + resp.body.substr(0, 200)
+                                                     : resp.error));
         }
         auto j = json::parse(resp.body, nullptr, false);
         if (!j.is_object() || !j.contains("silenceID") || !j["silenceID"].is_string())
@@ -136,8 +148,9 @@ struct TelegramBot::Handler {
 
     void answer(const std::string& callback_id, const std::string& text) {
         json p{{"callback_query_id", callback_id}, {"text", clip_text(text, 190)}};
-        auto r = api.call("answerCallbackQuery", p.dump(-1, ' ', false, json::error_handler_t::replace),
-                          std::chrono::milliseconds(5000));
+        auto r =
+            api.call("answerCallbackQuery", p.dump(-1, ' ', false, json::error_handler_t::replace),
+                     std::chrono::milliseconds(5000));
         if (!r.ok()) log::warn("telegram: answerCallbackQuery failed", {{"error", r.describe()}});
     }
 
@@ -159,10 +172,12 @@ struct TelegramBot::Handler {
             log::debug("telegram: update already handled", {{"update_id", std::to_string(id)}});
             return {};
         }
-        if (u.contains("callback_query") && u["callback_query"].is_object()) return on_callback(id, u["callback_query"]);
+        if (u.contains("callback_query") && u["callback_query"].is_object())
+            return on_callback(id, u["callback_query"]);
         if (u.contains("message") && u["message"].is_object()) {
             const json& m = u["message"];
-            if (m.contains("text") && m["text"].is_string() && m["text"].get<std::string>().rfind('/', 0) == 0)
+            if (m.contains("text") && m["text"].is_string() &&
+                m["text"].get<std::string>().rfind('/', 0) == 0)
                 return on_command(id, m);
         }
         auto tx = Transaction::begin(store.db());
@@ -178,12 +193,14 @@ struct TelegramBot::Handler {
         const json from = cq.value("from", json::object());
         const std::int64_t user_id = from.value("id", std::int64_t{0});
         const std::string who = actor_name(from);
-        const std::string token = cq.contains("data") && cq["data"].is_string() ? cq["data"].get<std::string>() : "";
+        const std::string token =
+            cq.contains("data") && cq["data"].is_string() ? cq["data"].get<std::string>() : "";
         std::int64_t chat_id = 0, message_id = 0;
         if (cq.contains("message") && cq["message"].is_object()) {
             const json& m = cq["message"];
             message_id = m.value("message_id", std::int64_t{0});
-            if (m.contains("chat") && m["chat"].is_object()) chat_id = m["chat"].value("id", std::int64_t{0});
+            if (m.contains("chat") && m["chat"].is_object())
+                chat_id = m["chat"].value("id", std::int64_t{0});
         }
 
         std::optional<CallbackRow> cb;
@@ -195,7 +212,10 @@ struct TelegramBot::Handler {
             auto found = store.callback(token);
             if (!found) return found.error();
             if (!is_admin(user_id)) {
-                if (auto r = refuse(user_id, who, "button " + (*found ? (*found)->action : std::string("unknown"))); !r)
+                if (auto r =
+                        refuse(user_id, who,
+                               "button " + (*found ? (*found)->action : std::string("unknown")));
+                    !r)
                     return r;
                 refusal = "⛔ Not authorised: only configured admins can act.";
             } else if (!*found) {
@@ -207,8 +227,10 @@ struct TelegramBot::Handler {
             } else {
                 auto used = store.use_callback(token, now(), who);
                 if (!used) return used.error();
-                if (!*used) refusal = "Already used.";
-                else cb = *found;
+                if (!*used)
+                    refusal = "Already used.";
+                else
+                    cb = *found;
             }
             if (cb && cb->stage == "offer" && needs_confirmation(cb->action)) {
                 if (auto r = ask_confirmation(*cb, chat_id, message_id); !r) return r;
@@ -231,7 +253,8 @@ struct TelegramBot::Handler {
         return {};
     }
 
-    Result<void> ask_confirmation(const CallbackRow& cb, std::int64_t chat_id, std::int64_t message_id) {
+    Result<void> ask_confirmation(const CallbackRow& cb, std::int64_t chat_id,
+                                  std::int64_t message_id) {
         const std::int64_t t = now();
         CallbackRow yes = cb;
         yes.token = random_token();
@@ -245,11 +268,15 @@ struct TelegramBot::Handler {
         no.action = "cancel";
         if (auto r = store.add_callback(yes); !r) return r;
         if (auto r = store.add_callback(no); !r) return r;
-        std::string target = json::parse(cb.target, nullptr, false).value("username", std::string());
+        std::string target =
+            json::parse(cb.target, nullptr, false).value("username", std::string());
         Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(target, 40), yes.token},
                      {"✖ Cancel", no.token}}};
-        json p{{"chat_id", chat_id}, {"message_id", message_id}, {"reply_markup", json::parse(keyboard_json(kb))}};
-        auto r = store.enqueue(chat_id, "editMessageReplyMarkup", p.dump(-1, ' ', false, json::error_handler_t::replace),
+        json p{{"chat_id", chat_id},
+               {"message_id", message_id},
+               {"reply_markup", json::parse(keyboard_json(kb))}};
+        auto r = store.enqueue(chat_id, "editMessageReplyMarkup",
+                               p.dump(-1, ' ', false, json::error_handler_t::replace),
                                cb.incident_id, t);
         if (!r) return r.error();
         return {};
@@ -274,7 +301,8 @@ struct TelegramBot::Handler {
             req.reason = "Telegram button pressed by " + who;
             ActionOutcome out = bot.m_executor.execute(req);
             line.ok = out.ok;
-            line.text = out.ok ? out.summary : std::string(to_string(*kind)) + " failed: " + out.error;
+            line.text =
+                out.ok ? out.summary : std::string(to_string(*kind)) + " failed: " + out.error;
             answer_text = (out.ok ? "✅ " : "❌ ") + line.text;
             const ActionKind k = *kind;
             update = [k, ok = out.ok](IncidentView& v) {
@@ -299,8 +327,9 @@ struct TelegramBot::Handler {
                                             "saslguard incident #" + std::to_string(cb.incident_id))
                            : Result<std::string>(make_error("incident not found"));
             line.ok = id.ok();
-            line.text = id ? "silenced for " + std::to_string(secs / 3600) + "h (silence " + *id + ")"
-                           : "silence failed: " + id.error().message;
+            line.text =
+                id ? "silenced for " + std::to_string(secs / 3600) + "h (silence " + *id + ")"
+                   : "silence failed: " + id.error().message;
             answer_text = (line.ok ? "🔕 " : "❌ ") + line.text;
             update = [ok = line.ok](IncidentView& v) {
                 if (ok) erase(v.offered, "silence");
@@ -315,8 +344,11 @@ struct TelegramBot::Handler {
             answer_text = "Unknown action.";
         }
 
-        auto r = record(cb.incident_id, line.text.empty() ? std::nullopt : std::optional<LogLine>(line), update);
-        if (!r) log::error("telegram: could not update the incident message", {{"error", r.error().message}});
+        auto r = record(cb.incident_id,
+                        line.text.empty() ? std::nullopt : std::optional<LogLine>(line), update);
+        if (!r)
+            log::error("telegram: could not update the incident message",
+                       {{"error", r.error().message}});
         bot.wake_outbox();
         return answer_text;
     }
@@ -332,7 +364,9 @@ struct TelegramBot::Handler {
         auto tx = Transaction::begin(store.db());
         if (!tx) return tx.error();
         auto view = load(incident_id);
-        if (!view) return make_error("incident " + std::to_string(incident_id) + " has no Telegram message");
+        if (!view)
+            return make_error("incident " + std::to_string(incident_id) +
+                              " has no Telegram message");
         if (line) view->log.push_back(*line);
         if (update) update(*view);
         auto msgs = store.messages(incident_id);
@@ -341,7 +375,9 @@ struct TelegramBot::Handler {
         // is still in the outbox get it through the pending edit as well.
         std::vector<std::int64_t> chats = bot.m_config.admin_chat_ids;
         for (const auto& m : *msgs) add_chat(chats, m.chat_id);
-        if (auto r = publish_incident(store, *view, chats, false, now(), bot.m_config.button_ttl); !r) return r;
+        if (auto r = publish_incident(store, *view, chats, false, now(), bot.m_config.button_ttl);
+            !r)
+            return r;
         return tx->commit();
     }
 
@@ -376,9 +412,11 @@ struct TelegramBot::Handler {
             if (auto r = claim(update_id); !r) return r;
             if (!is_admin(user_id)) {
                 if (auto r = refuse(user_id, who, "command " + clip_text(cmd, 32)); !r) return r;
-                auto q = store.enqueue(chat_id, "sendMessage",
-                                       reply_payload(chat_id, "⛔ Not authorised: only configured admins can use this bot."),
-                                       0, now());
+                auto q = store.enqueue(
+                    chat_id, "sendMessage",
+                    reply_payload(chat_id,
+                                  "⛔ Not authorised: only configured admins can use this bot."),
+                    0, now());
                 if (!q) return q.error();
                 if (auto c = tx->commit(); !c) return c;
                 bot.m_stats.commands_refused++;
@@ -398,14 +436,15 @@ struct TelegramBot::Handler {
         return {};
     }
 
-    std::string run_command(const std::string& cmd, const std::vector<std::string>& words, std::int64_t user_id,
-                            const std::string& who) {
+    std::string run_command(const std::string& cmd, const std::vector<std::string>& words,
+                            std::int64_t user_id, const std::string& who) {
         auto& be = bot.m_backend;
         if (cmd == "/help" || cmd == "/start") return kHelp;
         if (cmd == "/status") {
             auto s = be.status();
             if (!s) return "❌ status unavailable: " + html_escape(s.error().message);
-            std::string r = "<b>Open incidents:</b> " + std::to_string(s->open_incidents.size()) + "\n";
+            std::string r =
+                "<b>Open incidents:</b> " + std::to_string(s->open_incidents.size()) + "\n";
             std::size_t shown = 0;
             for (const auto& i : s->open_incidents) {
                 if (shown++ == 15) {
@@ -417,7 +456,8 @@ struct TelegramBot::Handler {
                 r += " since " + hhmm(i.opened_at_ms) + "\n";
             }
             r += "<b>Active blocks:</b> " + std::to_string(s->active_blocks) + "\n";
-            r += "<b>Queue depth:</b> " + (s->queue_depth ? std::to_string(*s->queue_depth) : std::string("unknown"));
+            r += "<b>Queue depth:</b> " +
+                 (s->queue_depth ? std::to_string(*s->queue_depth) : std::string("unknown"));
             return r;
         }
         if (cmd == "/top") {
@@ -426,15 +466,18 @@ struct TelegramBot::Handler {
             if (t->empty()) return "No authenticated senders in the recent window.";
             std::string r = "<b>Top SASL users (messages, recent window):</b>\n";
             int i = 0;
-            for (const auto& u : *t) r += std::to_string(++i) + ". " + code(u.name) + " — " + num(u.count) + "\n";
+            for (const auto& u : *t)
+                r += std::to_string(++i) + ". " + code(u.name) + " — " + num(u.count) + "\n";
             return r;
         }
         if (cmd == "/queue") {
             auto q = be.queue();
             if (!q) return "❌ queue unavailable: " + html_escape(q.error().message);
-            std::string r = "<b>Queue depth:</b> " + (q->depth ? std::to_string(*q->depth) : std::string("unknown")) + "\n";
+            std::string r = "<b>Queue depth:</b> " +
+                            (q->depth ? std::to_string(*q->depth) : std::string("unknown")) + "\n";
             if (!q->top_senders.empty()) r += "<b>Top senders:</b>\n";
-            for (const auto& s : q->top_senders) r += "• " + code(s.name) + " — " + num(s.count) + "\n";
+            for (const auto& s : q->top_senders)
+                r += "• " + code(s.name) + " — " + num(s.count) + "\n";
             return r;
         }
         if (cmd == "/blocked") {
@@ -443,17 +486,22 @@ struct TelegramBot::Handler {
             if (b->empty()) return "No active blocks.";
             std::string r = "<b>Active blocks:</b> " + std::to_string(b->size()) + "\n";
             for (const auto& x : *b) {
-                r += "• " + html_escape(x.kind) + " " + code(x.target) + " by " + html_escape(x.actor);
+                r += "• " + html_escape(x.kind) + " " + code(x.target) + " by " +
+                     html_escape(x.actor);
                 if (x.expires_at_ms) r += ", expires " + hhmm(*x.expires_at_ms);
                 r += "\n";
             }
             return r;
         }
         std::optional<ActionKind> kind;
-        if (cmd == "/block") kind = ActionKind::BlockLogin;
-        else if (cmd == "/unblock") kind = ActionKind::UnblockLogin;
-        else if (cmd == "/hold") kind = ActionKind::HoldMail;
-        else if (cmd == "/release") kind = ActionKind::ReleaseMail;
+        if (cmd == "/block")
+            kind = ActionKind::BlockLogin;
+        else if (cmd == "/unblock")
+            kind = ActionKind::UnblockLogin;
+        else if (cmd == "/hold")
+            kind = ActionKind::HoldMail;
+        else if (cmd == "/release")
+            kind = ActionKind::ReleaseMail;
         if (!kind) return "Unknown command. /help lists what I understand.";
         if (words.size() != 2) return "Usage: " + html_escape(cmd) + " &lt;sasl username&gt;";
         const std::string& user = words[1];
@@ -465,17 +513,23 @@ struct TelegramBot::Handler {
         req.actor = "telegram:" + std::to_string(user_id);
         req.reason = "Telegram command " + cmd + " by " + who;
         ActionOutcome out = bot.m_executor.execute(req);
-        return out.ok ? "✅ " + html_escape(out.summary) : "❌ " + html_escape(std::string(to_string(*kind))) +
-                                                                  " failed: " + html_escape(out.error);
+        return out.ok ? "✅ " + html_escape(out.summary)
+                      : "❌ " + html_escape(std::string(to_string(*kind))) +
+                            " failed: " + html_escape(out.error);
     }
 };
 
 TelegramBot::TelegramBot(TelegramConfig config, BotOptions options, ActionExecutor& executor,
                          CommandBackend& backend, SilenceFn silencer)
-    : m_config(std::move(config)), m_options(std::move(options)), m_executor(executor), m_backend(backend),
+    : m_config(std::move(config)),
+      m_options(std::move(options)),
+      m_executor(executor),
+      m_backend(backend),
       m_silencer(std::move(silencer)) {}
 
-TelegramBot::~TelegramBot() { stop(); }
+TelegramBot::~TelegramBot() {
+    stop();
+}
 
 Result<void> TelegramBot::start() {
     auto a = TelegramStore::open(m_options.db_path);
@@ -490,9 +544,10 @@ Result<void> TelegramBot::start() {
     }
     m_outbox_thread = std::thread([this] { outbox_loop(); });
     m_poll_thread = std::thread([this] { poll_loop(); });
-    log::info("telegram: bot started", {{"api_url", m_config.api_url},
-                                        {"admin_chats", std::to_string(m_config.admin_chat_ids.size())},
-                                        {"admin_users", std::to_string(m_config.admin_user_ids.size())}});
+    log::info("telegram: bot started",
+              {{"api_url", m_config.api_url},
+               {"admin_chats", std::to_string(m_config.admin_chat_ids.size())},
+               {"admin_users", std::to_string(m_config.admin_user_ids.size())}});
     return {};
 }
 
@@ -552,7 +607,8 @@ void TelegramBot::outbox_loop() {
 Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
     auto offset = store.offset();
     if (!offset) return offset.error();
-    json req{{"timeout", m_config.poll_timeout.count()}, {"allowed_updates", {"message", "callback_query"}}};
+    json req{{"timeout", m_config.poll_timeout.count()},
+             {"allowed_updates", {"message", "callback_query"}}};
     if (*offset > 0) req["offset"] = *offset;
     auto r = api.call("getUpdates", req.dump(),
                       std::chrono::milliseconds(m_config.poll_timeout) + std::chrono::seconds(10));
@@ -572,7 +628,8 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
             return h.handle(u);
         } catch (const std::exception& ex) {
             log::warn("telegram: malformed update skipped", {{"error", ex.what()}});
-            if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer()) return {};
+            if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer())
+                return {};
             auto tx = Transaction::begin(h.store.db());
             if (!tx) return tx.error();
             if (auto r = h.claim(u["update_id"].get<std::int64_t>()); !r) return r;
@@ -603,7 +660,8 @@ void TelegramBot::poll_loop() {
         if (!r) {
             ++failures;
             std::int64_t delay = std::min<std::int64_t>(60000, 1000LL << std::min(failures - 1, 6));
-            log::warn("telegram: polling failed", {{"error", r.error().message}, {"retry_in_ms", std::to_string(delay)}});
+            log::warn("telegram: polling failed",
+                      {{"error", r.error().message}, {"retry_in_ms", std::to_string(delay)}});
             if (!wait_for(std::chrono::milliseconds(delay), false)) return;
             continue;
         }
@@ -616,8 +674,8 @@ void TelegramBot::poll_loop() {
     }
 }
 
-TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store, TelegramBot* bot,
-                                   NowMs now)
+TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store,
+                                   TelegramBot* bot, NowMs now)
     : m_config(std::move(config)), m_store(std::move(store)), m_bot(bot), m_now(std::move(now)) {}
 
 Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
@@ -627,7 +685,9 @@ Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
     if (!existing) return existing.error();
     if (*existing) return tx->commit();  // notified before (at-least-once delivery)
     IncidentView view = view_from_notice(notice, m_config);
-    if (auto r = publish_incident(*m_store, view, m_config.admin_chat_ids, true, m_now(), m_config.button_ttl); !r)
+    if (auto r = publish_incident(*m_store, view, m_config.admin_chat_ids, true, m_now(),
+                                  m_config.button_ttl);
+        !r)
         return make_error("telegram: " + r.error().message);
     if (auto c = tx->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();
@@ -646,7 +706,9 @@ Result<void> TelegramNotifier::incident_resolved(const IncidentNotice& notice) {
     if (view->resolved && !initial) return tx->commit();
     view->resolved = true;
     erase(view->offered, "silence");  // nothing left to silence
-    if (auto r = publish_incident(*m_store, *view, m_config.admin_chat_ids, initial, m_now(), m_config.button_ttl); !r)
+    if (auto r = publish_incident(*m_store, *view, m_config.admin_chat_ids, initial, m_now(),
+                                  m_config.button_ttl);
+        !r)
         return make_error("telegram: " + r.error().message);
     if (auto c = tx->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();

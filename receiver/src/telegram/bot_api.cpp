@@ -23,7 +23,8 @@ std::string ApiResult::describe() const {
     return s;
 }
 
-ApiResult classify_response(long http_status, std::string_view body, std::optional<long> header_retry_after,
+ApiResult classify_response(long http_status, std::string_view body,
+                            std::optional<long> header_retry_after,
                             std::string_view transport_error) {
     ApiResult r;
     r.http_status = http_status;
@@ -36,8 +37,10 @@ ApiResult classify_response(long http_status, std::string_view body, std::option
     bool api_ok = false;
     if (j.is_object()) {
         if (auto it = j.find("ok"); it != j.end() && it->is_boolean()) api_ok = it->get<bool>();
-        if (auto it = j.find("error_code"); it != j.end() && it->is_number_integer()) r.error_code = it->get<long>();
-        if (auto it = j.find("description"); it != j.end() && it->is_string()) r.description = it->get<std::string>();
+        if (auto it = j.find("error_code"); it != j.end() && it->is_number_integer())
+            r.error_code = it->get<long>();
+        if (auto it = j.find("description"); it != j.end() && it->is_string())
+            r.description = it->get<std::string>();
         if (auto p = j.find("parameters"); p != j.end() && p->is_object()) {
             if (auto ra = p->find("retry_after"); ra != p->end() && ra->is_number_integer())
                 r.retry_after_s = ra->get<long>();
@@ -47,9 +50,11 @@ ApiResult classify_response(long http_status, std::string_view body, std::option
     if (!r.retry_after_s && header_retry_after) r.retry_after_s = header_retry_after;
     if (r.retry_after_s && *r.retry_after_s < 0) r.retry_after_s = 0;
     if (r.description.empty() && !j.is_object()) {
-        // Not a Bot API answer (a proxy error page, the emulator's {"message":…}): keep a short excerpt.
+        // Not a Bot API answer (a proxy error page, the emulator's {"message":…}): keep a short
+        // excerpt.
         r.description = std::string(body.substr(0, 200));
-    } else if (r.description.empty() && j.is_object() && j.contains("message") && j["message"].is_string()) {
+    } else if (r.description.empty() && j.is_object() && j.contains("message") &&
+               j["message"].is_string()) {
         r.description = j["message"].get<std::string>();
     }
 
@@ -68,7 +73,9 @@ ApiResult classify_response(long http_status, std::string_view body, std::option
 }
 
 BotApi::BotApi(std::string base_url, std::string token, std::chrono::milliseconds timeout)
-    : m_base_url(std::move(base_url)), m_token(std::move(token)), m_timeout(timeout),
+    : m_base_url(std::move(base_url)),
+      m_token(std::move(token)),
+      m_timeout(timeout),
       m_http(std::make_unique<HttpClient>()) {
     while (!m_base_url.empty() && m_base_url.back() == '/') m_base_url.pop_back();
 }

@@ -13,19 +13,29 @@ std::size_t utf8_seq(std::string_view s, std::size_t i, char32_t& cp) {
     auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
     unsigned char c = b(i);
     std::size_t n;
-    if (c < 0x80) { cp = c; return 1; }
-    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
-    else return 0;
+    if (c < 0x80) {
+        cp = c;
+        return 1;
+    }
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+    } else
+        return 0;
     if (i + n > s.size()) return 0;
     for (std::size_t k = 1; k < n; ++k) {
         if ((b(i + k) & 0xC0) != 0x80) return 0;
         cp = (cp << 6) | (b(i + k) & 0x3F);
     }
     // Overlong forms, surrogates and out-of-range values are invalid.
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
     return n;
 }
@@ -45,7 +55,9 @@ std::string number(double v) {
     return buf;
 }
 
-std::string code(std::string_view raw) { return "<code>" + html_escape(raw) + "</code>"; }
+std::string code(std::string_view raw) {
+    return "<code>" + html_escape(raw) + "</code>";
+}
 
 }  // namespace
 
@@ -63,14 +75,24 @@ std::string html_escape(std::string_view text) {
         if (n == 1) {
             char c = text[i];
             switch (c) {
-                case '&': out += "&amp;"; break;
-                case '<': out += "&lt;"; break;
-                case '>': out += "&gt;"; break;
-                case '"': out += "&quot;"; break;
+                case '&':
+                    out += "&amp;";
+                    break;
+                case '<':
+                    out += "&lt;";
+                    break;
+                case '>':
+                    out += "&gt;";
+                    break;
+                case '"':
+                    out += "&quot;";
+                    break;
                 default:
                     // Control bytes other than newline/tab would make the message unreadable.
-                    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += "\xEF\xBF\xBD";
-                    else out += c;
+                    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+                        out += "\xEF\xBF\xBD";
+                    else
+                        out += c;
             }
         } else {
             out.append(text.substr(i, n));
@@ -132,8 +154,8 @@ std::string truncate_html(std::string_view html, std::size_t max_chars) {
     static constexpr std::string_view kEllipsis = "…";
     const std::size_t budget = max_chars > 0 ? max_chars - 1 : 0;  // room for the ellipsis
     std::size_t units = 0;
-    std::size_t cut = 0;             // end of the last token kept
-    std::size_t last_char_end = 0;   // end of the last visible character kept
+    std::size_t cut = 0;            // end of the last token kept
+    std::size_t last_char_end = 0;  // end of the last visible character kept
     std::vector<std::pair<std::string, std::size_t>> open;  // tag name, position of its '<'
     walk_html(
         html,
@@ -179,7 +201,8 @@ std::string keyboard_json(const Keyboard& keyboard) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& row : keyboard) {
         nlohmann::json r = nlohmann::json::array();
-        for (const auto& b : row) r.push_back({{"text", b.text}, {"callback_data", b.callback_data}});
+        for (const auto& b : row)
+            r.push_back({{"text", b.text}, {"callback_data", b.callback_data}});
         if (!r.empty()) rows.push_back(std::move(r));
     }
     return nlohmann::json{{"inline_keyboard", rows}}.dump();
@@ -214,8 +237,10 @@ std::string format_incident(const IncidentView& v) {
     m += "<b>" + html_escape(v.alertname.empty() ? "alert" : v.alertname) + "</b>";
     if (!v.severity.empty()) m += " · " + html_escape(v.severity);
     m += " · incident #" + std::to_string(v.incident_id) + "\n";
-    if (!v.username.empty()) m += "<b>User:</b> " + code(v.username) + "\n";
-    else m += "<b>User:</b> <i>not identified</i>\n";
+    if (!v.username.empty())
+        m += "<b>User:</b> " + code(v.username) + "\n";
+    else
+        m += "<b>User:</b> <i>not identified</i>\n";
     if (v.messages) {
         m += "<b>Messages (" + html_escape(v.window) + "):</b> " + number(*v.messages);
         if (v.surge_share) m += " (" + percent(*v.surge_share) + " of the surge)";
@@ -237,7 +262,8 @@ std::string format_incident(const IncidentView& v) {
     if (v.queue_depth) m += "<b>Queue depth:</b> " + std::to_string(*v.queue_depth) + "\n";
     if (!v.summary.empty()) m += "<i>" + html_escape(clip_text(v.summary, 600)) + "</i>\n";
     std::string links;
-    if (safe_link(v.grafana_url)) links += "<a href=\"" + html_escape(v.grafana_url) + "\">Grafana</a>";
+    if (safe_link(v.grafana_url))
+        links += "<a href=\"" + html_escape(v.grafana_url) + "\">Grafana</a>";
     if (safe_link(v.alertmanager_url)) {
         if (!links.empty()) links += " · ";
         links += "<a href=\"" + html_escape(v.alertmanager_url) + "\">Alertmanager</a>";
@@ -288,7 +314,8 @@ std::string to_json(const IncidentView& v) {
     j["silence_matchers"] = nlohmann::json::array();
     for (const auto& [k, val] : v.silence_matchers) j["silence_matchers"].push_back({k, val});
     j["log"] = nlohmann::json::array();
-    for (const auto& l : v.log) j["log"].push_back({{"actor", l.actor}, {"text", l.text}, {"ok", l.ok}});
+    for (const auto& l : v.log)
+        j["log"].push_back({{"actor", l.actor}, {"text", l.text}, {"ok", l.ok}});
     j["resolved"] = v.resolved;
     j["closed"] = v.closed;
     // Attacker-controlled strings may hold invalid UTF-8: replace rather than throw.

@@ -1,7 +1,7 @@
 #include "saslguard/receiver/telegram/incident_ui.hpp"
 
-#include <nlohmann/json.hpp>
 #include <sys/random.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -34,7 +34,8 @@ std::string random_token() {
         ssize_t n = ::getrandom(buf + got, sizeof buf - got, 0);
         if (n > 0) got += static_cast<std::size_t>(n);
     }
-    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char* kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
     std::uint32_t acc = 0;
     int bits = 0;
@@ -61,10 +62,12 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     if (const UserEvidence* u = n.evidence.culprit_evidence()) {
         v.messages = u->messages;
         v.surge_share = u->share;
-        if (u->distinct_ips) v.distinct_ips = static_cast<std::int64_t>(std::llround(*u->distinct_ips));
+        if (u->distinct_ips)
+            v.distinct_ips = static_cast<std::int64_t>(std::llround(*u->distinct_ips));
         v.bounce_ratio = u->bounce_ratio;
     }
-    if (n.evidence.queue_depth) v.queue_depth = static_cast<std::int64_t>(std::llround(*n.evidence.queue_depth));
+    if (n.evidence.queue_depth)
+        v.queue_depth = static_cast<std::int64_t>(std::llround(*n.evidence.queue_depth));
     // The evidence has no per-user IP list yet; an alert about one client IP names it.
     if (auto ip = n.alert.label("client_ip"); !ip.empty()) v.top_ips.push_back({ip, 0});
     for (const auto& s : n.evidence.top_senders)
@@ -95,14 +98,19 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
         }
     }
     for (const auto& r : n.results) {
-        LogLine line{"auto", r.outcome.ok ? r.outcome.summary : std::string(to_string(r.request.kind)) + ": " + r.outcome.error,
+        LogLine line{"auto",
+                     r.outcome.ok ? r.outcome.summary
+                                  : std::string(to_string(r.request.kind)) + ": " + r.outcome.error,
                      r.outcome.ok};
         v.log.push_back(std::move(line));
-        if (r.outcome.ok && inverse(r.request.kind)) v.undoable.emplace_back(to_string(r.request.kind));
+        if (r.outcome.ok && inverse(r.request.kind))
+            v.undoable.emplace_back(to_string(r.request.kind));
     }
-    if (n.interrupted) v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
+    if (n.interrupted)
+        v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
     v.reason = n.decision.reason;
-    if (!v.silence_matchers.empty() && !v.alertmanager_url.empty()) v.offered.emplace_back("silence");
+    if (!v.silence_matchers.empty() && !v.alertmanager_url.empty())
+        v.offered.emplace_back("silence");
     v.offered.emplace_back("ignore");
     return v;
 }
@@ -111,7 +119,8 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std
                                 std::chrono::seconds ttl) {
     Keyboard kb;
     const std::int64_t expires = now_ms + ttl.count() * 1000;
-    auto button = [&](std::string_view action, std::string label, std::int64_t duration_s) -> Result<Button> {
+    auto button = [&](std::string_view action, std::string label,
+                      std::int64_t duration_s) -> Result<Button> {
         CallbackRow row;
         row.token = random_token();
         row.incident_id = v.incident_id;
@@ -140,7 +149,8 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std
         if (contains(v.offered, "silence")) {
             std::vector<Button> row;
             for (std::int64_t hours : {1, 4, 24}) {
-                auto b = button("silence", "🔕 Silence " + std::to_string(hours) + "h", hours * 3600);
+                auto b =
+                    button("silence", "🔕 Silence " + std::to_string(hours) + "h", hours * 3600);
                 if (!b) return b.error();
                 row.push_back(std::move(*b));
             }
@@ -173,8 +183,9 @@ std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const
     return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<void> publish_incident(TelegramStore& store, const IncidentView& v, const std::vector<std::int64_t>& chats,
-                              bool initial, std::int64_t now_ms, std::chrono::seconds ttl) {
+Result<void> publish_incident(TelegramStore& store, const IncidentView& v,
+                              const std::vector<std::int64_t>& chats, bool initial,
+                              std::int64_t now_ms, std::chrono::seconds ttl) {
     if (auto r = store.expire_callbacks(v.incident_id, now_ms); !r) return r;
     auto kb = issue_keyboard(store, v, now_ms, ttl);
     if (!kb) return kb.error();
@@ -183,7 +194,8 @@ Result<void> publish_incident(TelegramStore& store, const IncidentView& v, const
     for (std::int64_t chat : chats) {
         // message_id 0 in an edit: the outbox fills in the incident's message in that chat.
         auto payload = message_payload(chat, initial ? -1 : 0, html, *kb);
-        auto r = store.enqueue(chat, initial ? "sendMessage" : "editMessageText", payload, v.incident_id, now_ms);
+        auto r = store.enqueue(chat, initial ? "sendMessage" : "editMessageText", payload,
+                               v.incident_id, now_ms);
         if (!r) return r.error();
     }
     return {};

@@ -9,11 +9,13 @@
 namespace saslguard::receiver::telegram {
 
 std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-OutboxSender::OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats, OutboxOptions options, NowMs now)
+OutboxSender::OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
+                           OutboxOptions options, NowMs now)
     : m_store(store), m_api(api), m_stats(stats), m_options(options), m_now(std::move(now)) {
     m_rng ^= static_cast<std::uint64_t>(m_now());
 }
@@ -27,7 +29,8 @@ std::int64_t OutboxSender::backoff_ms(std::int64_t attempts, const ApiResult& r)
     // ±20% jitter so many rows (or many receivers) do not retry in lockstep.
     m_rng ^= m_rng << 13, m_rng ^= m_rng >> 7, m_rng ^= m_rng << 17;
     std::int64_t span = d / 5;
-    if (span > 0) d += static_cast<std::int64_t>(m_rng % static_cast<std::uint64_t>(2 * span + 1)) - span;
+    if (span > 0)
+        d += static_cast<std::int64_t>(m_rng % static_cast<std::uint64_t>(2 * span + 1)) - span;
     if (r.retry_after_s) d = std::max<std::int64_t>(d, *r.retry_after_s * 1000);
     return std::max<std::int64_t>(d, 1);
 }
@@ -58,15 +61,19 @@ Result<bool> OutboxSender::send_one() {
         // The edit of an incident message: find the message its sendMessage produced.
         auto msgs = m_store.messages(row.incident_id);
         if (!msgs) return msgs.error();
-        auto it = std::find_if(msgs->begin(), msgs->end(), [&](const IncidentMessage& m) { return m.chat_id == row.chat_id; });
+        auto it = std::find_if(msgs->begin(), msgs->end(),
+                               [&](const IncidentMessage& m) { return m.chat_id == row.chat_id; });
         if (it == msgs->end()) {
             ApiResult waiting;
             waiting.description = "incident message not sent yet";
             if (row.attempts + 1 >= m_options.max_attempts) {
                 m_stats.failed++;
-                log::error("telegram: edit has no message to edit", {{"outbox_id", std::to_string(row.id)}});
+                log::error("telegram: edit has no message to edit",
+                           {{"outbox_id", std::to_string(row.id)}});
                 if (auto r = m_store.mark_failed(row.id, waiting.description); !r) return r.error();
-            } else if (auto r = m_store.mark_retry(row.id, now + backoff_ms(row.attempts, waiting), waiting.description); !r) {
+            } else if (auto r = m_store.mark_retry(row.id, now + backoff_ms(row.attempts, waiting),
+                                                   waiting.description);
+                       !r) {
                 return r.error();
             }
             return true;
@@ -77,7 +84,8 @@ Result<bool> OutboxSender::send_one() {
 
     ApiResult r = m_api.call(row.method, payload);
     const std::int64_t after = m_now();
-    if (!r.ok() && is_edit && r.error_code == 400 && r.description.find("message is not modified") != std::string::npos)
+    if (!r.ok() && is_edit && r.error_code == 400 &&
+        r.description.find("message is not modified") != std::string::npos)
         r.outcome = ApiResult::Outcome::Ok;  // the message already shows this text
 
     if (r.ok()) {
@@ -85,7 +93,8 @@ Result<bool> OutboxSender::send_one() {
         auto res = nlohmann::json::parse(r.result_json, nullptr, false);
         if (res.is_object()) message_id = res.value("message_id", std::int64_t{0});
         if (row.method == "sendMessage" && row.incident_id && message_id) {
-            if (auto s = m_store.set_message(row.incident_id, row.chat_id, message_id); !s) return s.error();
+            if (auto s = m_store.set_message(row.incident_id, row.chat_id, message_id); !s)
+                return s.error();
         }
         if (auto s = m_store.mark_sent(row.id, after, message_id); !s) return s.error();
         m_stats.sent++;
@@ -95,19 +104,24 @@ Result<bool> OutboxSender::send_one() {
     const std::string err = r.describe();
     if (r.retryable() && row.attempts + 1 < m_options.max_attempts) {
         std::int64_t delay = backoff_ms(row.attempts, r);
-        if (r.http_status == 429 && r.retry_after_s) m_paused_until = after + *r.retry_after_s * 1000;
+        if (r.http_status == 429 && r.retry_after_s)
+            m_paused_until = after + *r.retry_after_s * 1000;
         m_stats.retried++;
         log::warn("telegram: send failed, will retry",
-                  {{"method", row.method}, {"outbox_id", std::to_string(row.id)},
-                   {"attempt", std::to_string(row.attempts + 1)}, {"retry_in_ms", std::to_string(delay)},
+                  {{"method", row.method},
+                   {"outbox_id", std::to_string(row.id)},
+                   {"attempt", std::to_string(row.attempts + 1)},
+                   {"retry_in_ms", std::to_string(delay)},
                    {"error", err}});
         if (auto s = m_store.mark_retry(row.id, after + delay, err); !s) return s.error();
         return true;
     }
     m_stats.failed++;
-    log::error("telegram: send failed, giving up",
-               {{"method", row.method}, {"outbox_id", std::to_string(row.id)}, {"chat_id", std::to_string(row.chat_id)},
-                {"attempts", std::to_string(row.attempts + 1)}, {"error", err}});
+    log::error("telegram: send failed, giving up", {{"method", row.method},
+                                                    {"outbox_id", std::to_string(row.id)},
+                                                    {"chat_id", std::to_string(row.chat_id)},
+                                                    {"attempts", std::to_string(row.attempts + 1)},
+                                                    {"error", err}});
     if (auto s = m_store.mark_failed(row.id, err); !s) return s.error();
     return true;
 }

@@ -23,14 +23,17 @@ struct ReceiverCommandBackend::Impl {
         req.timeout = prometheus.timeout;
         req.bearer_token = prometheus.bearer_token;
         auto res = http.perform(req);
-        if (!res.ok()) return make_error("Prometheus: " + (res.status ? "HTTP " + std::to_string(res.status) : res.error));
+        if (!res.ok())
+            return make_error("Prometheus: " +
+                              (res.status ? "HTTP " + std::to_string(res.status) : res.error));
         auto doc = nlohmann::json::parse(res.body, nullptr, false);
         if (!doc.is_object() || doc.value("status", "") != "success" || !doc["data"].is_object() ||
             !doc["data"]["result"].is_array())
             return make_error("Prometheus answer not understood");
         std::vector<std::pair<nlohmann::json, double>> out;
         for (const auto& item : doc["data"]["result"]) {
-            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 || !item["value"][1].is_string())
+            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 ||
+                !item["value"][1].is_string())
                 continue;
             out.emplace_back(item.value("metric", nlohmann::json::object()),
                              std::strtod(item["value"][1].get<std::string>().c_str(), nullptr));
@@ -45,7 +48,8 @@ struct ReceiverCommandBackend::Impl {
     }
 };
 
-ReceiverCommandBackend::ReceiverCommandBackend(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+ReceiverCommandBackend::ReceiverCommandBackend(std::unique_ptr<Impl> impl)
+    : m_impl(std::move(impl)) {}
 ReceiverCommandBackend::~ReceiverCommandBackend() = default;
 
 Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(const Config& config) {
@@ -60,14 +64,16 @@ Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(con
 Result<StatusInfo> ReceiverCommandBackend::status() {
     StatusInfo s;
     auto st = m_impl->db->prepare(
-        "SELECT id, alertname, COALESCE(username, ''), opened_at FROM incidents WHERE status = 'open' "
+        "SELECT id, alertname, COALESCE(username, ''), opened_at FROM incidents WHERE status = "
+        "'open' "
         "ORDER BY id DESC LIMIT 50");
     if (!st) return st.error();
     for (;;) {
         auto row = st->step();
         if (!row) return row.error();
         if (!*row) break;
-        s.open_incidents.push_back({st->column_int64(0), st->column_text(1), st->column_text(2), st->column_int64(3)});
+        s.open_incidents.push_back(
+            {st->column_int64(0), st->column_text(1), st->column_text(2), st->column_int64(3)});
     }
     if (m_impl->db->table_exists("blocks")) {
         auto n = m_impl->db->query_int64("SELECT count(*) FROM blocks");
@@ -79,12 +85,14 @@ Result<StatusInfo> ReceiverCommandBackend::status() {
 }
 
 Result<std::vector<UserCount>> ReceiverCommandBackend::top_users(std::size_t n) {
-    auto r = m_impl->query("topk(" + std::to_string(n) + ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
+    auto r = m_impl->query("topk(" + std::to_string(n) +
+                           ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
                            promql_duration(m_impl->prometheus.window) + "])))");
     if (!r) return r.error();
     std::vector<UserCount> out;
     for (const auto& [labels, v] : *r) out.push_back({labels.value("sasl_username", ""), v});
-    std::sort(out.begin(), out.end(), [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
+    std::sort(out.begin(), out.end(),
+              [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
     return out;
 }
 
@@ -119,41 +127,55 @@ Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
 std::string metrics_text(const TelegramStats& s) {
     std::string t;
     auto counter = [&](const char* name, const char* help, std::uint64_t v) {
-        t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
-             std::to_string(v) + "\n";
+        t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             " " + std::to_string(v) + "\n";
     };
-    counter("saslguard_receiver_telegram_messages_sent_total", "Bot API calls from the outbox that succeeded.", s.sent);
+    counter("saslguard_receiver_telegram_messages_sent_total",
+            "Bot API calls from the outbox that succeeded.", s.sent);
     counter("saslguard_receiver_telegram_messages_failed_total",
             "Outbox rows given up (400/401/403, or too many attempts).", s.failed);
-    counter("saslguard_receiver_telegram_messages_retried_total", "Outbox attempts that will be retried.", s.retried);
-    counter("saslguard_receiver_telegram_poll_errors_total", "getUpdates calls that failed.", s.poll_errors);
+    counter("saslguard_receiver_telegram_messages_retried_total",
+            "Outbox attempts that will be retried.", s.retried);
+    counter("saslguard_receiver_telegram_poll_errors_total", "getUpdates calls that failed.",
+            s.poll_errors);
     std::int64_t pending = s.outbox_pending;
     t += "# HELP saslguard_receiver_telegram_outbox_pending Outbox rows waiting to be sent.\n"
          "# TYPE saslguard_receiver_telegram_outbox_pending gauge\n"
-         "saslguard_receiver_telegram_outbox_pending " + std::to_string(pending < 0 ? 0 : pending) + "\n";
+         "saslguard_receiver_telegram_outbox_pending " +
+         std::to_string(pending < 0 ? 0 : pending) + "\n";
     t += "# HELP saslguard_receiver_telegram_callbacks_total Button presses, by result.\n"
          "# TYPE saslguard_receiver_telegram_callbacks_total counter\n"
-         "saslguard_receiver_telegram_callbacks_total{result=\"handled\"} " + std::to_string(s.callbacks_handled) + "\n"
-         "saslguard_receiver_telegram_callbacks_total{result=\"refused\"} " + std::to_string(s.callbacks_refused) + "\n";
+         "saslguard_receiver_telegram_callbacks_total{result=\"handled\"} " +
+         std::to_string(s.callbacks_handled) +
+         "\n"
+         "saslguard_receiver_telegram_callbacks_total{result=\"refused\"} " +
+         std::to_string(s.callbacks_refused) + "\n";
     t += "# HELP saslguard_receiver_telegram_commands_total Bot commands, by result.\n"
          "# TYPE saslguard_receiver_telegram_commands_total counter\n"
-         "saslguard_receiver_telegram_commands_total{result=\"handled\"} " + std::to_string(s.commands_handled) + "\n"
-         "saslguard_receiver_telegram_commands_total{result=\"refused\"} " + std::to_string(s.commands_refused) + "\n";
+         "saslguard_receiver_telegram_commands_total{result=\"handled\"} " +
+         std::to_string(s.commands_handled) +
+         "\n"
+         "saslguard_receiver_telegram_commands_total{result=\"refused\"} " +
+         std::to_string(s.commands_refused) + "\n";
     return t;
 }
 
-Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config, ActionExecutor& executor) {
+Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config,
+                                                                ActionExecutor& executor) {
     const TelegramConfig& tc = config.telegram;
     if (tc.bot_token.empty()) return make_error("telegram: no bot token (telegram.bot_token_file)");
-    if (tc.admin_chat_ids.empty()) return make_error("telegram: admin_chat_ids is empty: nobody would be told");
-    if (tc.admin_user_ids.empty()) return make_error("telegram: admin_user_ids is empty: nobody could act");
+    if (tc.admin_chat_ids.empty())
+        return make_error("telegram: admin_chat_ids is empty: nobody would be told");
+    if (tc.admin_user_ids.empty())
+        return make_error("telegram: admin_user_ids is empty: nobody could act");
     std::unique_ptr<TelegramService> s(new TelegramService());
     auto backend = ReceiverCommandBackend::open(config);
     if (!backend) return make_error("telegram: " + backend.error().message);
     s->m_backend = std::move(*backend);
     BotOptions options;
     options.db_path = config.state_path;
-    s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend, alertmanager_silencer(tc.alertmanager_url));
+    s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend,
+                                             alertmanager_silencer(tc.alertmanager_url));
     auto store = TelegramStore::open(config.state_path);
     if (!store) return make_error("telegram: " + store.error().message);
     s->m_notifier = std::make_shared<TelegramNotifier>(tc, std::move(*store), s->m_bot.get());
@@ -161,7 +183,9 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     return s;
 }
 
-TelegramService::~TelegramService() { stop(); }
+TelegramService::~TelegramService() {
+    stop();
+}
 
 void TelegramService::stop() {
     if (m_bot) m_bot->stop();

@@ -1,8 +1,8 @@
 #pragma once
 // File helpers with the durability the mitigation maps and state need.
+#include <sys/types.h>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "saslguard/common/result.hpp"
 

@@ -16,20 +16,20 @@ namespace saslguard {
 struct HttpRequest {
     std::string method = "GET";
     std::string url;
-    std::vector<std::string> headers;     // "Name: value"
+    std::vector<std::string> headers;  // "Name: value"
     std::string body;
-    std::string bearer_token;             // adds "Authorization: Bearer …" when set
+    std::string bearer_token;  // adds "Authorization: Bearer …" when set
     std::chrono::milliseconds timeout{5000};
     std::chrono::milliseconds connect_timeout{2000};
     std::size_t max_response = 16 << 20;  // larger bodies fail with an error
 };
 
 struct HttpResponse {
-    long status = 0;                      // 0: no HTTP answer (see error)
+    long status = 0;  // 0: no HTTP answer (see error)
     std::string body;
     std::string content_type;
-    std::optional<long> retry_after_s;    // from a Retry-After header, when present
-    std::string error;                    // transport error text
+    std::optional<long> retry_after_s;  // from a Retry-After header, when present
+    std::string error;                  // transport error text
 
     bool transport_ok() const { return status != 0; }
     bool ok() const { return status >= 200 && status < 300; }

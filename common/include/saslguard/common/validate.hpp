@@ -25,7 +25,9 @@ bool email_address(std::string_view s);
 // IPv4 dotted quad or IPv6 text, as inet_pton accepts it. Returns the canonical
 // text form (inet_ntop) so "::ffff:1.2.3.4" and case variants map to one key.
 std::optional<std::string> canonical_ip(std::string_view s);
-inline bool ip(std::string_view s) { return canonical_ip(s).has_value(); }
+inline bool ip(std::string_view s) {
+    return canonical_ip(s).has_value();
+}
 
 // A Postfix queue id: short form (hex, 6..16 chars) or long form (enable_long_queue_ids:
 // [0-9A-Za-z] 10..20 chars). Never starts with '-'.

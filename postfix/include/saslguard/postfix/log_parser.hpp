@@ -25,8 +25,8 @@ enum class TimestampFormat : std::uint8_t { None, Rfc3164, Rfc3339 };
 // and resolve it with Rfc3164Clock; RFC 3339 carries both.
 struct Timestamp {
     TimestampFormat format = TimestampFormat::None;
-    std::int16_t year = 0;       // 0 for RFC 3164
-    std::int8_t month = 0;       // 1..12
+    std::int16_t year = 0;  // 0 for RFC 3164
+    std::int8_t month = 0;  // 1..12
     std::int8_t day = 0;
     std::int8_t hour = 0;
     std::int8_t minute = 0;
@@ -36,18 +36,20 @@ struct Timestamp {
 };
 
 enum class EventKind : std::uint8_t {
-    Unsupported,       // not understood (counted by the caller)
-    Connect,           // smtpd: "connect from HOST[IP]"
-    Disconnect,        // smtpd: "disconnect from HOST[IP] ..."
-    SmtpdClient,       // smtpd: "QID: client=HOST[IP][, sasl_method=M, sasl_username=U]"
-    SaslFailure,       // smtpd: "warning: HOST[IP]: SASL M authentication failed: WHY[, sasl_username=U]"
-    Reject,            // smtpd/cleanup: "NOQUEUE|QID: [milter-]reject: STAGE from HOST[IP]: CODE ..."
-    CleanupMessage,    // cleanup: "QID: message-id=<...>"
-    QmgrFrom,          // qmgr: "QID: from=<S>, size=N, nrcpt=M (queue active)"
-    QmgrExpired,       // qmgr: "QID: from=<S>, status=[force-]expired, returned to sender"
-    QmgrRemoved,       // qmgr: "QID: removed"
-    Delivery,          // smtp/lmtp/local/virtual/pipe/error/retry/discard: "QID: to=<R>, ..., status=S (...)"
-    Count_             // number of kinds (for coverage tables)
+    Unsupported,     // not understood (counted by the caller)
+    Connect,         // smtpd: "connect from HOST[IP]"
+    Disconnect,      // smtpd: "disconnect from HOST[IP] ..."
+    SmtpdClient,     // smtpd: "QID: client=HOST[IP][, sasl_method=M, sasl_username=U]"
+    SaslFailure,     // smtpd: "warning: HOST[IP]: SASL M authentication failed: WHY[,
+                     // sasl_username=U]"
+    Reject,          // smtpd/cleanup: "NOQUEUE|QID: [milter-]reject: STAGE from HOST[IP]: CODE ..."
+    CleanupMessage,  // cleanup: "QID: message-id=<...>"
+    QmgrFrom,        // qmgr: "QID: from=<S>, size=N, nrcpt=M (queue active)"
+    QmgrExpired,     // qmgr: "QID: from=<S>, status=[force-]expired, returned to sender"
+    QmgrRemoved,     // qmgr: "QID: removed"
+    Delivery,  // smtp/lmtp/local/virtual/pipe/error/retry/discard: "QID: to=<R>, ..., status=S
+               // (...)"
+    Count_     // number of kinds (for coverage tables)
 };
 
 enum class DeliveryStatus : std::uint8_t { Sent, Deferred, Bounced, Expired, Other };
@@ -55,21 +57,21 @@ enum class DeliveryStatus : std::uint8_t { Sent, Deferred, Bounced, Expired, Oth
 struct Event {
     EventKind kind = EventKind::Unsupported;
     Timestamp timestamp;
-    std::string_view host;          // syslog host, may be empty
-    std::string_view syslog_name;   // "postfix/submission" (tag without the program)
-    std::string_view program;       // "smtpd", "qmgr", …
-    std::string_view queue_id;      // "" for NOQUEUE and for lines without a queue id
-    std::string_view client_host;   // "unknown" or a name
-    std::string_view client_ip;     // "127.0.0.1", "2001:db8::1"
-    std::string_view sasl_method;   // "PLAIN", "LOGIN", …
-    std::string_view sasl_username; // may be empty
-    std::string_view address;       // from= (qmgr) or to= (delivery), without <>
-    std::string_view relay;         // delivery relay=
-    std::string_view reject_stage;  // "RCPT", "CONNECT", … (smtpd rejects)
-    std::uint16_t reject_code = 0;  // 554, 450, … (0: none given, e.g. cleanup)
+    std::string_view host;           // syslog host, may be empty
+    std::string_view syslog_name;    // "postfix/submission" (tag without the program)
+    std::string_view program;        // "smtpd", "qmgr", …
+    std::string_view queue_id;       // "" for NOQUEUE and for lines without a queue id
+    std::string_view client_host;    // "unknown" or a name
+    std::string_view client_ip;      // "127.0.0.1", "2001:db8::1"
+    std::string_view sasl_method;    // "PLAIN", "LOGIN", …
+    std::string_view sasl_username;  // may be empty
+    std::string_view address;        // from= (qmgr) or to= (delivery), without <>
+    std::string_view relay;          // delivery relay=
+    std::string_view reject_stage;   // "RCPT", "CONNECT", … (smtpd rejects)
+    std::uint16_t reject_code = 0;   // 554, 450, … (0: none given, e.g. cleanup)
     DeliveryStatus status = DeliveryStatus::Other;
-    std::uint64_t size = 0;         // qmgr size=
-    std::uint32_t nrcpt = 0;        // qmgr nrcpt=
+    std::uint64_t size = 0;   // qmgr size=
+    std::uint32_t nrcpt = 0;  // qmgr nrcpt=
 };
 
 // Parses one line (without its '\n'; a trailing '\r' is ignored).

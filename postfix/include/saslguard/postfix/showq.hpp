@@ -37,27 +37,27 @@
 namespace saslguard::postfix {
 
 // The queues showq reports, in the order the exporter publishes them.
-inline constexpr std::array<std::string_view, 5> kShowqQueues = {
-    "active", "deferred", "hold", "incoming", "maildrop"};
+inline constexpr std::array<std::string_view, 5> kShowqQueues = {"active", "deferred", "hold",
+                                                                 "incoming", "maildrop"};
 
 // One queued message as showq reports it.
 struct QueuedMessage {
-    std::string queue_name;                // one of kShowqQueues
-    std::string queue_id;                  // e.g. "4XyZ1k2AbCz7" (long ids) or "A1B2C3D4E5"
-    std::int64_t arrival_time = 0;         // unix seconds
-    std::int64_t size = 0;                 // message size in bytes (content, as postqueue shows)
-    std::string sender;                    // envelope sender; "MAILER-DAEMON" for <>
-    std::vector<std::string> recipients;   // envelope recipients (empty unless kept)
-    bool forced_expire = false;            // postsuper -e/-f marked it for expiry
+    std::string queue_name;               // one of kShowqQueues
+    std::string queue_id;                 // e.g. "4XyZ1k2AbCz7" (long ids) or "A1B2C3D4E5"
+    std::int64_t arrival_time = 0;        // unix seconds
+    std::int64_t size = 0;                // message size in bytes (content, as postqueue shows)
+    std::string sender;                   // envelope sender; "MAILER-DAEMON" for <>
+    std::vector<std::string> recipients;  // envelope recipients (empty unless kept)
+    bool forced_expire = false;           // postsuper -e/-f marked it for expiry
 };
 
 // What the parser keeps and how large anything may be. A value past a limit is
 // a protocol error, not an allocation: showq is local, but the bytes of an
 // address come from the Internet.
 struct ShowqOptions {
-    bool keep_recipients = true;               // false: recipients are skipped (cheaper)
-    std::size_t max_recipients = 10000;        // per message; further ones are dropped, not an error
-    std::size_t max_field_bytes = 64 * 1024;   // one attribute name or value
+    bool keep_recipients = true;              // false: recipients are skipped (cheaper)
+    std::size_t max_recipients = 10000;       // per message; further ones are dropped, not an error
+    std::size_t max_field_bytes = 64 * 1024;  // one attribute name or value
     // read_showq only: when set and true, the read stops within ~100 ms with an
     // Error ("cancelled"), so a daemon can shut down during a stalled showq.
     const std::atomic<bool>* cancel = nullptr;
@@ -92,8 +92,8 @@ private:
     enum class State { Greeting, Messages, InMessage, Done, Failed };
     enum class Field { Name, Value };
 
-    Result<void> on_attribute();                 // m_name/m_value complete
-    Result<void> on_record_end();                // an empty name: end of a record
+    Result<void> on_attribute();   // m_name/m_value complete
+    Result<void> on_record_end();  // an empty name: end of a record
     Result<void> fail(std::string message);
 
     Callback m_on_message;
@@ -103,11 +103,11 @@ private:
     std::string m_name;
     std::string m_value;
     QueuedMessage m_message;
-    unsigned m_header_fields = 0;                // bit set of the header attributes seen
+    unsigned m_header_fields = 0;  // bit set of the header attributes seen
     bool m_greeting_seen = false;
-    std::string m_error;                         // set once failed
+    std::string m_error;  // set once failed
     std::size_t m_messages = 0;
-    std::uint64_t m_offset = 0;                  // bytes consumed, for error messages
+    std::uint64_t m_offset = 0;  // bytes consumed, for error messages
 };
 
 // Connects to the showq unix socket at `socket_path`, streams every queued
@@ -120,7 +120,6 @@ private:
 // failure have already been passed to `on_message`.
 Result<std::size_t> read_showq(const std::string& socket_path,
                                const std::function<void(const QueuedMessage&)>& on_message,
-                               std::chrono::milliseconds timeout,
-                               const ShowqOptions& options = {});
+                               std::chrono::milliseconds timeout, const ShowqOptions& options = {});
 
 }  // namespace saslguard::postfix

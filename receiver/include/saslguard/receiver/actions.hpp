@@ -13,14 +13,14 @@
 namespace saslguard::receiver {
 
 enum class ActionKind {
-    BlockLogin,     // check_sasl_access map: REJECT the SASL login name
+    BlockLogin,  // check_sasl_access map: REJECT the SASL login name
     UnblockLogin,
-    HoldMail,       // postsuper -h for the user's queued messages
-    ReleaseMail,    // postsuper -H
-    DeleteMail,     // postsuper -d (destructive: confirm; never automatic unless configured)
-    LockAccount,    // SASL backend: stop the account authenticating
+    HoldMail,     // postsuper -h for the user's queued messages
+    ReleaseMail,  // postsuper -H
+    DeleteMail,   // postsuper -d (destructive: confirm; never automatic unless configured)
+    LockAccount,  // SASL backend: stop the account authenticating
     UnlockAccount,
-    BlockIps,       // check_client_access map: REJECT the client IPs
+    BlockIps,  // check_client_access map: REJECT the client IPs
     UnblockIps,
 };
 
@@ -34,22 +34,24 @@ bool is_destructive(ActionKind kind);  // DeleteMail
 
 struct ActionRequest {
     ActionKind kind{};
-    std::string username;                 // SASL login name (attacker-controlled: validated by the executor)
-    std::vector<std::string> ips;         // for BlockIps/UnblockIps (validated, bounded by config)
-    std::vector<std::string> senders;     // envelope senders whose queued mail Hold/Release/Delete act on
-    std::int64_t incident_id = 0;         // 0 when not tied to an incident (e.g. saslguardctl)
-    std::string actor;                    // "auto", "telegram:<user id>", "cli:<unix user>"
-    std::string reason;                   // why, for the audit trail
-    bool dry_run = false;                 // validate and describe, change nothing
+    std::string username;  // SASL login name (attacker-controlled: validated by the executor)
+    std::vector<std::string> ips;  // for BlockIps/UnblockIps (validated, bounded by config)
+    std::vector<std::string>
+        senders;                   // envelope senders whose queued mail Hold/Release/Delete act on
+    std::int64_t incident_id = 0;  // 0 when not tied to an incident (e.g. saslguardctl)
+    std::string actor;             // "auto", "telegram:<user id>", "cli:<unix user>"
+    std::string reason;            // why, for the audit trail
+    bool dry_run = false;          // validate and describe, change nothing
     std::optional<std::chrono::seconds> expires_after;  // revert automatically after this long
 };
 
 struct ActionOutcome {
     bool ok = false;
-    std::int64_t action_id = 0;           // audit record id (0 when not recorded)
-    std::string summary;                  // one human line: "blocked login alice@example.com", "would hold 12 messages"
-    std::string error;                    // when !ok: what failed, with exit status and stderr
-    std::vector<std::string> affected;    // queue ids, IPs, … that were changed
+    std::int64_t action_id = 0;  // audit record id (0 when not recorded)
+    std::string
+        summary;  // one human line: "blocked login alice@example.com", "would hold 12 messages"
+    std::string error;                  // when !ok: what failed, with exit status and stderr
+    std::vector<std::string> affected;  // queue ids, IPs, … that were changed
 };
 
 class ActionExecutor {

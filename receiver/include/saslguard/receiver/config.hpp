@@ -24,21 +24,22 @@ std::optional<Mode> mode_from_string(std::string_view name);
 
 struct WebhookConfig {
     std::string bearer_token_file;
-    std::string bearer_token;           // read from bearer_token_file
+    std::string bearer_token;  // read from bearer_token_file
     std::size_t max_body_bytes = 1048576;
 };
 
 struct PrometheusConfig {
     std::string url = "http://127.0.0.1:9090";
     std::chrono::milliseconds timeout{5000};
-    std::string bearer_token_file;      // optional
-    std::string bearer_token;           // read from bearer_token_file when set
+    std::string bearer_token_file;  // optional
+    std::string bearer_token;       // read from bearer_token_file when set
     std::string exporter_url = "http://127.0.0.1:9754/metrics";
     std::chrono::seconds window{600};
 };
 
 struct PolicyConfig {
-    std::map<std::string, Mode> modes;  // alertname → mode; overrides the alert's `mitigation` label
+    std::map<std::string, Mode>
+        modes;  // alertname → mode; overrides the alert's `mitigation` label
     std::vector<std::string> allowlist_users;
     std::vector<std::string> allowlist_domains;
     int max_auto_actions_per_hour = 10;
@@ -73,7 +74,7 @@ struct TelegramConfig {
     bool enabled = false;
     std::string api_url = "https://api.telegram.org";
     std::string bot_token_file;
-    std::string bot_token;              // read from bot_token_file when enabled
+    std::string bot_token;  // read from bot_token_file when enabled
     std::vector<std::int64_t> admin_chat_ids;
     std::vector<std::int64_t> admin_user_ids;
     std::chrono::seconds poll_timeout{25};
@@ -83,7 +84,7 @@ struct TelegramConfig {
 };
 
 struct Config {
-    std::string source_path;            // the file it was loaded from
+    std::string source_path;                        // the file it was loaded from
     std::string listen_address = "127.0.0.1:9755";  // host:port
     std::string state_path = "/var/lib/saslguard/state.db";
     std::string log_level = "info";

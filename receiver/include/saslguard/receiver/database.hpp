@@ -47,7 +47,9 @@ public:
     Statement& bind(int index, double value);
     Statement& bind(int index, std::string_view text);  // copied by SQLite
     Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+    Statement& bind(int index, const std::string& text) {
+        return bind(index, std::string_view(text));
+    }
     Statement& bind_null(int index);
     template <class T>
     Statement& bind(int index, const std::optional<T>& value) {
@@ -137,7 +139,8 @@ public:
     void rollback();
 
 private:
-    Transaction(Database& db, std::unique_lock<std::mutex> lock) : m_db(&db), m_lock(std::move(lock)) {}
+    Transaction(Database& db, std::unique_lock<std::mutex> lock)
+        : m_db(&db), m_lock(std::move(lock)) {}
     Database* m_db;
     std::unique_lock<std::mutex> m_lock;  // the process-wide write lock, when set
     bool m_open = true;

@@ -22,10 +22,10 @@ class ReceiverMetrics;
 
 struct HttpServerOptions {
     std::string host = "127.0.0.1";
-    int port = 9755;                       // 0: any free port (tests)
+    int port = 9755;  // 0: any free port (tests)
     std::string bearer_token;
     std::size_t max_body_bytes = 1048576;
-    int threads = 64;                      // keep-alive connections served at once
+    int threads = 64;  // keep-alive connections served at once
 };
 
 // Compares `Authorization` header value with "Bearer <token>" without leaking,

@@ -16,11 +16,11 @@ namespace saslguard::receiver {
 
 // One alert of an Alertmanager webhook (payload version 4), as Alertmanager defines it.
 struct Alert {
-    std::string status;                       // "firing" | "resolved"
+    std::string status;  // "firing" | "resolved"
     std::map<std::string, std::string> labels;
     std::map<std::string, std::string> annotations;
-    std::string starts_at;                    // RFC 3339, as sent
-    std::string ends_at;                      // RFC 3339; "0001-01-01T00:00:00Z" while firing
+    std::string starts_at;  // RFC 3339, as sent
+    std::string ends_at;    // RFC 3339; "0001-01-01T00:00:00Z" while firing
     std::string generator_url;
     std::string fingerprint;
 
@@ -37,31 +37,31 @@ struct Alert {
 // One SASL user's numbers in the evidence window. Unknown values stay nullopt.
 struct UserEvidence {
     std::string username;
-    std::optional<double> messages;           // accepted in the window (totals when source is exporter)
-    std::optional<double> share;              // 0..1 of all authenticated messages in the window
-    std::optional<double> distinct_ips;       // postfix_sasl_user_client_ips
-    std::optional<double> deliveries;         // delivery attempts in the window
-    std::optional<double> bounce_ratio;       // (bounced+deferred+expired)/deliveries, 0..1
+    std::optional<double> messages;      // accepted in the window (totals when source is exporter)
+    std::optional<double> share;         // 0..1 of all authenticated messages in the window
+    std::optional<double> distinct_ips;  // postfix_sasl_user_client_ips
+    std::optional<double> deliveries;    // delivery attempts in the window
+    std::optional<double> bounce_ratio;  // (bounced+deferred+expired)/deliveries, 0..1
 };
 
 struct SenderCount {
     std::string sender;
-    double messages = 0;                      // queued now
+    double messages = 0;  // queued now
 };
 
 // What the resolver found. `culprit` is set only when the evidence is conclusive
 // (an alert label, or a user above policy.min_share and policy.min_messages).
 struct Evidence {
-    std::string source = "none";              // label | prometheus | exporter | none
+    std::string source = "none";  // label | prometheus | exporter | none
     bool conclusive = false;
     std::optional<std::string> culprit;
-    std::string instance;                     // the alert's instance label ("" when absent)
-    std::string window;                       // "10m"
-    std::optional<double> total_messages;     // all SASL users, in the window
-    std::optional<double> queue_depth;        // all queues, now
-    std::vector<UserEvidence> top_users;      // highest first; the culprit's entry first when named
-    std::vector<SenderCount> top_senders;     // queued senders, highest first
-    std::vector<std::string> notes;           // human lines: why inconclusive, fallbacks, errors
+    std::string instance;                  // the alert's instance label ("" when absent)
+    std::string window;                    // "10m"
+    std::optional<double> total_messages;  // all SASL users, in the window
+    std::optional<double> queue_depth;     // all queues, now
+    std::vector<UserEvidence> top_users;   // highest first; the culprit's entry first when named
+    std::vector<SenderCount> top_senders;  // queued senders, highest first
+    std::vector<std::string> notes;        // human lines: why inconclusive, fallbacks, errors
 
     const UserEvidence* culprit_evidence() const {
         if (!culprit) return nullptr;
@@ -74,11 +74,11 @@ struct Evidence {
 // What the policy decided, and why. `actions` ran automatically when `act`,
 // otherwise they are what an admin may confirm (buttons).
 struct Decision {
-    Mode configured_mode = Mode::Notify;      // from config or the alert's mitigation label
-    Mode mode = Mode::Notify;                 // after the guards
+    Mode configured_mode = Mode::Notify;  // from config or the alert's mitigation label
+    Mode mode = Mode::Notify;             // after the guards
     bool act = false;
     std::vector<ActionKind> actions;
-    std::string reason;                       // one line, stored and shown
+    std::string reason;  // one line, stored and shown
 };
 
 struct ActionResult {
@@ -91,14 +91,14 @@ struct IncidentNotice {
     std::int64_t incident_id = 0;
     std::string alertname;
     std::string severity;
-    std::string summary;                      // annotation
-    std::string description;                  // annotation
-    Alert alert;                              // the firing (or resolving) alert
-    std::string external_url;                 // Alertmanager's externalURL from the webhook
+    std::string summary;       // annotation
+    std::string description;   // annotation
+    Alert alert;               // the firing (or resolving) alert
+    std::string external_url;  // Alertmanager's externalURL from the webhook
     Evidence evidence;
     Decision decision;
-    std::vector<ActionResult> results;        // automatic actions run for this incident (may be empty)
-    bool interrupted = false;                 // a crash cut actions short: results may be incomplete
+    std::vector<ActionResult> results;  // automatic actions run for this incident (may be empty)
+    bool interrupted = false;           // a crash cut actions short: results may be incomplete
 };
 
 }  // namespace saslguard::receiver

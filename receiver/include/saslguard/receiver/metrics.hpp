@@ -3,15 +3,17 @@
 // webhook listener's GET /metrics). Handles are created once; the hot path only
 // increments. prometheus-cpp headers stay in metrics.cpp.
 //
-//   saslguard_receiver_webhooks_total{result}      accepted|invalid|unauthorized|too_large|method_not_allowed|error
+//   saslguard_receiver_webhooks_total{result}
+//   accepted|invalid|unauthorized|too_large|method_not_allowed|error
 //   saslguard_receiver_alerts_total{status}        new alert events stored (firing|resolved)
 //   saslguard_receiver_alerts_duplicate_total      redeliveries recognised and not acted on again
 //   saslguard_receiver_incidents_open              open incidents (from the store)
 //   saslguard_receiver_actions_total{kind,result}  automatic actions: ok|failed|interrupted
-//   saslguard_receiver_active_blocks{kind}         login|ip|account|hold in force (mitigation's blocks table)
-//   saslguard_receiver_queue_backlog               stored alerts the worker has not finished
-//   saslguard_receiver_notifications_total{result} ok|failed
-//   saslguard_receiver_webhook_duration_seconds    POST /alertmanager handling time, incl. the commit
+//   saslguard_receiver_active_blocks{kind}         login|ip|account|hold in force (mitigation's
+//   blocks table) saslguard_receiver_queue_backlog               stored alerts the worker has not
+//   finished saslguard_receiver_notifications_total{result} ok|failed
+//   saslguard_receiver_webhook_duration_seconds    POST /alertmanager handling time, incl. the
+//   commit
 #include <functional>
 #include <memory>
 #include <string>

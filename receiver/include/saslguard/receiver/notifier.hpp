@@ -47,7 +47,8 @@ public:
     Result<void> incident_resolved(const IncidentNotice& notice) override;
 
 private:
-    Result<void> each(Result<void> (Notifier::*call)(const IncidentNotice&), const IncidentNotice& notice);
+    Result<void> each(Result<void> (Notifier::*call)(const IncidentNotice&),
+                      const IncidentNotice& notice);
     std::vector<std::shared_ptr<Notifier>> m_notifiers;
 };
 

@@ -20,13 +20,14 @@
 
 namespace saslguard::receiver {
 
-Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& evidence, int auto_actions_last_hour);
+Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& evidence,
+                int auto_actions_last_hour);
 
 // True when `username` (or the domain after its '@', or a parent domain of it) is allowlisted.
 bool is_allowlisted(const PolicyConfig& policy, std::string_view username);
 
 // The requests the worker hands the executor when `decision.act`.
-std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence& evidence, const Config& config,
-                                        std::int64_t incident_id);
+std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence& evidence,
+                                        const Config& config, std::int64_t incident_id);
 
 }  // namespace saslguard::receiver

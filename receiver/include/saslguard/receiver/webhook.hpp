@@ -14,10 +14,10 @@
 namespace saslguard::receiver {
 
 struct WebhookPayload {
-    std::string version;                          // "4"
+    std::string version;  // "4"
     std::string group_key;
-    std::uint64_t truncated_alerts = 0;           // alerts Alertmanager left out (max_alerts)
-    std::string status;                           // "firing" | "resolved"
+    std::uint64_t truncated_alerts = 0;  // alerts Alertmanager left out (max_alerts)
+    std::string status;                  // "firing" | "resolved"
     std::string receiver;
     std::map<std::string, std::string> group_labels;
     std::map<std::string, std::string> common_labels;

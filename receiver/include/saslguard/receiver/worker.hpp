@@ -34,8 +34,8 @@ class Worker {
 public:
     // `db` is the worker's own connection. Resolver, executor, notifier and
     // metrics (may be null) must outlive the worker.
-    Worker(std::unique_ptr<Database> db, const Config& config, Resolver& resolver, ActionExecutor& executor,
-           Notifier& notifier, ReceiverMetrics* metrics);
+    Worker(std::unique_ptr<Database> db, const Config& config, Resolver& resolver,
+           ActionExecutor& executor, Notifier& notifier, ReceiverMetrics* metrics);
     ~Worker();
 
     // Marks actions a crash left running as interrupted; returns how many.

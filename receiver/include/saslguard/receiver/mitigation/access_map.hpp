@@ -50,8 +50,8 @@ struct MapUpdate {
 
 class AccessMap {
 public:
-    AccessMap(std::string path, std::string type, std::string config_dir, std::string postmap_binary,
-              CommandRunner& runner, std::chrono::seconds timeout);
+    AccessMap(std::string path, std::string type, std::string config_dir,
+              std::string postmap_binary, CommandRunner& runner, std::chrono::seconds timeout);
 
     // The entries currently in the source file (empty when the file is missing).
     Result<MapEntries> read() const;

@@ -13,13 +13,15 @@ class CommandRunner {
 public:
     virtual ~CommandRunner() = default;
     // Contract as run_process: argv only, no shell, killed on timeout. Never throws.
-    virtual ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options) = 0;
+    virtual ProcessResult run(const std::vector<std::string>& argv,
+                              const ProcessOptions& options) = 0;
 };
 
 // The real thing: saslguard::run_process.
 class SystemCommandRunner final : public CommandRunner {
 public:
-    ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options) override {
+    ProcessResult run(const std::vector<std::string>& argv,
+                      const ProcessOptions& options) override {
         return run_process(argv, options);
     }
 };

@@ -37,16 +37,17 @@ namespace saslguard::receiver::mitigation {
 using Clock = std::function<std::int64_t()>;  // unix seconds; injectable for expiry tests
 
 struct MitigatorDeps {
-    CommandRunner* runner = nullptr;       // required
-    MitigationStore* store = nullptr;      // required
-    QueueSource* queue_source = nullptr;   // nullptr: PostqueueSource over `runner`
-    Clock clock;                           // empty: the system clock
+    CommandRunner* runner = nullptr;      // required
+    MitigationStore* store = nullptr;     // required
+    QueueSource* queue_source = nullptr;  // nullptr: PostqueueSource over `runner`
+    Clock clock;                          // empty: the system clock
 };
 
 class Mitigator final : public ActionExecutor {
 public:
     // Fails on settings that cannot work (bad lock/unlock template, unknown map type).
-    static Result<std::unique_ptr<Mitigator>> create(MitigationSettings settings, MitigatorDeps deps);
+    static Result<std::unique_ptr<Mitigator>> create(MitigationSettings settings,
+                                                     MitigatorDeps deps);
 
     ActionOutcome execute(const ActionRequest& request) override;
 
@@ -58,7 +59,8 @@ public:
     const MitigationSettings& settings() const { return m_settings; }
 
 private:
-    Mitigator(MitigationSettings settings, MitigatorDeps deps, std::unique_ptr<SaslBackend> backend);
+    Mitigator(MitigationSettings settings, MitigatorDeps deps,
+              std::unique_ptr<SaslBackend> backend);
 
     struct Work;  // one request in flight (defined in mitigator.cpp)
     ActionOutcome run(const ActionRequest& request);
@@ -77,7 +79,7 @@ private:
     AccessMap m_sasl_map;
     AccessMap m_client_map;
     PostfixQueue m_queue;
-    bool m_sasl_map_used = false;    // cached once seen in the Postfix configuration
+    bool m_sasl_map_used = false;  // cached once seen in the Postfix configuration
     bool m_client_map_used = false;
     std::mutex m_mutex;
 };

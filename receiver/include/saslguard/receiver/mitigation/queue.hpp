@@ -36,7 +36,9 @@ class PostqueueSource final : public QueueSource {
 public:
     PostqueueSource(CommandRunner& runner, std::string postqueue, std::string config_dir,
                     std::chrono::seconds timeout)
-        : m_runner(runner), m_postqueue(std::move(postqueue)), m_config_dir(std::move(config_dir)),
+        : m_runner(runner),
+          m_postqueue(std::move(postqueue)),
+          m_config_dir(std::move(config_dir)),
           m_timeout(timeout) {}
     Result<std::vector<QueueEntry>> list() override;
 
@@ -67,10 +69,14 @@ std::map<std::string, std::string> parse_postcat_sasl_logins(std::string_view te
 
 class PostfixQueue {
 public:
-    PostfixQueue(CommandRunner& runner, QueueSource& source, std::string bin_postsuper, std::string bin_postcat,
-                 std::string config_dir, std::chrono::seconds timeout)
-        : m_runner(runner), m_source(source), m_postsuper(std::move(bin_postsuper)),
-          m_postcat(std::move(bin_postcat)), m_config_dir(std::move(config_dir)), m_timeout(timeout) {}
+    PostfixQueue(CommandRunner& runner, QueueSource& source, std::string bin_postsuper,
+                 std::string bin_postcat, std::string config_dir, std::chrono::seconds timeout)
+        : m_runner(runner),
+          m_source(source),
+          m_postsuper(std::move(bin_postsuper)),
+          m_postcat(std::move(bin_postcat)),
+          m_config_dir(std::move(config_dir)),
+          m_timeout(timeout) {}
 
     enum class Scope { NotHeld, Held, Any };
     struct Match {

@@ -33,12 +33,14 @@ public:
 };
 
 // nullptr for SaslBackendKind::None. Fails on an invalid lock/unlock template.
-Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& settings, CommandRunner& runner);
+Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& settings,
+                                                       CommandRunner& runner);
 
 // Exposed for tests: the argv of a command template with every argument that is
 // exactly "{user}" replaced by `user`. A template with "{user}" inside a longer
 // argument is refused (it would let a name's '=' or ',' reshape e.g. an LDAP DN).
-Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl, const std::string& user);
+Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl,
+                                                      const std::string& user);
 
 // Sasldb records as db_dump prints them (hex), split into user/realm/property.
 struct SasldbRecord {

@@ -23,26 +23,29 @@ std::string_view to_string(SaslBackendKind kind);
 std::optional<SaslBackendKind> sasl_backend_from_string(std::string_view name);
 
 struct MitigationSettings {
-    bool dry_run = false;                          // every action only describes what it would do
+    bool dry_run = false;  // every action only describes what it would do
     std::string postfix_config_dir = "/etc/postfix";
-    std::string postfix_bin_dir;                   // "" = find postmap/postsuper/postqueue/postcat in PATH
-    std::string sasl_access_map = "/etc/postfix/saslguard_sasl_access";      // source file; postmap makes .db
+    std::string postfix_bin_dir;  // "" = find postmap/postsuper/postqueue/postcat in PATH
+    std::string sasl_access_map =
+        "/etc/postfix/saslguard_sasl_access";  // source file; postmap makes .db
     std::string client_access_map = "/etc/postfix/saslguard_client_access";
-    std::string map_type = "hash";                 // hash|btree|lmdb|cdb
-    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";            // login map value
-    std::string ip_reject_text = "REJECT 5.7.1 client address blocked by saslguard";  // client map value
-    std::string showq_path;                        // showq socket; "" = run `postqueue -j` instead
-    std::string mail_log;                          // reserved for the log-side lookup (not used yet)
+    std::string map_type = "hash";                                          // hash|btree|lmdb|cdb
+    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";  // login map value
+    std::string ip_reject_text =
+        "REJECT 5.7.1 client address blocked by saslguard";  // client map value
+    std::string showq_path;  // showq socket; "" = run `postqueue -j` instead
+    std::string mail_log;    // reserved for the log-side lookup (not used yet)
     SaslBackendKind sasl_backend = SaslBackendKind::None;
     std::string sasldb_path = "/etc/sasldb2";
-    std::vector<std::string> lock_command;         // e.g. {"/usr/local/sbin/ldap-lock", "{user}"}
+    std::vector<std::string> lock_command;  // e.g. {"/usr/local/sbin/ldap-lock", "{user}"}
     std::vector<std::string> unlock_command;
-    std::size_t max_block_ips = 16;                // a block_ips request naming more is refused
-    std::size_t max_queue_ids = 100000;            // a hold/delete finding more is refused (runaway guard)
+    std::size_t max_block_ips = 16;      // a block_ips request naming more is refused
+    std::size_t max_queue_ids = 100000;  // a hold/delete finding more is refused (runaway guard)
     std::chrono::seconds command_timeout{30};
-    bool match_sasl_login = true;                  // also find queued mail by the SASL login recorded in it
-    bool allow_auto_delete = false;                // delete_mail by actor "auto" is refused unless true
-    std::string lock_file;                         // "" = <sasl_access_map>.mitigation.lock: serializes receiver and saslguardctl
+    bool match_sasl_login = true;    // also find queued mail by the SASL login recorded in it
+    bool allow_auto_delete = false;  // delete_mail by actor "auto" is refused unless true
+    std::string
+        lock_file;  // "" = <sasl_access_map>.mitigation.lock: serializes receiver and saslguardctl
 
     // The binary `name` (postmap, postsuper, …) honoring postfix_bin_dir.
     std::string postfix_command(std::string_view name) const;

@@ -33,7 +33,7 @@ struct ActionRecord {
     std::string state = "requested";  // requested|applied|failed|reverted
     std::string result;               // the outcome summary
     std::string error;
-    std::int64_t created_at = 0;      // unix seconds
+    std::int64_t created_at = 0;  // unix seconds
     std::optional<std::int64_t> finished_at;
     std::optional<std::int64_t> expires_at;
     std::optional<std::int64_t> reverts_action_id;
@@ -57,8 +57,8 @@ struct ActionFinish {
     std::string error;
     std::string params_json;  // replaces the request's params (adds what was affected)
     std::int64_t finished_at = 0;
-    std::vector<BlockRecord> put_blocks;       // upserted
-    std::vector<BlockRecord> remove_blocks;    // by kind+target
+    std::vector<BlockRecord> put_blocks;         // upserted
+    std::vector<BlockRecord> remove_blocks;      // by kind+target
     std::vector<std::int64_t> reverted_actions;  // their state becomes "reverted"
 };
 
@@ -68,7 +68,8 @@ public:
     virtual Result<std::int64_t> insert_action(const ActionRecord& record) = 0;
     // Atomically: the action's final state, the block changes, the reverted marks.
     virtual Result<void> finish_action(const ActionFinish& finish) = 0;
-    virtual Result<std::optional<BlockRecord>> find_block(const std::string& kind, const std::string& target) = 0;
+    virtual Result<std::optional<BlockRecord>> find_block(const std::string& kind,
+                                                          const std::string& target) = 0;
     virtual Result<std::vector<BlockRecord>> blocks() = 0;
     // Newest first; `limit` rows at most.
     virtual Result<std::vector<ActionRecord>> actions(std::size_t limit) = 0;
@@ -82,7 +83,8 @@ public:
     explicit SqliteMitigationStore(Database& db) : m_db(db) {}
     Result<std::int64_t> insert_action(const ActionRecord& record) override;
     Result<void> finish_action(const ActionFinish& finish) override;
-    Result<std::optional<BlockRecord>> find_block(const std::string& kind, const std::string& target) override;
+    Result<std::optional<BlockRecord>> find_block(const std::string& kind,
+                                                  const std::string& target) override;
     Result<std::vector<BlockRecord>> blocks() override;
     Result<std::vector<ActionRecord>> actions(std::size_t limit) override;
     Result<std::optional<ActionRecord>> action(std::int64_t id) override;
@@ -95,7 +97,8 @@ class MemoryMitigationStore final : public MitigationStore {
 public:
     Result<std::int64_t> insert_action(const ActionRecord& record) override;
     Result<void> finish_action(const ActionFinish& finish) override;
-    Result<std::optional<BlockRecord>> find_block(const std::string& kind, const std::string& target) override;
+    Result<std::optional<BlockRecord>> find_block(const std::string& kind,
+                                                  const std::string& target) override;
     Result<std::vector<BlockRecord>> blocks() override;
     Result<std::vector<ActionRecord>> actions(std::size_t limit) override;
     Result<std::optional<ActionRecord>> action(std::int64_t id) override;

@@ -54,7 +54,7 @@ struct QueueInfo {
     std::vector<UserCount> top_senders;
 };
 struct BlockInfo {
-    std::string kind;        // login | ip | hold | account
+    std::string kind;  // login | ip | hold | account
     std::string target;
     std::string actor;
     std::optional<std::int64_t> expires_at_ms;
@@ -64,31 +64,33 @@ class CommandBackend {
 public:
     virtual ~CommandBackend() = default;
     virtual Result<StatusInfo> status() = 0;
-    virtual Result<std::vector<UserCount>> top_users(std::size_t n) = 0;  // messages in the recent window
+    virtual Result<std::vector<UserCount>> top_users(
+        std::size_t n) = 0;  // messages in the recent window
     virtual Result<QueueInfo> queue() = 0;
     virtual Result<std::vector<BlockInfo>> blocked() = 0;
 };
 
 // Talks to Alertmanager's API v2 to silence an incident's alert.
 // Returns the silence id.
-using SilenceFn = std::function<Result<std::string>(const std::vector<std::pair<std::string, std::string>>& matchers,
-                                                    std::chrono::seconds duration, const std::string& created_by,
-                                                    const std::string& comment)>;
+using SilenceFn = std::function<Result<std::string>(
+    const std::vector<std::pair<std::string, std::string>>& matchers, std::chrono::seconds duration,
+    const std::string& created_by, const std::string& comment)>;
 // The real one: POST {alertmanager_url}/api/v2/silences over HttpClient.
 SilenceFn alertmanager_silencer(std::string alertmanager_url);
 
 struct BotOptions {
-    std::string db_path;                          // the receiver's state database
+    std::string db_path;  // the receiver's state database
     OutboxOptions outbox;
-    std::chrono::milliseconds idle_poll{500};     // pause after an empty, immediate getUpdates (emulators)
-    std::chrono::seconds confirm_ttl{120};        // how long an "are you sure" button stays valid
+    std::chrono::milliseconds idle_poll{
+        500};  // pause after an empty, immediate getUpdates (emulators)
+    std::chrono::seconds confirm_ttl{120};  // how long an "are you sure" button stays valid
     NowMs now = system_now_ms;
 };
 
 class TelegramBot {
 public:
-    TelegramBot(TelegramConfig config, BotOptions options, ActionExecutor& executor, CommandBackend& backend,
-                SilenceFn silencer);
+    TelegramBot(TelegramConfig config, BotOptions options, ActionExecutor& executor,
+                CommandBackend& backend, SilenceFn silencer);
     ~TelegramBot();
     TelegramBot(const TelegramBot&) = delete;
     TelegramBot& operator=(const TelegramBot&) = delete;

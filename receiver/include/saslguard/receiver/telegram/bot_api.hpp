@@ -25,11 +25,11 @@ namespace saslguard::receiver::telegram {
 struct ApiResult {
     enum class Outcome { Ok, Retryable, Fatal };
     Outcome outcome = Outcome::Fatal;
-    long http_status = 0;                 // 0: no HTTP answer
-    long error_code = 0;                  // Bot API `error_code` when present
-    std::string description;              // Bot API `description` or the transport error
-    std::optional<long> retry_after_s;    // flood control: wait at least this long
-    std::string result_json;              // the `result` member, serialised (when ok)
+    long http_status = 0;               // 0: no HTTP answer
+    long error_code = 0;                // Bot API `error_code` when present
+    std::string description;            // Bot API `description` or the transport error
+    std::optional<long> retry_after_s;  // flood control: wait at least this long
+    std::string result_json;            // the `result` member, serialised (when ok)
 
     bool ok() const { return outcome == Outcome::Ok; }
     bool retryable() const { return outcome == Outcome::Retryable; }
@@ -38,14 +38,16 @@ struct ApiResult {
 };
 
 // Classifies one HTTP answer of the Bot API (pure; exposed for tests).
-ApiResult classify_response(long http_status, std::string_view body, std::optional<long> header_retry_after,
+ApiResult classify_response(long http_status, std::string_view body,
+                            std::optional<long> header_retry_after,
                             std::string_view transport_error);
 
 class BotApi {
 public:
     // base_url: "https://api.telegram.org" or an emulator/stub such as "http://127.0.0.1:9000"
     // (a trailing slash is tolerated).
-    BotApi(std::string base_url, std::string token, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    BotApi(std::string base_url, std::string token,
+           std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~BotApi();
     BotApi(const BotApi&) = delete;
     BotApi& operator=(const BotApi&) = delete;

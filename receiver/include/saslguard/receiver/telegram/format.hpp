@@ -49,8 +49,8 @@ struct IpCount {
 
 // A line in the incident's history: what was done automatically or by whom.
 struct LogLine {
-    std::string actor;      // "auto" or "@name (id)"
-    std::string text;       // "blocked login alice@example.com"
+    std::string actor;  // "auto" or "@name (id)"
+    std::string text;   // "blocked login alice@example.com"
     bool ok = true;
 };
 
@@ -61,25 +61,26 @@ struct IncidentView {
     std::string alertname;
     std::string severity;
     std::string summary;
-    std::string username;                   // the culprit; empty when none was found
-    std::string window = "15m";             // evidence window, as the resolver used it
-    std::optional<double> messages;         // messages from the user in the window
-    std::optional<double> surge_share;      // 0..1: the user's share of the surge
+    std::string username;               // the culprit; empty when none was found
+    std::string window = "15m";         // evidence window, as the resolver used it
+    std::optional<double> messages;     // messages from the user in the window
+    std::optional<double> surge_share;  // 0..1: the user's share of the surge
     std::optional<std::int64_t> distinct_ips;
     std::vector<IpCount> top_ips;
-    std::optional<double> bounce_ratio;     // 0..1
+    std::optional<double> bounce_ratio;  // 0..1
     std::optional<std::int64_t> queue_depth;
-    std::vector<std::string> senders;       // queued envelope senders the mail actions act on
+    std::vector<std::string> senders;  // queued envelope senders the mail actions act on
     std::string grafana_url;
     std::string alertmanager_url;
-    std::string mode;                       // notify|confirm|auto
-    std::string reason;                     // the policy's one-line reason for the mode
-    std::vector<std::string> offered;       // action names the policy allows as buttons
-    std::vector<std::string> undoable;      // applied actions whose Undo is offered
-    std::vector<std::pair<std::string, std::string>> silence_matchers;  // label=value for /api/v2/silences
+    std::string mode;                   // notify|confirm|auto
+    std::string reason;                 // the policy's one-line reason for the mode
+    std::vector<std::string> offered;   // action names the policy allows as buttons
+    std::vector<std::string> undoable;  // applied actions whose Undo is offered
+    std::vector<std::pair<std::string, std::string>>
+        silence_matchers;  // label=value for /api/v2/silences
     std::vector<LogLine> log;
     bool resolved = false;
-    bool closed = false;                    // ignored: no more buttons
+    bool closed = false;  // ignored: no more buttons
 };
 
 std::string to_json(const IncidentView& view);
@@ -88,7 +89,8 @@ std::optional<IncidentView> incident_view_from_json(std::string_view json);
 // The whole message text (HTML, within the limit).
 std::string format_incident(const IncidentView& view);
 
-// Human label of a button action: "block_login" → "🚫 Block login", "unblock_login" → "↩ Undo block login".
+// Human label of a button action: "block_login" → "🚫 Block login", "unblock_login" → "↩ Undo block
+// login".
 std::string action_label(std::string_view action);
 
 // Only http(s) URLs without quotes/angle brackets become links; anything else is dropped.

@@ -32,8 +32,9 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& view, 
 // Saves the view and queues the message for every chat: sendMessage when `initial`,
 // else editMessageText of the known message (message_id resolved when sent).
 // Unused tokens of the previous keyboard are expired first.
-Result<void> publish_incident(TelegramStore& store, const IncidentView& view, const std::vector<std::int64_t>& chats,
-                              bool initial, std::int64_t now_ms, std::chrono::seconds ttl);
+Result<void> publish_incident(TelegramStore& store, const IncidentView& view,
+                              const std::vector<std::int64_t>& chats, bool initial,
+                              std::int64_t now_ms, std::chrono::seconds ttl);
 
 // The Bot API payload of a sendMessage/editMessageText with HTML text and keyboard.
 std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const std::string& html,

@@ -35,8 +35,8 @@ std::int64_t system_now_ms();
 
 class OutboxSender {
 public:
-    OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats, OutboxOptions options = {},
-                 NowMs now = system_now_ms);
+    OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
+                 OutboxOptions options = {}, NowMs now = system_now_ms);
 
     // Sends the oldest due row, if any (and the outbox is not paused by a 429).
     // Returns true when a row was attempted. Errors are store failures only.

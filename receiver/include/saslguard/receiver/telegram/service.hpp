@@ -49,7 +49,8 @@ std::string metrics_text(const TelegramStats& stats);
 class TelegramService {
 public:
     // Requires config.telegram.enabled, a bot token and at least one admin chat and user.
-    static Result<std::unique_ptr<TelegramService>> start(const Config& config, ActionExecutor& executor);
+    static Result<std::unique_ptr<TelegramService>> start(const Config& config,
+                                                          ActionExecutor& executor);
     ~TelegramService();
     std::shared_ptr<Notifier> notifier() const { return m_notifier; }
     std::string metrics() const { return metrics_text(m_bot->stats()); }

@@ -34,16 +34,16 @@ struct OutboxRow {
     std::string method;
     std::string payload_json;
     std::int64_t attempts = 0;
-    std::int64_t incident_id = 0;        // 0: none
+    std::int64_t incident_id = 0;  // 0: none
     std::int64_t created_at = 0;
 };
 
 struct CallbackRow {
     std::string token;
     std::int64_t incident_id = 0;
-    std::string action;                  // block_login, …, silence, ignore, cancel
-    std::string target;                  // JSON: {"username":…, "ips":[…], "senders":[…], "duration_s":…}
-    std::string stage;                   // offer | confirm
+    std::string action;  // block_login, …, silence, ignore, cancel
+    std::string target;  // JSON: {"username":…, "ips":[…], "senders":[…], "duration_s":…}
+    std::string stage;   // offer | confirm
     std::int64_t created_at = 0;
     std::int64_t expires_at = 0;
     std::optional<std::int64_t> used_at;
@@ -68,28 +68,33 @@ public:
     // Several calls in one transaction: use receiver::Transaction::begin(store.db()).
 
     // Outbox.
-    Result<std::int64_t> enqueue(std::int64_t chat_id, std::string_view method, std::string_view payload_json,
-                                 std::int64_t incident_id, std::int64_t now_ms);
+    Result<std::int64_t> enqueue(std::int64_t chat_id, std::string_view method,
+                                 std::string_view payload_json, std::int64_t incident_id,
+                                 std::int64_t now_ms);
     // The oldest pending row due at `now_ms`, if any.
     Result<std::optional<OutboxRow>> next_due(std::int64_t now_ms);
     // When the next pending row becomes due (nullopt: nothing pending).
     Result<std::optional<std::int64_t>> next_due_at();
     Result<void> mark_sent(std::int64_t id, std::int64_t now_ms, std::int64_t telegram_message_id);
-    Result<void> mark_retry(std::int64_t id, std::int64_t next_attempt_at_ms, std::string_view error);
+    Result<void> mark_retry(std::int64_t id, std::int64_t next_attempt_at_ms,
+                            std::string_view error);
     Result<void> mark_failed(std::int64_t id, std::string_view error);
     Result<std::int64_t> count_outbox(std::string_view state);
 
     // Incident messages and their rendered state.
-    Result<void> save_incident(std::int64_t incident_id, std::string_view view_json, std::int64_t now_ms);
+    Result<void> save_incident(std::int64_t incident_id, std::string_view view_json,
+                               std::int64_t now_ms);
     Result<std::optional<std::string>> load_incident(std::int64_t incident_id);
-    Result<void> set_message(std::int64_t incident_id, std::int64_t chat_id, std::int64_t message_id);
+    Result<void> set_message(std::int64_t incident_id, std::int64_t chat_id,
+                             std::int64_t message_id);
     Result<std::vector<IncidentMessage>> messages(std::int64_t incident_id);
 
     // Callbacks.
     Result<void> add_callback(const CallbackRow& row);
     Result<std::optional<CallbackRow>> callback(std::string_view token);
     // Marks the token used; false when it was already used (single use, race-free).
-    Result<bool> use_callback(std::string_view token, std::int64_t now_ms, std::string_view used_by);
+    Result<bool> use_callback(std::string_view token, std::int64_t now_ms,
+                              std::string_view used_by);
     // Expires every unused token of an incident (its keyboard was replaced).
     Result<void> expire_callbacks(std::int64_t incident_id, std::int64_t now_ms);
 
@@ -99,8 +104,9 @@ public:
     Result<void> record_update(std::int64_t update_id, std::int64_t now_ms);
     Result<std::int64_t> offset();
 
-    Result<void> record_refusal(std::int64_t user_id, std::string_view username, std::string_view what,
-                                std::string_view reason, std::int64_t now_ms);
+    Result<void> record_refusal(std::int64_t user_id, std::string_view username,
+                                std::string_view what, std::string_view reason,
+                                std::int64_t now_ms);
     Result<std::int64_t> count_refusals();
 
 private:
