@@ -20,7 +20,7 @@ build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 run_pkgs=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
