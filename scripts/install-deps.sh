@@ -50,8 +50,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     own_policy=1
   fi
   trap '[ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
-  apt_get() { apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }
-  apt_get install --no-install-recommends "${missing[@]}" || { apt-get update -q && apt_get install --no-install-recommends "${missing[@]}"; }
+  # Lock::Timeout: wait for another apt run (a second checkout installing at the same time) instead of failing.
+  apt_get() { apt-get -y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }
+  apt_get install --no-install-recommends "${missing[@]}" || { apt-get update -q -o DPkg::Lock::Timeout=600 && apt_get install --no-install-recommends "${missing[@]}"; }
 fi
 
 # The Telegram Bot API emulator, pinned by package-lock.json.
