@@ -3,6 +3,11 @@
 # Debian's packages and the npm registry. Safe to run twice: apt-get and npm ci
 # are no-ops when everything is already there.
 #
+# This is for development and CI machines, not for a production mail host: it
+# pulls in compilers, benchmark and test tools (clang, wrk, gnuplot, mtail, the
+# npm emulator). A mail host installs the Debian package instead
+# (docs/production.md), which declares only what the daemons need at run time.
+#
 # It never configures or starts the host's own Postfix, Prometheus or
 # Alertmanager: services are kept from starting during the install (policy-rc.d),
 # Postfix is installed with "No configuration", and every test and the demo run
@@ -21,6 +26,8 @@ build_pkgs=(
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev
   clang libclang-rt-14-dev clang-format
+  # the Debian package (debian/, dpkg-buildpackage) and its lintian check
+  debhelper dpkg-dev fakeroot lintian
 )
 run_pkgs=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
