@@ -9,9 +9,11 @@
 #include <sstream>
 
 #include "saslguard/common/log.hpp"
+#include "saslguard/receiver/daemon.hpp"
 #include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/mitigation/ctl.hpp"
 #include "saslguard/receiver/mitigation/store.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 using namespace saslguard::receiver;
@@ -19,14 +21,7 @@ using namespace saslguard::receiver::mitigation;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/saslguard-ctl-unit-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using saslguard::test::TempDir;
 
 struct Run {
     int rc;
@@ -41,14 +36,14 @@ Run ctl(std::vector<std::string> args) {
 }
 
 std::string write_config(const TempDir& d) {
-    std::ofstream(d.path + "/token") << "secret\n";
-    std::string cfg = d.path + "/receiver.yml";
-    std::ofstream(cfg) << "state_path: " << d.path << "/state.db\n"
-                       << "webhook:\n  bearer_token_file: " << d.path << "/token\n"
+    std::ofstream(d.path("token")) << "secret\n";
+    std::string cfg = d.path("receiver.yml");
+    std::ofstream(cfg) << "state_path: " << d.root() << "/state.db\n"
+                       << "webhook:\n  bearer_token_file: " << d.root() << "/token\n"
                        << "mitigation:\n"
-                       << "  postfix_config_dir: " << d.path << "\n"
-                       << "  sasl_access_map: " << d.path << "/sasl_access\n"
-                       << "  client_access_map: " << d.path << "/client_access\n"
+                       << "  postfix_config_dir: " << d.root() << "\n"
+                       << "  sasl_access_map: " << d.root() << "/sasl_access\n"
+                       << "  client_access_map: " << d.root() << "/client_access\n"
                        << "  sasl_backend: none\n";
     return cfg;
 }
@@ -82,7 +77,7 @@ TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
     CHECK(r.rc == 0);
     CHECK(r.out ==
           "would block login alice@example.com (dry run) [action 1]\n  alice@example.com\n");
-    CHECK_FALSE(std::filesystem::exists(d.path + "/sasl_access"));
+    CHECK_FALSE(std::filesystem::exists(d.path("sasl_access")));
     auto blocks = ctl({"--config", cfg, "list-blocks"});
     CHECK(blocks.out == "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n");
     auto audit = ctl({"--config", cfg, "audit"});
@@ -100,29 +95,30 @@ TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
 
 TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions") {
     TempDir d;
-    auto db = Database::open(d.path + "/state.db");
+    auto db = Database::open(d.path("state.db"));
     REQUIRE(db.ok());
     SqliteMitigationStore store(**db);
     ActionRecord a;
     a.kind = "block_login";
     a.target = "alice@example.com";
     a.actor = "test";
-    a.created_at = 1'800'000'000;
-    a.expires_at = 1'800'003'600;
+    a.created_at = 1'800'000'000'000;
+    a.expires_at = 1'800'003'600'000;
     auto id = store.insert_action(a);
     REQUIRE(id.ok());
     ActionFinish f;
     f.action_id = *id;
     f.state = "applied";
     f.result = "blocked";
-    f.finished_at = 1'800'000'001;
-    f.put_blocks.push_back({"login", "alice@example.com", *id, 1'800'000'000, 1'800'003'600});
+    f.finished_at = 1'800'000'001'000;
+    f.put_blocks.push_back(
+        {"login", "alice@example.com", *id, 1'800'000'000'000, 1'800'003'600'000});
     REQUIRE(store.finish_action(f).ok());
 
     auto b = store.find_block("login", "alice@example.com");
     REQUIRE(b.ok());
     REQUIRE(b->has_value());
-    CHECK((*b)->expires_at == 1'800'003'600);
+    CHECK((*b)->expires_at == 1'800'003'600'000);
     CHECK((*b)->action_id == *id);
 
     ActionRecord undo = a;
@@ -133,7 +129,7 @@ TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions"
     ActionFinish uf;
     uf.action_id = *uid;
     uf.state = "applied";
-    uf.finished_at = 1'800'000'100;
+    uf.finished_at = 1'800'000'100'000;
     uf.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
     uf.reverted_actions.push_back(*id);
     REQUIRE(store.finish_action(uf).ok());
@@ -144,9 +140,25 @@ TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions"
     auto rows = store.actions(10);
     REQUIRE(rows->size() == 2);
     CHECK((*rows)[0].id == *uid);  // newest first
-    CHECK((*rows)[1].finished_at == 1'800'000'001);
+    CHECK((*rows)[1].finished_at == 1'800'000'001'000);
     ActionFinish missing;
     missing.action_id = 999;
     missing.state = "applied";
     CHECK_FALSE(store.finish_action(missing).ok());
+}
+
+TEST_CASE("a config check refuses what the daemon would refuse, with the same message") {
+    TempDir d;
+    auto cfg = write_config(d);
+    std::ostringstream out, err;
+    CHECK(run_receiver({"--config", cfg, "--check-config"}, out, err) == 0);
+    CHECK(out.str() == cfg + ": ok\n");
+    std::ofstream(cfg, std::ios::app) << "  map_type: texthash\n";
+    std::ostringstream out2, err2;
+    CHECK(run_receiver({"--config", cfg, "--check-config"}, out2, err2) == 1);
+    CHECK(err2.str().find(cfg + ":9: mitigation.map_type: texthash is not supported") !=
+          std::string::npos);
+    std::ostringstream out3, err3;
+    CHECK(run_receiver({"--config", cfg, "--bogus"}, out3, err3) == 2);
+    CHECK(err3.str().rfind("saslguard-receiver: unknown flag --bogus (see --help)\n", 0) == 0);
 }

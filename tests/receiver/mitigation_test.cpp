@@ -17,6 +17,7 @@
 #include "saslguard/receiver/mitigation/mitigator.hpp"
 #include "saslguard/receiver/mitigation/queue.hpp"
 #include "saslguard/receiver/mitigation/sasl_backend.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 using namespace saslguard::receiver;
@@ -68,19 +69,20 @@ std::string base(const std::string& p) {
 }
 
 struct Fixture {
+    saslguard::test::TempDir tmp{"saslguard-mitigation-unit"};
     std::string dir;
     RecordingRunner runner;
     FakeQueue queue;
     MemoryMitigationStore store;
-    std::int64_t now = 1'800'000'000;
+    std::int64_t now = 1'800'000'000'000;  // unix ms
     MitigationSettings settings;
     std::unique_ptr<Mitigator> mitigator;
 
     explicit Fixture(SaslBackendKind backend = SaslBackendKind::Sasldb) {
         log::set_level(log::Level::Error);  // every refused request logs a warning
-        char tmpl[] = "/tmp/saslguard-mitigation-unit-XXXXXX";
-        dir = ::mkdtemp(tmpl);
+        dir = tmp.root();
         settings.postfix_config_dir = dir;
+        settings.postfix_bin_dir = "";  // postmap, postsuper, … by name (the runner is fake)
         settings.sasl_access_map = dir + "/sasl_access";
         settings.client_access_map = dir + "/client_access";
         settings.sasldb_path = dir + "/sasldb2";
@@ -124,7 +126,6 @@ struct Fixture {
         REQUIRE(m.ok());
         mitigator = std::move(*m);
     }
-    ~Fixture() { std::filesystem::remove_all(dir); }
 
     ActionOutcome run(ActionKind kind, std::string user, std::vector<std::string> ips = {},
                       bool dry = false) {
@@ -353,7 +354,7 @@ TEST_CASE("delete_mail by the automatic policy is refused unless configured") {
     r.actor = "auto";
     auto o = f.mitigator->execute(r);
     CHECK_FALSE(o.ok);
-    CHECK(o.error == "delete_mail is never automatic unless mitigation.allow_auto_delete is true");
+    CHECK(o.error == "delete_mail is never automatic unless policy.allow_auto_delete is true");
     CHECK(f.runner.calls.empty());
     r.actor = "telegram:42";
     CHECK(f.mitigator->execute(r).ok);
@@ -387,7 +388,7 @@ TEST_CASE("expired blocks are reverted by run_expiries and nothing else is") {
     REQUIRE(f.mitigator->execute(r).ok);
 
     CHECK(f.mitigator->run_expiries().empty());
-    f.now += 3600;
+    f.now += 3'600'000;
     auto outcomes = f.mitigator->run_expiries();
     REQUIRE(outcomes.size() == 2);
     for (const auto& o : outcomes) CHECK(o.ok);

@@ -1,41 +1,20 @@
 #pragma once
-// Helpers shared by the receiver's unit tests: a private temp directory, a
-// webhook payload builder, a recording notifier and a counting executor.
+// Helpers shared by the receiver's unit tests: a webhook payload builder, a
+// recording notifier and a counting executor (temp dirs: tests/support).
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/notifier.hpp"
+#include "test_support.hpp"
 
 namespace saslguard::receiver::testing {
 
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "saslguard-rcv-XXXXXX").string();
-        m_path = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    std::string path(const std::string& name) const { return m_path + "/" + name; }
-    std::string write(const std::string& name, const std::string& content) const {
-        std::ofstream(path(name)) << content;
-        return path(name);
-    }
-
-private:
-    std::string m_path;
-};
+using saslguard::test::TempDir;
 
 inline nlohmann::json alert_json(const std::string& fingerprint,
                                  const std::string& status = "firing",

@@ -26,7 +26,7 @@ public:
         : m_port(free_port()),
           m_child({"node", std::string(SASLGUARD_SOURCE_DIR) + "/tests/lib/telegram-emulator.js",
                    std::to_string(m_port)},
-                  dir.path + "/emulator.log") {
+                  dir.path("emulator.log")) {
         m_base = "http://127.0.0.1:" + std::to_string(m_port);
         REQUIRE(m_child.started());
         REQUIRE(wait_until([&] {
@@ -159,7 +159,7 @@ struct Rig {
         config = bot_config(emu.url(), kToken);
         config.button_ttl = std::chrono::seconds(3600);
         config.alertmanager_url = "http://127.0.0.1:9093";
-        options.db_path = dir.path + "/state.db";
+        options.db_path = dir.path("state.db");
         options.idle_poll = std::chrono::milliseconds(50);
         options.outbox.base_backoff = std::chrono::milliseconds(100);
     }

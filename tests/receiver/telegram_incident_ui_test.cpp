@@ -47,7 +47,7 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(v.undoable == std::vector<std::string>{"block_login"});
 
     TempDir dir;
-    auto store = TelegramStore::open(dir.path + "/state.db");
+    auto store = TelegramStore::open(dir.path("state.db"));
     REQUIRE(store);
     auto kb = issue_keyboard(**store, v, 1000, std::chrono::seconds(60));
     REQUIRE(kb);
@@ -99,7 +99,7 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     FixedBackend backend;
     TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path + "/state.db";
+    options.db_path = dir.path("state.db");
     std::int64_t now = 5'000'000;
     options.now = [&] { return now; };
     auto store = TelegramStore::open(options.db_path);

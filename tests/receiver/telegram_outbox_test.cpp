@@ -27,7 +27,7 @@ struct OutboxRig {
 
     explicit OutboxRig(OutboxOptions o = {},
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-        auto s = TelegramStore::open(dir.path + "/state.db");
+        auto s = TelegramStore::open(dir.path("state.db"));
         REQUIRE(s);
         store = std::move(*s);
         api = std::make_unique<BotApi>(stub.url(), "42:SECRET", timeout);
@@ -186,7 +186,7 @@ TEST_CASE("an update delivered again (or after a restart) is handled once") {
     FixedBackend backend;
     TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path + "/state.db";
+    options.db_path = dir.path("state.db");
 
     for (int restart = 0; restart < 2; ++restart) {
         TelegramBot bot(config, options, executor, backend, nullptr);
@@ -217,7 +217,7 @@ struct PollRig {
     std::unique_ptr<BotApi> api;
     explicit PollRig(tgstub::Answer answer) {
         stub.set_default("getUpdates", std::move(answer));
-        options.db_path = dir.path + "/state.db";
+        options.db_path = dir.path("state.db");
         bot = std::make_unique<TelegramBot>(bot_config(stub.url()), options, executor, backend,
                                             nullptr);
         auto opened = TelegramStore::open(options.db_path);

@@ -8,7 +8,7 @@ using tgtest::TempDir;
 
 TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
+    auto s = TelegramStore::open(t.path("state.db"));
     REQUIRE(s);
     auto& st = **s;
     auto a = st.enqueue(10, "sendMessage", R"({"text":"a"})", 5, 1000);
@@ -44,7 +44,7 @@ TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
 
 TEST_CASE("a callback token is single use") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
+    auto s = TelegramStore::open(t.path("state.db"));
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.add_callback(
@@ -66,7 +66,7 @@ TEST_CASE("a callback token is single use") {
 
 TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
+    auto s = TelegramStore::open(t.path("state.db"));
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.add_callback({"a", 3, "hold_mail", "{}", "offer", 100, 9000, std::nullopt, ""}));
@@ -82,14 +82,14 @@ TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
 TEST_CASE("the update offset persists across connections and only moves forward") {
     TempDir t;
     {
-        auto s = TelegramStore::open(t.path + "/state.db");
+        auto s = TelegramStore::open(t.path("state.db"));
         REQUIRE(s);
         CHECK(*(*s)->offset() == 0);
         REQUIRE((*s)->record_update(41, 1));
         REQUIRE((*s)->record_update(40, 2));
         CHECK(*(*s)->offset() == 42);
     }
-    auto s = TelegramStore::open(t.path + "/state.db");
+    auto s = TelegramStore::open(t.path("state.db"));
     REQUIRE(s);
     CHECK(*(*s)->offset() == 42);
     CHECK(*(*s)->update_handled(40));
@@ -99,7 +99,7 @@ TEST_CASE("the update offset persists across connections and only moves forward"
 
 TEST_CASE("incident views and their messages are kept per chat") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
+    auto s = TelegramStore::open(t.path("state.db"));
     REQUIRE(s);
     auto& st = **s;
     REQUIRE(st.save_incident(9, R"({"a":1})", 1));

@@ -2,10 +2,11 @@
 
 #include <pwd.h>
 #include <unistd.h>
-#include <ctime>
 #include <optional>
 #include <ostream>
 
+#include "saslguard/common/flags.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
@@ -14,7 +15,7 @@
 namespace saslguard::receiver::mitigation {
 namespace {
 
-constexpr const char* kUsage = R"(usage: saslguardctl --config FILE [options] COMMAND [ARGS]
+constexpr const char* kCommands = R"(usage: saslguardctl --config FILE [options] COMMAND [ARGS]
 
 commands:
   block-login USER            reject USER's SASL logins (check_sasl_access map)
@@ -31,13 +32,6 @@ commands:
   expire                      revert every block whose expiry is due
 
 options:
-  --config FILE     receiver configuration (mitigation: and state_path are used)
-  --dry-run         validate and say what would change; change nothing
-  --expires DUR     revert automatically after DUR (30m, 24h, 7d); needs `expire` to run
-  --reason TEXT     why, for the audit trail
-  --sender ADDR     (mail commands) match this envelope sender too; repeatable
-  --user USER       (block-ips) the login the IPs belong to, for the audit trail
-  --yes             confirm a destructive action (delete-mail)
 )";
 
 struct Args {
@@ -53,14 +47,8 @@ struct Args {
     std::vector<std::string> positional;
 };
 
-std::string iso_time(std::optional<std::int64_t> t) {
-    if (!t) return "-";
-    std::time_t tt = static_cast<std::time_t>(*t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+std::string iso_time(std::optional<std::int64_t> unix_ms) {
+    return unix_ms ? format::rfc3339(*unix_ms / 1000) : "-";
 }
 
 // "cli:<unix user>", plus the sudo caller when there is one (validated: it is
@@ -74,58 +62,49 @@ std::string actor() {
     return "cli:" + who;
 }
 
+// The flags (common/flags.hpp), bound to `a`.
+flags::FlagSet flag_set(Args& a) {
+    flags::FlagSet set(/*allow_positional=*/true);
+    set.text("config", "receiver configuration (mitigation: and state_path are used)", a.config)
+        .boolean("dry-run", "validate and say what would change; change nothing", a.dry_run)
+        .add({"expires", "revert automatically after DUR (30m, 24h, 7d); needs `expire` to run", "",
+              false, "DUR",
+              [&a](const std::string& v) -> std::string {
+                  std::chrono::seconds d{};
+                  if (auto e = flags::parse_positive_duration(v, d); !e.empty()) return e;
+                  a.expires = d;
+                  return {};
+              }})
+        .text("reason", "why, for the audit trail", a.reason)
+        .add({"sender", "(mail commands) match this envelope sender too; repeatable", "", false,
+              "ADDR",
+              [&a](const std::string& v) {
+                  a.senders.push_back(v);
+                  return std::string();
+              }})
+        .text("user", "(block-ips) the login the IPs belong to, for the audit trail", a.user)
+        .add({"limit", "(audit) how many records", "50", false, "N",
+              [&a](const std::string& v) { return flags::parse_count(v, a.limit); }})
+        .boolean("yes", "confirm a destructive action (delete-mail)", a.yes);
+    return set;
+}
+
+std::string usage() {
+    Args unused;
+    return kCommands + flag_set(unused).usage();
+}
+
 // Returns an error message, or "" when parsed.
 std::string parse(const std::vector<std::string>& args, Args& a) {
-    bool only_positional = false;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& s = args[i];
-        auto value = [&](const char* name) -> std::optional<std::string> {
-            if (i + 1 >= args.size()) return std::nullopt;
-            (void)name;
-            return args[++i];
-        };
-        if (only_positional || s.empty() || s[0] != '-') {
-            if (a.command.empty())
-                a.command = s;
-            else
-                a.positional.push_back(s);
-            continue;
-        }
-        if (s == "--")
-            only_positional = true;
-        else if (s == "--dry-run")
-            a.dry_run = true;
-        else if (s == "--yes")
-            a.yes = true;
-        else if (s == "--config" || s == "--expires" || s == "--reason" || s == "--sender" ||
-                 s == "--user" || s == "--limit") {
-            auto v = value(s.c_str());
-            if (!v) return s + " needs a value";
-            if (s == "--config")
-                a.config = *v;
-            else if (s == "--reason")
-                a.reason = *v;
-            else if (s == "--sender")
-                a.senders.push_back(*v);
-            else if (s == "--user")
-                a.user = *v;
-            else if (s == "--limit") {
-                try {
-                    a.limit = static_cast<std::size_t>(std::stoul(*v));
-                } catch (...) {
-                    return "--limit: expected a number";
-                }
-            } else {
-                auto d = parse_duration(*v);
-                if (!d || d->count() < 1000)
-                    return "--expires: expected a duration like 30m, 24h or 7d";
-                a.expires = std::chrono::duration_cast<std::chrono::seconds>(*d);
-            }
-        } else if (s == "-h" || s == "--help") {
-            a.command = "help";
-        } else {
-            return "unknown option " + log::quote(s);
-        }
+    auto parsed = flag_set(a).parse(args);
+    if (!parsed) return parsed.error().message;
+    if (parsed->help) {
+        a.command = "help";
+        return "";
+    }
+    if (!parsed->positional.empty()) {
+        a.command = parsed->positional.front();
+        a.positional.assign(parsed->positional.begin() + 1, parsed->positional.end());
     }
     return "";
 }
@@ -186,11 +165,11 @@ int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ost
 int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     Args a;
     if (auto e = parse(args, a); !e.empty()) {
-        err << "saslguardctl: " << e << "\n" << kUsage;
+        err << "saslguardctl: " << e << "\n" << usage();
         return 2;
     }
     if (a.command.empty() || a.command == "help") {
-        (a.command.empty() ? err : out) << kUsage;
+        (a.command.empty() ? err : out) << usage();
         return a.command.empty() ? 2 : 0;
     }
     if (a.config.empty()) {
@@ -207,7 +186,7 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     bool admin_command =
         a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
     if (!kind && !admin_command) {
-        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << kUsage;
+        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << usage();
         return 2;
     }
     if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps &&

@@ -15,12 +15,6 @@ namespace {
 constexpr std::size_t kMaxReason = 500;
 constexpr std::size_t kMaxTargetEcho = 300;  // how much of a rejected name the audit row keeps
 
-std::int64_t system_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // The block kind an action puts in force or lifts, and whether it lifts it.
 struct BlockKind {
     const char* kind;
@@ -100,11 +94,8 @@ struct Mitigator::Work {
 Result<std::unique_ptr<Mitigator>> Mitigator::create(MitigationSettings settings,
                                                      MitigatorDeps deps) {
     if (!deps.runner || !deps.store) return make_error("mitigation: runner and store are required");
-    const auto& t = settings.map_type;
-    if (t != "hash" && t != "btree" && t != "lmdb" && t != "cdb")
-        return make_error("mitigation.map_type: unsupported \"" + t + "\" (hash|btree|lmdb|cdb)");
-    if (settings.max_block_ips == 0)
-        return make_error("mitigation.max_block_ips must be at least 1");
+    // The loader applied the same rules; a programmatic caller meets them here.
+    if (auto e = validate(settings)) return make_error("mitigation." + e->key + ": " + e->message);
     auto backend = make_sasl_backend(settings, *deps.runner);
     if (!backend) return backend.error();
     return std::unique_ptr<Mitigator>(
@@ -126,7 +117,7 @@ Mitigator::Mitigator(MitigationSettings settings, MitigatorDeps deps,
       m_queue(*m_deps.runner, m_deps.queue_source ? *m_deps.queue_source : *m_own_queue_source,
               m_settings.postfix_command("postsuper"), m_settings.postfix_command("postcat"),
               m_settings.postfix_config_dir, m_settings.command_timeout) {
-    if (!m_deps.clock) m_deps.clock = system_now;
+    if (!m_deps.clock) m_deps.clock = wall_clock_ms;
 }
 
 ActionOutcome Mitigator::execute(const ActionRequest& request) {
@@ -202,11 +193,11 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
         else if (req.expires_after->count() <= 0)
             invalid = "expiry must be positive";
         else
-            w.expires_at = w.now + req.expires_after->count();
+            w.expires_at = w.now + req.expires_after->count() * 1000;
     }
     if (invalid.empty() && req.kind == ActionKind::DeleteMail && req.actor == "auto" &&
-        !m_settings.allow_auto_delete)
-        invalid = "delete_mail is never automatic unless mitigation.allow_auto_delete is true";
+        !m_deps.allow_auto_delete)
+        invalid = "delete_mail is never automatic unless policy.allow_auto_delete is true";
 
     rec.target = w.username.empty() && !req.username.empty()
                      ? clip(log::quote(req.username), kMaxTargetEcho)

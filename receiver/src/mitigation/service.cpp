@@ -14,7 +14,8 @@ Result<std::shared_ptr<MitigationService>> MitigationService::open(const Config&
     MitigatorDeps deps;
     deps.runner = &svc->m_runner;
     deps.store = svc->m_store.get();
-    auto m = Mitigator::create(settings_from_config(config), deps);
+    deps.allow_auto_delete = config.policy.allow_auto_delete;
+    auto m = Mitigator::create(config.mitigation, deps);
     if (!m) return m.error();
     svc->m_mitigator = std::move(*m);
     return svc;

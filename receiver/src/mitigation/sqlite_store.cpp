@@ -1,22 +1,10 @@
 // SqliteMitigationStore: the `actions` and `blocks` tables (migration 3).
-// Times are seconds in the interface and milliseconds in the database, like
-// every other table of the receiver.
+// Times are Unix milliseconds, in the interface as in the database.
 #include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/mitigation/store.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
-
-constexpr std::int64_t kMs = 1000;
-
-std::optional<std::int64_t> to_ms(std::optional<std::int64_t> s) {
-    if (!s) return std::nullopt;
-    return *s * kMs;
-}
-std::optional<std::int64_t> to_s(std::optional<std::int64_t> ms) {
-    if (!ms) return std::nullopt;
-    return *ms / kMs;
-}
 
 constexpr std::string_view kActionColumns =
     "id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error, "
@@ -36,16 +24,16 @@ ActionRecord read_action(const Statement& st) {
     a.state = st.column_text(8);
     a.result = st.column_text(9);
     a.error = st.column_text(10);
-    a.created_at = st.column_int64(11) / kMs;
-    a.finished_at = to_s(st.column_opt_int64(12));
-    a.expires_at = to_s(st.column_opt_int64(13));
+    a.created_at = st.column_int64(11);
+    a.finished_at = st.column_opt_int64(12);
+    a.expires_at = st.column_opt_int64(13);
     a.reverts_action_id = st.column_opt_int64(14);
     return a;
 }
 
 BlockRecord read_block(const Statement& st) {
-    return BlockRecord{st.column_text(0), st.column_text(1), st.column_int64(2),
-                       st.column_int64(3) / kMs, to_s(st.column_opt_int64(4))};
+    return BlockRecord{st.column_text(0), st.column_text(1), st.column_int64(2), st.column_int64(3),
+                       st.column_opt_int64(4)};
 }
 
 // Every row of an already bound statement, through `read`.
@@ -79,9 +67,9 @@ Result<std::int64_t> SqliteMitigationStore::insert_action(const ActionRecord& a)
         .bind(8, a.state)
         .bind(9, a.result)
         .bind(10, a.error)
-        .bind(11, a.created_at * kMs)
-        .bind(12, to_ms(a.finished_at))
-        .bind(13, to_ms(a.expires_at))
+        .bind(11, a.created_at)
+        .bind(12, a.finished_at)
+        .bind(13, a.expires_at)
         .bind(14, a.reverts_action_id);
     if (auto r = st->run(); !r) return r.error();
     return m_db.last_insert_rowid();
@@ -102,7 +90,7 @@ Result<void> SqliteMitigationStore::finish_action(const ActionFinish& f) {
             .bind(2, f.result)
             .bind(3, f.error)
             .bind(4, f.params_json)
-            .bind(5, f.finished_at * kMs)
+            .bind(5, f.finished_at)
             .bind(6, reverts)
             .bind(7, f.action_id);
         if (auto r = st->run(); !r) return r.error();
@@ -129,8 +117,8 @@ Result<void> SqliteMitigationStore::finish_action(const ActionFinish& f) {
             st->bind(1, b.kind)
                 .bind(2, b.target)
                 .bind(3, b.action_id)
-                .bind(4, b.created_at * kMs)
-                .bind(5, to_ms(b.expires_at));
+                .bind(4, b.created_at)
+                .bind(5, b.expires_at);
             if (auto r = st->run(); !r) return r.error();
         }
     }

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "saslguard/common/clock.hpp"
+
 #include <chrono>
 #include <utility>
 
@@ -26,9 +28,7 @@ Error sql_error(sqlite3* db, std::string_view what) {
 }  // namespace
 
 std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return wall_clock_ms();
 }
 
 // ---- Statement -------------------------------------------------------------

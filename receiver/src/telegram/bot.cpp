@@ -3,8 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
+#include <mutex>
 
+#include "saslguard/common/alertmanager.hpp"
+#include "saslguard/common/clock.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
@@ -37,29 +40,12 @@ void add_unique(std::vector<std::string>& v, std::string_view s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.emplace_back(s);
 }
 
-std::string rfc3339(std::int64_t unix_s) {
-    std::time_t t = static_cast<std::time_t>(unix_s);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string hhmm(std::int64_t unix_ms) {
-    std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-    return buf;
+    return format::utc_minutes(unix_ms);
 }
 
 std::string num(double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf,
-                  v == static_cast<double>(static_cast<std::int64_t>(v)) ? "%.0f" : "%.1f", v);
-    return buf;
+    return format::compact(v);
 }
 
 std::string code(std::string_view s) {
@@ -90,40 +76,20 @@ const char* kHelp =
 }  // namespace
 
 SilenceFn alertmanager_silencer(std::string alertmanager_url) {
-    while (!alertmanager_url.empty() && alertmanager_url.back() == '/') alertmanager_url.pop_back();
-    return [url = std::move(alertmanager_url)](
-               const std::vector<std::pair<std::string, std::string>>& matchers,
-               std::chrono::seconds duration, const std::string& created_by,
-               const std::string& comment) -> Result<std::string> {
-        if (url.empty()) return make_error("no alertmanager_url configured");
-        if (matchers.empty()) return make_error("no labels to match");
-        json body;
-        body["matchers"] = json::array();
-        for (const auto& [k, v] : matchers)
-            body["matchers"].push_back(
-                {{"name", k}, {"value", v}, {"isRegex", false}, {"isEqual", true}});
-        std::int64_t now_s = system_now_ms() / 1000;
-        body["startsAt"] = rfc3339(now_s);
-        body["endsAt"] = rfc3339(now_s + duration.count());
-        body["createdBy"] = created_by;
-        body["comment"] = comment;
-        HttpClient http;
-        HttpRequest req;
-        req.method = "POST";
-        req.url = url + "/api/v2/silences";
-        req.headers = {"Content-Type: application/json"};
-        req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-        auto resp = http.perform(req);
-        if (!resp.ok()) {
-            return make_error("Alertmanager " + (resp.status
-                                                     ? "HTTP " + std::to_string(resp.status) +
-                                                           ": " + resp.body.substr(0, 200)
-                                                     : resp.error));
-        }
-        auto j = json::parse(resp.body, nullptr, false);
-        if (!j.is_object() || !j.contains("silenceID") || !j["silenceID"].is_string())
-            return make_error("Alertmanager answered without a silenceID");
-        return j["silenceID"].get<std::string>();
+    auto client = std::make_shared<alertmanager::Client>(
+        std::move(alertmanager_url), prom::fetch_with(std::make_shared<HttpClient>()));
+    auto mutex = std::make_shared<std::mutex>();  // the HttpClient is one-thread-at-a-time
+    return [client, mutex](const std::vector<std::pair<std::string, std::string>>& matchers,
+                           std::chrono::seconds duration, const std::string& created_by,
+                           const std::string& comment) -> Result<std::string> {
+        alertmanager::Silence s;
+        s.matchers = matchers;
+        s.starts_at_ms = wall_clock_ms();
+        s.ends_at_ms = s.starts_at_ms + duration.count() * 1000;
+        s.created_by = created_by;
+        s.comment = comment;
+        std::lock_guard lock(*mutex);
+        return client->create_silence(s);
     };
 }
 
@@ -675,7 +641,7 @@ void TelegramBot::poll_loop() {
 }
 
 TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store,
-                                   TelegramBot* bot, NowMs now)
+                                   TelegramBot* bot, Clock now)
     : m_config(std::move(config)), m_store(std::move(store)), m_bot(bot), m_now(std::move(now)) {}
 
 Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {

@@ -2,8 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cmath>
-#include <cstdio>
+#include "saslguard/common/format.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -41,18 +40,11 @@ std::size_t utf8_seq(std::string_view s, std::size_t i, char32_t& cp) {
 }
 
 std::string percent(double ratio) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f%%", std::round(ratio * 100.0));
-    return buf;
+    return format::percent(ratio);
 }
 
 std::string number(double v) {
-    char buf[48];
-    if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 1e15)
-        std::snprintf(buf, sizeof buf, "%.0f", v);
-    else
-        std::snprintf(buf, sizeof buf, "%.1f", v);
-    return buf;
+    return format::compact(v);
 }
 
 std::string code(std::string_view raw) {

@@ -8,14 +8,8 @@
 
 namespace saslguard::receiver::telegram {
 
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 OutboxSender::OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
-                           OutboxOptions options, NowMs now)
+                           OutboxOptions options, Clock now)
     : m_store(store), m_api(api), m_stats(stats), m_options(options), m_now(std::move(now)) {
     m_rng ^= static_cast<std::uint64_t>(m_now());
 }

@@ -1,50 +1,36 @@
 #include "saslguard/receiver/telegram/service.hpp"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
 
-#include <cstdlib>
-
+#include "saslguard/common/duration.hpp"
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/common/prometheus.hpp"
 #include "saslguard/receiver/database.hpp"
-#include "saslguard/receiver/resolver.hpp"
 
 namespace saslguard::receiver::telegram {
+namespace {
+std::string label(const prom::Series& s, const char* name) {
+    auto it = s.labels.find(name);
+    return it == s.labels.end() ? std::string() : it->second;
+}
+}  // namespace
 
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
     std::unique_ptr<Database> db;
-    HttpClient http;
+    prom::Client client;
 
-    // An instant vector: (labels, value) pairs.
-    Result<std::vector<std::pair<nlohmann::json, double>>> query(const std::string& promql) {
-        HttpRequest req;
-        req.url = prometheus.url + "/api/v1/query?query=" + HttpClient::url_encode(promql);
-        req.timeout = prometheus.timeout;
-        req.bearer_token = prometheus.bearer_token;
-        auto res = http.perform(req);
-        if (!res.ok())
-            return make_error("Prometheus: " +
-                              (res.status ? "HTTP " + std::to_string(res.status) : res.error));
-        auto doc = nlohmann::json::parse(res.body, nullptr, false);
-        if (!doc.is_object() || doc.value("status", "") != "success" || !doc["data"].is_object() ||
-            !doc["data"]["result"].is_array())
-            return make_error("Prometheus answer not understood");
-        std::vector<std::pair<nlohmann::json, double>> out;
-        for (const auto& item : doc["data"]["result"]) {
-            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 ||
-                !item["value"][1].is_string())
-                continue;
-            out.emplace_back(item.value("metric", nlohmann::json::object()),
-                             std::strtod(item["value"][1].get<std::string>().c_str(), nullptr));
-        }
-        return out;
-    }
+    Impl(PrometheusConfig p, std::unique_ptr<Database> d)
+        : prometheus(std::move(p)),
+          db(std::move(d)),
+          client({prometheus.url, prometheus.timeout, prometheus.bearer_token},
+                 prom::fetch_with(std::make_shared<HttpClient>())) {}
 
     std::optional<std::int64_t> queue_depth() {
-        auto r = query("sum(postfix_showq_queue_depth)");
-        if (!r || r->empty()) return std::nullopt;
-        return static_cast<std::int64_t>(r->front().second);
+        auto r = client.scalar("sum(postfix_showq_queue_depth)");
+        if (!r || !*r) return std::nullopt;
+        return static_cast<std::int64_t>(**r);
     }
 };
 
@@ -55,9 +41,7 @@ ReceiverCommandBackend::~ReceiverCommandBackend() = default;
 Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(const Config& config) {
     auto db = Database::open(config.state_path);
     if (!db) return db.error();
-    auto impl = std::make_unique<Impl>();
-    impl->prometheus = config.prometheus;
-    impl->db = std::move(*db);
+    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*db));
     return std::unique_ptr<ReceiverCommandBackend>(new ReceiverCommandBackend(std::move(impl)));
 }
 
@@ -85,12 +69,13 @@ Result<StatusInfo> ReceiverCommandBackend::status() {
 }
 
 Result<std::vector<UserCount>> ReceiverCommandBackend::top_users(std::size_t n) {
-    auto r = m_impl->query("topk(" + std::to_string(n) +
-                           ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
-                           promql_duration(m_impl->prometheus.window) + "])))");
+    auto r = m_impl->client.query(
+        "topk(" + std::to_string(n) +
+        ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
+        format_duration(m_impl->prometheus.window) + "])))");
     if (!r) return r.error();
     std::vector<UserCount> out;
-    for (const auto& [labels, v] : *r) out.push_back({labels.value("sasl_username", ""), v});
+    for (const auto& s : *r) out.push_back({label(s, "sasl_username"), s.value});
     std::sort(out.begin(), out.end(),
               [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
     return out;
@@ -99,9 +84,9 @@ Result<std::vector<UserCount>> ReceiverCommandBackend::top_users(std::size_t n) 
 Result<QueueInfo> ReceiverCommandBackend::queue() {
     QueueInfo q;
     q.depth = m_impl->queue_depth();
-    auto r = m_impl->query("topk(10, sum by (sender) (postfix_queue_sender_messages))");
+    auto r = m_impl->client.query("topk(10, sum by (sender) (postfix_queue_sender_messages))");
     if (!r) return r.error();
-    for (const auto& [labels, v] : *r) q.top_senders.push_back({labels.value("sender", ""), v});
+    for (const auto& s : *r) q.top_senders.push_back({label(s, "sender"), s.value});
     std::sort(q.top_senders.begin(), q.top_senders.end(),
               [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
     return q;

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <vector>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/mitigation/access_map.hpp"
 #include "saslguard/receiver/mitigation/command_runner.hpp"
@@ -34,13 +35,12 @@
 
 namespace saslguard::receiver::mitigation {
 
-using Clock = std::function<std::int64_t()>;  // unix seconds; injectable for expiry tests
-
 struct MitigatorDeps {
     CommandRunner* runner = nullptr;      // required
     MitigationStore* store = nullptr;     // required
     QueueSource* queue_source = nullptr;  // nullptr: PostqueueSource over `runner`
-    Clock clock;                          // empty: the system clock
+    Clock clock;                          // unix ms; empty: the wall clock
+    bool allow_auto_delete = false;       // policy.allow_auto_delete: delete_mail by actor "auto"
 };
 
 class Mitigator final : public ActionExecutor {

@@ -33,7 +33,7 @@ struct ActionRecord {
     std::string state = "requested";  // requested|applied|failed|reverted
     std::string result;               // the outcome summary
     std::string error;
-    std::int64_t created_at = 0;  // unix seconds
+    std::int64_t created_at = 0;  // unix ms (as every time in the store)
     std::optional<std::int64_t> finished_at;
     std::optional<std::int64_t> expires_at;
     std::optional<std::int64_t> reverts_action_id;

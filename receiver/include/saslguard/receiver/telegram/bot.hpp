@@ -84,7 +84,7 @@ struct BotOptions {
     std::chrono::milliseconds idle_poll{
         500};  // pause after an empty, immediate getUpdates (emulators)
     std::chrono::seconds confirm_ttl{120};  // how long an "are you sure" button stays valid
-    NowMs now = system_now_ms;
+    Clock now = wall_clock_ms;
 };
 
 class TelegramBot {
@@ -135,7 +135,7 @@ class TelegramNotifier final : public Notifier {
 public:
     // `bot` may be null (tests): rows are queued, nobody is woken.
     TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store, TelegramBot* bot,
-                     NowMs now = system_now_ms);
+                     Clock now = wall_clock_ms);
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
 
@@ -143,7 +143,7 @@ private:
     TelegramConfig m_config;
     std::unique_ptr<TelegramStore> m_store;
     TelegramBot* m_bot;
-    NowMs m_now;
+    Clock m_now;
 };
 
 }  // namespace saslguard::receiver::telegram

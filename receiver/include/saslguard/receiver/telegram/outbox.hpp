@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/telegram/bot_api.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
@@ -30,13 +31,10 @@ struct OutboxOptions {
     int max_attempts = 30;
 };
 
-using NowMs = std::function<std::int64_t()>;  // unix ms; injectable for tests
-std::int64_t system_now_ms();
-
 class OutboxSender {
 public:
     OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
-                 OutboxOptions options = {}, NowMs now = system_now_ms);
+                 OutboxOptions options = {}, Clock now = wall_clock_ms);
 
     // Sends the oldest due row, if any (and the outbox is not paused by a 429).
     // Returns true when a row was attempted. Errors are store failures only.
@@ -55,7 +53,7 @@ private:
     BotApi& m_api;
     TelegramStats& m_stats;
     OutboxOptions m_options;
-    NowMs m_now;
+    Clock m_now;
     std::int64_t m_paused_until = 0;
     std::uint64_t m_rng = 0x9E3779B97F4A7C15ull;
 };
