@@ -1,5 +1,7 @@
 #include "saslguard/receiver/actions.hpp"
 
+#include "saslguard/receiver/incident.hpp"
+
 #include <array>
 #include <utility>
 
@@ -59,6 +61,25 @@ std::optional<ActionKind> inverse(ActionKind kind) {
 
 bool is_destructive(ActionKind kind) {
     return kind == ActionKind::DeleteMail;
+}
+
+std::string_view to_string(Mode mode) {
+    switch (mode) {
+        case Mode::Notify:
+            return "notify";
+        case Mode::Confirm:
+            return "confirm";
+        case Mode::Auto:
+            return "auto";
+    }
+    return "notify";
+}
+
+std::optional<Mode> mode_from_string(std::string_view name) {
+    if (name == "notify") return Mode::Notify;
+    if (name == "confirm") return Mode::Confirm;
+    if (name == "auto") return Mode::Auto;
+    return std::nullopt;
 }
 
 }  // namespace saslguard::receiver

@@ -15,25 +15,6 @@
 
 namespace saslguard::receiver {
 
-std::string_view to_string(Mode mode) {
-    switch (mode) {
-        case Mode::Notify:
-            return "notify";
-        case Mode::Confirm:
-            return "confirm";
-        case Mode::Auto:
-            return "auto";
-    }
-    return "notify";
-}
-
-std::optional<Mode> mode_from_string(std::string_view name) {
-    if (name == "notify") return Mode::Notify;
-    if (name == "confirm") return Mode::Confirm;
-    if (name == "auto") return Mode::Auto;
-    return std::nullopt;
-}
-
 std::string Config::listen_host() const {
     auto colon = listen_address.rfind(':');
     std::string host = listen_address.substr(0, colon);

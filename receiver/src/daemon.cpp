@@ -1,17 +1,12 @@
 #include "saslguard/receiver/daemon.hpp"
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <ostream>
-#include <thread>
 
 #include "saslguard/common/flags.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/signals.hpp"
 #include "saslguard/receiver/app.hpp"
 #include "saslguard/receiver/config.hpp"
-#include "saslguard/receiver/mitigation/service.hpp"
 
 namespace saslguard::receiver {
 namespace {
@@ -73,45 +68,13 @@ int run_receiver(const std::vector<std::string>& args, std::ostream& out, std::o
     log::set_level(config->log_level);
     block_shutdown_signals();  // before any thread starts
 
-    // The real executor (Postfix maps, postsuper, SASL backend), shared by the
-    // worker's automatic actions and the Telegram buttons/commands.
-    auto mitigation = mitigation::MitigationService::open(*config);
-    if (!mitigation) {
-        log::error("cannot start", {{"error", mitigation.error().message}});
-        return 1;
-    }
     App app(std::move(*config));
-    app.set_executor(*mitigation);
     if (auto r = app.start(); !r) {
         log::error("cannot start", {{"error", r.error().message}});
         return 1;
     }
-    // Blocks with an expiry (policy.action_expiry, --expires) are reverted by this
-    // loop every 30 s, so an expired block lasts at most 30 s longer than asked.
-    std::mutex expiry_mutex;
-    std::condition_variable expiry_cv;
-    bool stopping = false;
-    std::thread expiry([&] {
-        std::unique_lock<std::mutex> lock(expiry_mutex);
-        while (!expiry_cv.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
-            lock.unlock();
-            for (const auto& o : (*mitigation)->run_expiries()) {
-                if (o.ok)
-                    log::info("expired block reverted", {{"summary", o.summary}});
-                else
-                    log::warn("expiry failed", {{"error", o.error}});
-            }
-            lock.lock();
-        }
-    });
     int sig = wait_for_shutdown_signal();
     log::info("shutting down", {{"signal", std::to_string(sig)}});
-    {
-        std::lock_guard<std::mutex> lock(expiry_mutex);
-        stopping = true;
-    }
-    expiry_cv.notify_all();
-    expiry.join();
     app.stop();
     return 0;
 }

@@ -8,11 +8,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "receiver_test_util.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/daemon.hpp"
-#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/mitigation/ctl.hpp"
-#include "saslguard/receiver/mitigation/store.hpp"
+#include "saslguard/receiver/mitigation/service.hpp"
+#include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
+#include "saslguard/receiver/webhook.hpp"
+#include "saslguard/receiver/worker.hpp"
 #include "test_support.hpp"
 
 using namespace saslguard;
@@ -95,56 +101,58 @@ TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
 
 TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions") {
     TempDir d;
-    auto db = Database::open(d.path("state.db"));
-    REQUIRE(db.ok());
-    SqliteMitigationStore store(**db);
-    ActionRecord a;
+    auto state = store::StateStore::open(d.path("state.db"));
+    REQUIRE(state.ok());
+    auto session = (*state)->session();
+    REQUIRE(session.ok());
+    store::MitigationRepository& repo = (*session)->mitigation();
+    store::ActionRecord a;
     a.kind = "block_login";
     a.target = "alice@example.com";
     a.actor = "test";
     a.created_at = 1'800'000'000'000;
     a.expires_at = 1'800'003'600'000;
-    auto id = store.insert_action(a);
+    auto id = repo.insert_action(a);
     REQUIRE(id.ok());
-    ActionFinish f;
+    store::ActionFinish f;
     f.action_id = *id;
     f.state = "applied";
     f.result = "blocked";
     f.finished_at = 1'800'000'001'000;
     f.put_blocks.push_back(
         {"login", "alice@example.com", *id, 1'800'000'000'000, 1'800'003'600'000});
-    REQUIRE(store.finish_action(f).ok());
+    REQUIRE(repo.finish_action(f).ok());
 
-    auto b = store.find_block("login", "alice@example.com");
+    auto b = repo.find_block("login", "alice@example.com");
     REQUIRE(b.ok());
     REQUIRE(b->has_value());
     CHECK((*b)->expires_at == 1'800'003'600'000);
     CHECK((*b)->action_id == *id);
 
-    ActionRecord undo = a;
+    store::ActionRecord undo = a;
     undo.kind = "unblock_login";
     undo.expires_at.reset();
-    auto uid = store.insert_action(undo);
+    auto uid = repo.insert_action(undo);
     REQUIRE(uid.ok());
-    ActionFinish uf;
+    store::ActionFinish uf;
     uf.action_id = *uid;
     uf.state = "applied";
     uf.finished_at = 1'800'000'100'000;
     uf.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
     uf.reverted_actions.push_back(*id);
-    REQUIRE(store.finish_action(uf).ok());
+    REQUIRE(repo.finish_action(uf).ok());
 
-    CHECK(store.blocks()->empty());
-    CHECK((*store.action(*id))->state == "reverted");
-    CHECK((*store.action(*uid))->reverts_action_id == *id);
-    auto rows = store.actions(10);
+    CHECK(repo.blocks()->empty());
+    CHECK((*repo.action(*id))->state == "reverted");
+    CHECK((*repo.action(*uid))->reverts_action_id == *id);
+    auto rows = repo.actions(10);
     REQUIRE(rows->size() == 2);
     CHECK((*rows)[0].id == *uid);  // newest first
     CHECK((*rows)[1].finished_at == 1'800'000'001'000);
-    ActionFinish missing;
+    store::ActionFinish missing;
     missing.action_id = 999;
     missing.state = "applied";
-    CHECK_FALSE(store.finish_action(missing).ok());
+    CHECK_FALSE(repo.finish_action(missing).ok());
 }
 
 TEST_CASE("a config check refuses what the daemon would refuse, with the same message") {
@@ -161,4 +169,46 @@ TEST_CASE("a config check refuses what the daemon would refuse, with the same me
     std::ostringstream out3, err3;
     CHECK(run_receiver({"--config", cfg, "--bogus"}, out3, err3) == 2);
     CHECK(err3.str().rfind("saslguard-receiver: unknown flag --bogus (see --help)\n", 0) == 0);
+}
+
+TEST_CASE(
+    "an automatic action is one row of the action log, planned by the worker and finished by "
+    "the executor") {
+    TempDir d;
+    auto cfg = load_config(write_config(d));
+    REQUIRE(cfg.ok());
+    cfg->mitigation.dry_run = true;
+    cfg->policy.auto_actions = {ActionKind::BlockLogin};  // reads and writes only the work dir
+    auto state = store::StateStore::open(cfg->state_path);
+    REQUIRE(state.ok());
+    auto svc = MitigationService::open(**state, cfg->mitigation, false);
+    REQUIRE(svc.ok());
+    Resolver resolver(cfg->prometheus, cfg->policy, [](const HttpRequest&) {
+        HttpResponse r;
+        r.error = "Couldn't connect to server";
+        return r;
+    });
+    testing::RecordingNotifier notifier;
+    {
+        Intake intake(testing::open_session(cfg->state_path, store::Durability::Full));
+        auto payload = testing::payload_json({testing::alert_json("00000000000000a1")});
+        auto p = parse_webhook(payload.dump());
+        REQUIRE(p.ok());
+        REQUIRE(intake.accept(*p, payload.dump()).ok());
+    }
+    Worker worker(testing::open_session(cfg->state_path), *cfg, resolver, **svc, notifier, nullptr);
+    REQUIRE(worker.run_once().value() == 1);
+    auto rows = (*svc)->repository().actions(10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 1);  // no second, audit-only row for the same action
+    const auto& a = rows->front();
+    CHECK(a.kind == "block_login");
+    CHECK(a.actor == "auto");
+    CHECK(a.incident_id == 1);
+    CHECK(a.state == "applied");
+    CHECK(a.dry_run);
+    CHECK(a.started_at.has_value());
+    CHECK(a.result == "would block login alice@example.com (dry run)");
+    REQUIRE(notifier.opened.size() == 1);
+    CHECK(notifier.opened[0].results.at(0).outcome.action_id == a.id);
 }

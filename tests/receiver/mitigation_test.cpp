@@ -11,6 +11,7 @@
 #include <functional>
 #include <sstream>
 
+#include "memory_mitigation_repository.hpp"
 #include "saslguard/common/files.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/receiver/mitigation/access_map.hpp"
@@ -73,7 +74,7 @@ struct Fixture {
     std::string dir;
     RecordingRunner runner;
     FakeQueue queue;
-    MemoryMitigationStore store;
+    testing::MemoryMitigationRepository store;
     std::int64_t now = 1'800'000'000'000;  // unix ms
     MitigationSettings settings;
     std::unique_ptr<Mitigator> mitigator;

@@ -47,14 +47,13 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(v.undoable == std::vector<std::string>{"block_login"});
 
     TempDir dir;
-    auto store = TelegramStore::open(dir.path("state.db"));
-    REQUIRE(store);
-    auto kb = issue_keyboard(**store, v, 1000, std::chrono::seconds(60));
+    TestStore store(dir.path("state.db"));
+    auto kb = issue_keyboard(*store, v, 1000, std::chrono::seconds(60));
     REQUIRE(kb);
     REQUIRE_FALSE(kb->empty());
     const Button& undo = kb->back().back();
     CHECK(undo.text == "↩ Undo block login");
-    auto row = (*store)->callback(undo.callback_data);
+    auto row = store->callback(undo.callback_data);
     REQUIRE(row);
     REQUIRE(*row);
     CHECK((*row)->action == "unblock_login");
@@ -99,21 +98,20 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     FixedBackend backend;
     TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path("state.db");
+    TestStore store(dir.path("state.db"));
+    options.store = store.state.get();
     std::int64_t now = 5'000'000;
     options.now = [&] { return now; };
-    auto store = TelegramStore::open(options.db_path);
-    REQUIRE(store);
-    REQUIRE((*store)->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})",
-                                    "offer", 1000, 4'000'000, std::nullopt, ""}));
-    REQUIRE((*store)->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})",
-                                    "offer", 1000, 6'000'000, std::nullopt, ""}));
+    REQUIRE(store->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})",
+                                 "offer", 1000, 4'000'000, std::nullopt, ""}));
+    REQUIRE(store->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})",
+                                 "offer", 1000, 6'000'000, std::nullopt, ""}));
     stub.script("getUpdates",
                 {{200, press_update(10, 1001, "old")}, {200, press_update(11, 1001, "nonsense")}});
     TelegramBot bot(config, options, executor, backend, nullptr);
     BotApi api(stub.url(), "42:SECRET");
-    REQUIRE(bot.poll_once(**store, api));
-    REQUIRE(bot.poll_once(**store, api));
+    REQUIRE(bot.poll_once(*store.session, api));
+    REQUIRE(bot.poll_once(*store.session, api));
     CHECK(executor.count() == 0);
     CHECK(bot.stats().callbacks_refused == 2);
     auto answers = stub.calls("answerCallbackQuery");
@@ -123,5 +121,5 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     CHECK(a0["text"].get<std::string>().rfind("This button has expired", 0) == 0);
     CHECK(nlohmann::json::parse(answers[1].body)["text"] == "Unknown button.");
     // The expired press did not consume the token of another button.
-    CHECK_FALSE((*(*store)->callback("fresh"))->used_at);
+    CHECK_FALSE((*store->callback("fresh"))->used_at);
 }

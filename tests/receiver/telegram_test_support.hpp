@@ -5,11 +5,13 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "saslguard/common/subprocess.hpp"
 #include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/bot.hpp"
 #include "test_support.hpp"
 
@@ -22,6 +24,24 @@ using namespace saslguard::receiver::telegram;
 using saslguard::test::free_port;
 using saslguard::test::TempDir;
 using saslguard::test::wait_until;
+
+using store::TelegramRepository;
+
+// The state store of a test, and one session of it for the test's own thread.
+struct TestStore {
+    std::unique_ptr<store::StateStore> state;
+    std::unique_ptr<store::Session> session;
+    explicit TestStore(const std::string& path) {
+        auto s = store::StateStore::open(path);
+        if (!s) throw std::runtime_error(s.error().message);
+        state = std::move(*s);
+        auto ss = state->session();
+        if (!ss) throw std::runtime_error(ss.error().message);
+        session = std::move(*ss);
+    }
+    store::TelegramRepository& operator*() { return session->telegram(); }
+    store::TelegramRepository* operator->() { return &session->telegram(); }
+};
 
 // A child process (the emulator) with its output in `log_path`, stopped with
 // the object (common's spawner: SIGTERM to its process group, then reaped).

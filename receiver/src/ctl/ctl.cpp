@@ -11,6 +11,7 @@
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
@@ -129,8 +130,8 @@ void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err)
     }
 }
 
-int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
-    auto blocks = store.blocks();
+int list_blocks(store::MitigationRepository& repo, std::ostream& out, std::ostream& err) {
+    auto blocks = repo.blocks();
     if (!blocks) {
         err << "saslguardctl: " << blocks.error().message << "\n";
         return 1;
@@ -142,8 +143,9 @@ int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
     return 0;
 }
 
-int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ostream& err) {
-    auto rows = store.actions(limit);
+int audit(store::MitigationRepository& repo, std::size_t limit, std::ostream& out,
+          std::ostream& err) {
+    auto rows = repo.actions(limit);
     if (!rows) {
         err << "saslguardctl: " << rows.error().message << "\n";
         return 1;
@@ -209,14 +211,20 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "saslguardctl: " << config.error().message << "\n";
         return 2;
     }
-    auto svc = MitigationService::open(*config);
+    auto state = store::StateStore::open(config->state_path);
+    if (!state) {
+        err << "saslguardctl: " << state.error().message << "\n";
+        return 2;
+    }
+    auto svc =
+        MitigationService::open(**state, config->mitigation, config->policy.allow_auto_delete);
     if (!svc) {
         err << "saslguardctl: " << svc.error().message << "\n";
         return 2;
     }
     auto& mitigator = *svc;
-    if (a.command == "list-blocks") return list_blocks(mitigator->store(), out, err);
-    if (a.command == "audit") return audit(mitigator->store(), a.limit, out, err);
+    if (a.command == "list-blocks") return list_blocks(mitigator->repository(), out, err);
+    if (a.command == "audit") return audit(mitigator->repository(), a.limit, out, err);
     if (a.command == "expire") {
         auto outcomes = mitigator->run_expiries();
         int rc = 0;

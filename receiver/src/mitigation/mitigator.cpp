@@ -75,7 +75,7 @@ struct Mitigator::Work {
     std::string username;          // validated ("" allowed only for *_ips)
     std::vector<std::string> ips;  // validated, canonical, unique
     std::vector<std::string> senders;
-    ActionFinish fin;
+    store::ActionFinish fin;
     ActionOutcome out;
 
     void fail(std::string error) {
@@ -86,8 +86,8 @@ struct Mitigator::Work {
         out.ok = true;
         out.summary = std::move(summary);
     }
-    BlockRecord block(const char* kind, std::string target) const {
-        return BlockRecord{kind, std::move(target), fin.action_id, now, expires_at};
+    store::BlockRecord block(const char* kind, std::string target) const {
+        return store::BlockRecord{kind, std::move(target), fin.action_id, now, expires_at};
     }
 };
 
@@ -140,19 +140,28 @@ ActionOutcome Mitigator::execute(const ActionRequest& request) {
     return out;
 }
 
+// The request's row of the action log: the planned row it names, or a new one.
+Result<std::int64_t> Mitigator::record(const store::ActionRecord& rec) {
+    if (rec.id == 0) return m_deps.store->insert_action(rec);
+    if (auto r = m_deps.store->update_action(rec); !r) return r.error();
+    return rec.id;
+}
+
 ActionOutcome Mitigator::run(const ActionRequest& req) {
     Work w(req);
     w.now = m_deps.clock();
     w.dry = req.dry_run || m_settings.dry_run;
-    auto* store = m_deps.store;
+    auto* repo = m_deps.store;
 
-    ActionRecord rec;
+    store::ActionRecord rec;
+    rec.id = req.action_id;
     rec.incident_id = req.incident_id;
     rec.kind = std::string(to_string(req.kind));
     rec.actor = clip(req.actor.empty() ? "unknown" : req.actor, 200);
     rec.reason = clip(req.reason, kMaxReason);
     rec.dry_run = w.dry;
     rec.created_at = w.now;
+    rec.started_at = w.now;
 
     // --- validation: nothing below sees a value that failed here -------------
     std::string invalid;
@@ -212,14 +221,15 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
         rec.state = "failed";
         rec.error = invalid;
         rec.finished_at = w.now;
-        auto id = store->insert_action(rec);
+        auto id = record(rec);
         w.out.action_id = id ? *id : 0;
         w.fail(invalid);
         return w.out;
     }
 
     // --- audit first, then act ----------------------------------------------
-    auto id = store->insert_action(rec);
+    rec.state = "running";
+    auto id = record(rec);
     if (!id) {
         w.fail("not acting: cannot write the audit record: " + id.error().message);
         return w.out;
@@ -264,7 +274,7 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
         w.fin.remove_blocks.clear();
         w.fin.reverted_actions.clear();
     }
-    if (auto f = store->finish_action(w.fin); !f) {
+    if (auto f = repo->finish_action(w.fin); !f) {
         w.out.error = (w.out.ok ? "the change was made but recording it failed: "
                                 : w.out.error + "; recording failed: ") +
                       f.error().message;
@@ -437,7 +447,7 @@ std::vector<ActionOutcome> Mitigator::run_expiries() {
     std::vector<ActionOutcome> outcomes;
     // Read under the same lock as execute(): the daemon runs expiries on its own
     // thread while the worker and the Telegram bot execute actions.
-    auto blocks = [&]() -> Result<std::vector<BlockRecord>> {
+    auto blocks = [&]() -> Result<std::vector<store::BlockRecord>> {
         auto lock = FileLock::acquire(m_mutex, m_settings.effective_lock_file());
         if (!lock) return lock.error();
         return m_deps.store->blocks();

@@ -11,7 +11,6 @@
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
-#include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/telegram/incident_ui.hpp"
 
 namespace saslguard::receiver::telegram {
@@ -96,7 +95,8 @@ SilenceFn alertmanager_silencer(std::string alertmanager_url) {
 // Handles updates with one thread's store and API client.
 struct TelegramBot::Handler {
     TelegramBot& bot;
-    TelegramStore& store;
+    store::Session& session;
+    TelegramRepository& store;
     BotApi& api;
 
     std::int64_t now() const { return bot.m_options.now(); }
@@ -146,10 +146,10 @@ struct TelegramBot::Handler {
                 m["text"].get<std::string>().rfind('/', 0) == 0)
                 return on_command(id, m);
         }
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         if (auto r = claim(id); !r) return r;
-        return tx->commit();
+        return (*tx)->commit();
     }
 
     // ---- buttons ---------------------------------------------------------------
@@ -172,7 +172,7 @@ struct TelegramBot::Handler {
         std::optional<CallbackRow> cb;
         std::string refusal;
         {
-            auto tx = Transaction::begin(store.db());
+            auto tx = session.begin();
             if (!tx) return tx.error();
             if (auto r = claim(update_id); !r) return r;
             auto found = store.callback(token);
@@ -200,13 +200,13 @@ struct TelegramBot::Handler {
             }
             if (cb && cb->stage == "offer" && needs_confirmation(cb->action)) {
                 if (auto r = ask_confirmation(*cb, chat_id, message_id); !r) return r;
-                if (auto c = tx->commit(); !c) return c;
+                if (auto c = (*tx)->commit(); !c) return c;
                 bot.m_stats.callbacks_handled++;
                 bot.wake_outbox();
                 answer(cq_id, "Are you sure? Press the confirmation button.");
                 return {};
             }
-            if (auto c = tx->commit(); !c) return c;
+            if (auto c = (*tx)->commit(); !c) return c;
         }
         if (!refusal.empty()) {
             bot.m_stats.callbacks_refused++;
@@ -327,7 +327,7 @@ struct TelegramBot::Handler {
 
     Result<void> record(std::int64_t incident_id, std::optional<LogLine> line,
                         const std::function<void(IncidentView&)>& update) {
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         auto view = load(incident_id);
         if (!view)
@@ -344,7 +344,7 @@ struct TelegramBot::Handler {
         if (auto r = publish_incident(store, *view, chats, false, now(), bot.m_config.button_ttl);
             !r)
             return r;
-        return tx->commit();
+        return (*tx)->commit();
     }
 
     static void add_chat(std::vector<std::int64_t>& chats, std::int64_t c) {
@@ -373,7 +373,7 @@ struct TelegramBot::Handler {
         if (auto at = cmd.find('@'); at != std::string::npos) cmd.resize(at);  // "/status@MyBot"
 
         {
-            auto tx = Transaction::begin(store.db());
+            auto tx = session.begin();
             if (!tx) return tx.error();
             if (auto r = claim(update_id); !r) return r;
             if (!is_admin(user_id)) {
@@ -384,20 +384,20 @@ struct TelegramBot::Handler {
                                   "⛔ Not authorised: only configured admins can use this bot."),
                     0, now());
                 if (!q) return q.error();
-                if (auto c = tx->commit(); !c) return c;
+                if (auto c = (*tx)->commit(); !c) return c;
                 bot.m_stats.commands_refused++;
                 bot.wake_outbox();
                 return {};
             }
-            if (auto c = tx->commit(); !c) return c;
+            if (auto c = (*tx)->commit(); !c) return c;
         }
         bot.m_stats.commands_handled++;
         std::string reply = run_command(cmd, words, user_id, who);
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         auto q = store.enqueue(chat_id, "sendMessage", reply_payload(chat_id, reply), 0, now());
         if (!q) return q.error();
-        if (auto c = tx->commit(); !c) return c;
+        if (auto c = (*tx)->commit(); !c) return c;
         bot.wake_outbox();
         return {};
     }
@@ -498,12 +498,13 @@ TelegramBot::~TelegramBot() {
 }
 
 Result<void> TelegramBot::start() {
-    auto a = TelegramStore::open(m_options.db_path);
+    if (!m_options.store) return make_error("telegram: no state store");
+    auto a = m_options.store->session();
     if (!a) return make_error("telegram: " + a.error().message);
-    auto b = TelegramStore::open(m_options.db_path);
+    auto b = m_options.store->session();
     if (!b) return make_error("telegram: " + b.error().message);
-    m_outbox_store = std::move(*a);
-    m_poll_store = std::move(*b);
+    m_outbox_session = std::move(*a);
+    m_poll_session = std::move(*b);
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = false;
@@ -544,7 +545,8 @@ bool TelegramBot::wait_for(std::chrono::milliseconds d, bool outbox) {
 
 void TelegramBot::outbox_loop() {
     BotApi api(m_config.api_url, m_config.bot_token);
-    OutboxSender sender(*m_outbox_store, api, m_stats, m_options.outbox, m_options.now);
+    OutboxSender sender(m_outbox_session->telegram(), api, m_stats, m_options.outbox,
+                        m_options.now);
     sender.refresh_pending();
     for (;;) {
         {
@@ -570,8 +572,8 @@ void TelegramBot::outbox_loop() {
     }
 }
 
-Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
-    auto offset = store.offset();
+Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
+    auto offset = session.telegram().offset();
     if (!offset) return offset.error();
     json req{{"timeout", m_config.poll_timeout.count()},
              {"allowed_updates", {"message", "callback_query"}}};
@@ -584,7 +586,7 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
     }
     auto updates = json::parse(r.result_json, nullptr, false);
     if (!updates.is_array()) return make_error("getUpdates: result is not an array");
-    Handler h{*this, store, api};
+    Handler h{*this, session, session.telegram(), api};
     // An update whose fields have the wrong JSON types (a hostile or broken api_url)
     // makes nlohmann's value() throw. Uncaught, that would end the receiver; returned
     // as an error, the same update would be fetched and fail forever. So it is logged,
@@ -596,10 +598,10 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
             log::warn("telegram: malformed update skipped", {{"error", ex.what()}});
             if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer())
                 return {};
-            auto tx = Transaction::begin(h.store.db());
+            auto tx = h.session.begin();
             if (!tx) return tx.error();
             if (auto r = h.claim(u["update_id"].get<std::int64_t>()); !r) return r;
-            return tx->commit();
+            return (*tx)->commit();
         }
     };
     int n = 0;
@@ -622,7 +624,7 @@ void TelegramBot::poll_loop() {
             if (m_stop) return;
         }
         const std::int64_t t0 = m_options.now();
-        auto r = poll_once(*m_poll_store, api);
+        auto r = poll_once(*m_poll_session, api);
         if (!r) {
             ++failures;
             std::int64_t delay = std::min<std::int64_t>(60000, 1000LL << std::min(failures - 1, 6));
@@ -640,43 +642,46 @@ void TelegramBot::poll_loop() {
     }
 }
 
-TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store,
+TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<store::Session> session,
                                    TelegramBot* bot, Clock now)
-    : m_config(std::move(config)), m_store(std::move(store)), m_bot(bot), m_now(std::move(now)) {}
+    : m_config(std::move(config)),
+      m_session(std::move(session)),
+      m_bot(bot),
+      m_now(std::move(now)) {}
 
 Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
-    auto tx = Transaction::begin(m_store->db());
+    auto tx = m_session->begin();
     if (!tx) return tx.error();
-    auto existing = m_store->load_incident(notice.incident_id);
+    auto existing = m_session->telegram().load_incident(notice.incident_id);
     if (!existing) return existing.error();
-    if (*existing) return tx->commit();  // notified before (at-least-once delivery)
+    if (*existing) return (*tx)->commit();  // notified before (at-least-once delivery)
     IncidentView view = view_from_notice(notice, m_config);
-    if (auto r = publish_incident(*m_store, view, m_config.admin_chat_ids, true, m_now(),
-                                  m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), view, m_config.admin_chat_ids, true,
+                                  m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
-    if (auto c = tx->commit(); !c) return c;
+    if (auto c = (*tx)->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();
     return {};
 }
 
 Result<void> TelegramNotifier::incident_resolved(const IncidentNotice& notice) {
-    auto tx = Transaction::begin(m_store->db());
+    auto tx = m_session->begin();
     if (!tx) return tx.error();
-    auto existing = m_store->load_incident(notice.incident_id);
+    auto existing = m_session->telegram().load_incident(notice.incident_id);
     if (!existing) return existing.error();
     std::optional<IncidentView> view;
     if (*existing) view = incident_view_from_json(**existing);
     const bool initial = !view;
     if (!view) view = view_from_notice(notice, m_config);
-    if (view->resolved && !initial) return tx->commit();
+    if (view->resolved && !initial) return (*tx)->commit();
     view->resolved = true;
     erase(view->offered, "silence");  // nothing left to silence
-    if (auto r = publish_incident(*m_store, *view, m_config.admin_chat_ids, initial, m_now(),
-                                  m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), *view, m_config.admin_chat_ids, initial,
+                                  m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
-    if (auto c = tx->commit(); !c) return c;
+    if (auto c = (*tx)->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();
     return {};
 }

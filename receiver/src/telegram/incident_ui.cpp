@@ -115,8 +115,8 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     return v;
 }
 
-Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std::int64_t now_ms,
-                                std::chrono::seconds ttl) {
+Result<Keyboard> issue_keyboard(store::TelegramRepository& store, const IncidentView& v,
+                                std::int64_t now_ms, std::chrono::seconds ttl) {
     Keyboard kb;
     const std::int64_t expires = now_ms + ttl.count() * 1000;
     auto button = [&](std::string_view action, std::string label,
@@ -183,7 +183,7 @@ std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const
     return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<void> publish_incident(TelegramStore& store, const IncidentView& v,
+Result<void> publish_incident(store::TelegramRepository& store, const IncidentView& v,
                               const std::vector<std::int64_t>& chats, bool initial,
                               std::int64_t now_ms, std::chrono::seconds ttl) {
     if (auto r = store.expire_callbacks(v.incident_id, now_ms); !r) return r;

@@ -6,7 +6,6 @@
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/prometheus.hpp"
-#include "saslguard/receiver/database.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -18,12 +17,12 @@ std::string label(const prom::Series& s, const char* name) {
 
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
-    std::unique_ptr<Database> db;
+    std::unique_ptr<store::Session> session;
     prom::Client client;
 
-    Impl(PrometheusConfig p, std::unique_ptr<Database> d)
+    Impl(PrometheusConfig p, std::unique_ptr<store::Session> s)
         : prometheus(std::move(p)),
-          db(std::move(d)),
+          session(std::move(s)),
           client({prometheus.url, prometheus.timeout, prometheus.bearer_token},
                  prom::fetch_with(std::make_shared<HttpClient>())) {}
 
@@ -38,32 +37,23 @@ ReceiverCommandBackend::ReceiverCommandBackend(std::unique_ptr<Impl> impl)
     : m_impl(std::move(impl)) {}
 ReceiverCommandBackend::~ReceiverCommandBackend() = default;
 
-Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(const Config& config) {
-    auto db = Database::open(config.state_path);
-    if (!db) return db.error();
-    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*db));
+Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(
+    const Config& config, store::StateStore& store) {
+    auto session = store.session();
+    if (!session) return session.error();
+    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*session));
     return std::unique_ptr<ReceiverCommandBackend>(new ReceiverCommandBackend(std::move(impl)));
 }
 
 Result<StatusInfo> ReceiverCommandBackend::status() {
     StatusInfo s;
-    auto st = m_impl->db->prepare(
-        "SELECT id, alertname, COALESCE(username, ''), opened_at FROM incidents WHERE status = "
-        "'open' "
-        "ORDER BY id DESC LIMIT 50");
-    if (!st) return st.error();
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        s.open_incidents.push_back(
-            {st->column_int64(0), st->column_text(1), st->column_text(2), st->column_int64(3)});
-    }
-    if (m_impl->db->table_exists("blocks")) {
-        auto n = m_impl->db->query_int64("SELECT count(*) FROM blocks");
-        if (!n) return n.error();
-        s.active_blocks = n->value_or(0);
-    }
+    auto open = m_impl->session->alerts().open_incidents(50);
+    if (!open) return open.error();
+    for (const auto& i : *open)
+        s.open_incidents.push_back({i.id, i.alertname, i.username, i.opened_at_ms});
+    auto blocks = m_impl->session->mitigation().blocks();
+    if (!blocks) return blocks.error();
+    s.active_blocks = static_cast<std::int64_t>(blocks->size());
     s.queue_depth = m_impl->queue_depth();
     return s;
 }
@@ -93,19 +83,14 @@ Result<QueueInfo> ReceiverCommandBackend::queue() {
 }
 
 Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
+    auto blocks = m_impl->session->mitigation().blocks();
+    if (!blocks) return blocks.error();
+    // Newest first, at most 50 (a chat message has a length limit).
+    std::stable_sort(blocks->begin(), blocks->end(),
+                     [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
+    if (blocks->size() > 50) blocks->resize(50);
     std::vector<BlockInfo> out;
-    if (!m_impl->db->table_exists("blocks")) return out;
-    auto st = m_impl->db->prepare(
-        "SELECT b.kind, b.target, COALESCE(a.actor, ''), b.expires_at FROM blocks b "
-        "LEFT JOIN actions a ON a.id = b.action_id ORDER BY b.created_at DESC LIMIT 50");
-    if (!st) return st.error();
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        std::optional<std::int64_t> exp = st->column_opt_int64(3);
-        out.push_back({st->column_text(0), st->column_text(1), st->column_text(2), exp});
-    }
+    for (const auto& b : *blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at});
     return out;
 }
 
@@ -146,6 +131,7 @@ std::string metrics_text(const TelegramStats& s) {
 }
 
 Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config,
+                                                                store::StateStore& store,
                                                                 ActionExecutor& executor) {
     const TelegramConfig& tc = config.telegram;
     if (tc.bot_token.empty()) return make_error("telegram: no bot token (telegram.bot_token_file)");
@@ -154,16 +140,16 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     if (tc.admin_user_ids.empty())
         return make_error("telegram: admin_user_ids is empty: nobody could act");
     std::unique_ptr<TelegramService> s(new TelegramService());
-    auto backend = ReceiverCommandBackend::open(config);
+    auto backend = ReceiverCommandBackend::open(config, store);
     if (!backend) return make_error("telegram: " + backend.error().message);
     s->m_backend = std::move(*backend);
     BotOptions options;
-    options.db_path = config.state_path;
+    options.store = &store;
     s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend,
                                              alertmanager_silencer(tc.alertmanager_url));
-    auto store = TelegramStore::open(config.state_path);
-    if (!store) return make_error("telegram: " + store.error().message);
-    s->m_notifier = std::make_shared<TelegramNotifier>(tc, std::move(*store), s->m_bot.get());
+    auto session = store.session();
+    if (!session) return make_error("telegram: " + session.error().message);
+    s->m_notifier = std::make_shared<TelegramNotifier>(tc, std::move(*session), s->m_bot.get());
     if (auto r = s->m_bot->start(); !r) return r.error();
     return s;
 }

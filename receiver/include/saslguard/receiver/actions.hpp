@@ -43,6 +43,9 @@ struct ActionRequest {
     std::string reason;            // why, for the audit trail
     bool dry_run = false;          // validate and describe, change nothing
     std::optional<std::chrono::seconds> expires_after;  // revert automatically after this long
+    // The row of the action log this request executes (the worker plans its
+    // automatic actions before running them); 0: the executor records a new row.
+    std::int64_t action_id = 0;
 };
 
 struct ActionOutcome {

@@ -17,14 +17,10 @@
 
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/incident.hpp"
 #include "saslguard/receiver/mitigation/settings.hpp"
 
 namespace saslguard::receiver {
-
-// How the receiver treats an alert: tell only, tell with action buttons, or act then tell.
-enum class Mode { Notify, Confirm, Auto };
-std::string_view to_string(Mode mode);
-std::optional<Mode> mode_from_string(std::string_view name);
 
 struct WebhookConfig {
     std::string bearer_token_file;

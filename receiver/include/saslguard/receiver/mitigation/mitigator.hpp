@@ -6,8 +6,9 @@
 // validation, the audit trail and the block state.
 //
 // Contract:
-// - Never throws. Every request is audited (an `actions` row), including dry
-//   runs and requests refused by validation.
+// - Never throws. Every request is one row of the action log, including dry
+//   runs and requests refused by validation: a new row, or the planned row the
+//   request names (ActionRequest::action_id, the worker's automatic actions).
 // - Validation first: the username, each IP, each sender and each queue id is
 //   checked with common/validate before anything reaches a map or a command;
 //   one bad value refuses the whole request.
@@ -31,16 +32,18 @@
 #include "saslguard/receiver/mitigation/queue.hpp"
 #include "saslguard/receiver/mitigation/sasl_backend.hpp"
 #include "saslguard/receiver/mitigation/settings.hpp"
-#include "saslguard/receiver/mitigation/store.hpp"
+#include "saslguard/receiver/store/mitigation_repository.hpp"
 
 namespace saslguard::receiver::mitigation {
 
+using store::MitigationRepository;
+
 struct MitigatorDeps {
-    CommandRunner* runner = nullptr;      // required
-    MitigationStore* store = nullptr;     // required
-    QueueSource* queue_source = nullptr;  // nullptr: PostqueueSource over `runner`
-    Clock clock;                          // unix ms; empty: the wall clock
-    bool allow_auto_delete = false;       // policy.allow_auto_delete: delete_mail by actor "auto"
+    CommandRunner* runner = nullptr;        // required
+    MitigationRepository* store = nullptr;  // required: the action log and blocks
+    QueueSource* queue_source = nullptr;    // nullptr: PostqueueSource over `runner`
+    Clock clock;                            // unix ms; empty: the wall clock
+    bool allow_auto_delete = false;         // policy.allow_auto_delete: delete_mail by actor "auto"
 };
 
 class Mitigator final : public ActionExecutor {
@@ -64,6 +67,7 @@ private:
 
     struct Work;  // one request in flight (defined in mitigator.cpp)
     ActionOutcome run(const ActionRequest& request);
+    Result<std::int64_t> record(const store::ActionRecord& rec);
     void do_login(Work& w);
     void do_ips(Work& w);
     void do_mail(Work& w);

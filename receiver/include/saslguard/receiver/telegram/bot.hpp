@@ -27,10 +27,13 @@
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/notifier.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/outbox.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
 
 namespace saslguard::receiver::telegram {
+
+using store::StateStore;
 
 // What the read-only commands show. The receiver implements it over its store,
 // the mitigation's block table and Prometheus; tests use a fake.
@@ -79,7 +82,7 @@ using SilenceFn = std::function<Result<std::string>(
 SilenceFn alertmanager_silencer(std::string alertmanager_url);
 
 struct BotOptions {
-    std::string db_path;  // the receiver's state database
+    StateStore* store = nullptr;  // required: the bot opens a session per thread
     OutboxOptions outbox;
     std::chrono::milliseconds idle_poll{
         500};  // pause after an empty, immediate getUpdates (emulators)
@@ -104,7 +107,7 @@ public:
     TelegramStats& stats() { return m_stats; }
 
     // One getUpdates round and the handling of what it returned (tests drive this).
-    Result<int> poll_once(TelegramStore& store, BotApi& api);
+    Result<int> poll_once(store::Session& session, BotApi& api);
 
 private:
     struct Handler;
@@ -119,8 +122,8 @@ private:
     SilenceFn m_silencer;
     TelegramStats m_stats;
 
-    std::unique_ptr<TelegramStore> m_outbox_store;
-    std::unique_ptr<TelegramStore> m_poll_store;
+    std::unique_ptr<store::Session> m_outbox_session;
+    std::unique_ptr<store::Session> m_poll_session;
     std::thread m_outbox_thread;
     std::thread m_poll_thread;
     std::mutex m_mutex;
@@ -134,14 +137,14 @@ private:
 class TelegramNotifier final : public Notifier {
 public:
     // `bot` may be null (tests): rows are queued, nobody is woken.
-    TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store, TelegramBot* bot,
-                     Clock now = wall_clock_ms);
+    TelegramNotifier(TelegramConfig config, std::unique_ptr<store::Session> session,
+                     TelegramBot* bot, Clock now = wall_clock_ms);
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
 
 private:
     TelegramConfig m_config;
-    std::unique_ptr<TelegramStore> m_store;
+    std::unique_ptr<store::Session> m_session;
     TelegramBot* m_bot;
     Clock m_now;
 };

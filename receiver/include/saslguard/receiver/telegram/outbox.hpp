@@ -19,9 +19,9 @@
 
 #include "saslguard/common/clock.hpp"
 #include "saslguard/common/result.hpp"
+#include "saslguard/receiver/store/telegram_repository.hpp"
 #include "saslguard/receiver/telegram/bot_api.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
-#include "saslguard/receiver/telegram/store.hpp"
 
 namespace saslguard::receiver::telegram {
 
@@ -33,7 +33,7 @@ struct OutboxOptions {
 
 class OutboxSender {
 public:
-    OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
+    OutboxSender(store::TelegramRepository& store, BotApi& api, TelegramStats& stats,
                  OutboxOptions options = {}, Clock now = wall_clock_ms);
 
     // Sends the oldest due row, if any (and the outbox is not paused by a 429).
@@ -49,7 +49,7 @@ public:
 private:
     std::int64_t backoff_ms(std::int64_t attempts, const ApiResult& r);
 
-    TelegramStore& m_store;
+    store::TelegramRepository& m_store;
     BotApi& m_api;
     TelegramStats& m_stats;
     OutboxOptions m_options;

@@ -26,11 +26,12 @@
 
 namespace saslguard::receiver::telegram {
 
-// /status, /top, /queue, /blocked from the receiver's state database (own
-// connection) and Prometheus (HTTP API). Used from the poller thread only.
+// /status, /top, /queue, /blocked from the receiver's state store (a session
+// of its own) and Prometheus (HTTP API). Used from the poller thread only.
 class ReceiverCommandBackend final : public CommandBackend {
 public:
-    static Result<std::unique_ptr<ReceiverCommandBackend>> open(const Config& config);
+    static Result<std::unique_ptr<ReceiverCommandBackend>> open(const Config& config,
+                                                                store::StateStore& store);
     ~ReceiverCommandBackend() override;
     Result<StatusInfo> status() override;
     Result<std::vector<UserCount>> top_users(std::size_t n) override;
@@ -50,6 +51,7 @@ class TelegramService {
 public:
     // Requires config.telegram.enabled, a bot token and at least one admin chat and user.
     static Result<std::unique_ptr<TelegramService>> start(const Config& config,
+                                                          store::StateStore& store,
                                                           ActionExecutor& executor);
     ~TelegramService();
     std::shared_ptr<Notifier> notifier() const { return m_notifier; }
