@@ -8,6 +8,8 @@
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/resolver.hpp"
@@ -21,6 +23,7 @@ struct App::Impl {
     Config config;
     std::shared_ptr<ActionExecutor> executor;  // set_executor(), else the mitigation service
     std::shared_ptr<mitigation::MitigationService> mitigation;  // when App built the executor
+    std::unique_ptr<mitigation::ActiveBlocks> blocks;           // what is in force
     std::shared_ptr<FanoutNotifier> notifier = std::make_shared<FanoutNotifier>();
     ReceiverMetrics metrics;
     std::unique_ptr<store::StateStore> state;
@@ -41,10 +44,10 @@ struct App::Impl {
             metrics.set_backlog(static_cast<double>(*n));
         if (auto n = metrics_session->alerts().count_open_incidents())
             metrics.set_incidents_open(static_cast<double>(*n));
-        if (auto blocks = metrics_session->mitigation().blocks()) {
-            std::map<std::string, double> counts = {
-                {"login", 0}, {"ip", 0}, {"account", 0}, {"hold", 0}};
-            for (const auto& b : *blocks) counts[b.kind] += 1;
+        if (blocks) {
+            std::map<std::string, double> counts;
+            for (auto kind : mitigation::catalog().block_kinds()) counts[std::string(kind)] = 0;
+            for (const auto& b : blocks->snapshot()) counts[b.kind] += 1;
             for (const auto& [kind, n] : counts) metrics.set_active_blocks(kind, n);
         }
     }
@@ -98,12 +101,21 @@ Result<void> App::start() {
     if (!read_session) return read_session.error();
     s.metrics_session = std::move(*read_session);
 
+    // What is in force: loaded now, told of every change the executor makes,
+    // and re-read every 2 s for changes by another process (saslguardctl).
+    auto blocks_session = s.session(store::Durability::Normal, false);
+    if (!blocks_session) return blocks_session.error();
+    s.blocks = std::make_unique<mitigation::ActiveBlocks>(std::move(*blocks_session));
+    if (auto r = s.blocks->refresh(); !r) return r.error();
+
     if (!s.executor) {
-        auto m =
-            mitigation::MitigationService::open(*s.state, c.mitigation, c.policy.allow_auto_delete);
+        auto m = mitigation::MitigationService::open(*s.state, c.mitigation,
+                                                     c.policy.allow_auto_delete, s.blocks.get());
         if (!m) return m.error();
         s.mitigation = *m;
         s.executor = s.mitigation;
+        for (const auto& [name, where] : s.mitigation->describe())
+            log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
     }
 
     s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
@@ -116,7 +128,7 @@ Result<void> App::start() {
 
     // The Telegram bot runs its own threads; the worker only queues rows for it.
     if (c.telegram.enabled) {
-        auto tg = telegram::TelegramService::start(c, *s.state, *s.executor);
+        auto tg = telegram::TelegramService::start(c, *s.state, *s.executor, *s.blocks);
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
@@ -143,6 +155,7 @@ Result<void> App::start() {
     s.port = *port;
     s.worker->start();
     if (s.mitigation) s.mitigation->start_expiry();
+    s.blocks->watch();
     log::info("receiver listening", {{"address", c.listen_host() + ":" + std::to_string(s.port)},
                                      {"state", c.state_path}});
     return {};
@@ -158,6 +171,7 @@ void App::stop() {
     s.worker.reset();
     if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
     if (s.mitigation) s.mitigation->stop();
+    s.blocks.reset();  // stops its watch
 }
 
 }  // namespace saslguard::receiver

@@ -5,13 +5,13 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
-#include <set>
 
 #include "saslguard/common/duration.hpp"
 #include "saslguard/common/files.hpp"
 #include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver {
 
@@ -290,23 +290,25 @@ private:
             std::vector<std::string> names;
             strings(n, ctx, "auto_actions", names);
             p.auto_actions.clear();
-            static const std::set<ActionKind> kApply = {
-                ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
-                ActionKind::LockAccount, ActionKind::BlockIps};
+            // The kinds that apply a mitigation, as the catalog lists them.
+            const auto& catalog = mitigation::catalog();
             for (const auto& name : names) {
                 auto kind = action_kind_from_string(name);
-                if (!kind || !kApply.count(*kind)) {
-                    fail(acts, "policy.auto_actions: '" + name +
-                                   "' is not one of block_login, hold_mail, delete_mail, "
-                                   "lock_account, block_ips");
+                const auto* action = kind ? catalog.find(*kind) : nullptr;
+                if (!action || !action->forward) {
+                    fail(acts, "policy.auto_actions: '" + name + "' is not one of " +
+                                   mitigation::kinds_text(catalog.forward_kinds()));
                     continue;
                 }
                 p.auto_actions.push_back(*kind);
             }
         }
-        for (auto k : p.auto_actions)
-            if (k == ActionKind::DeleteMail && !p.allow_auto_delete)
-                fail(acts, "policy.auto_actions: delete_mail needs policy.allow_auto_delete: true");
+        for (auto k : p.auto_actions) {
+            const auto* action = mitigation::catalog().find(k);
+            if (action && action->automatic == mitigation::Automatic::OptIn && !p.allow_auto_delete)
+                fail(acts, "policy.auto_actions: " + std::string(to_string(k)) +
+                               " needs policy.allow_auto_delete: true");
+        }
     }
 
     void load_mitigation(const YAML::Node& n, mitigation::MitigationSettings& m) {

@@ -13,6 +13,7 @@
 #include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/daemon.hpp"
 #include "saslguard/receiver/intake.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/mitigation/ctl.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
 #include "saslguard/receiver/resolver.hpp"
@@ -211,4 +212,50 @@ TEST_CASE(
     CHECK(a.result == "would block login alice@example.com (dry run)");
     REQUIRE(notifier.opened.size() == 1);
     CHECK(notifier.opened[0].results.at(0).outcome.action_id == a.id);
+}
+
+TEST_CASE("ActiveBlocks finds what another process put in force or lifted") {
+    TempDir d;
+    auto state = store::StateStore::open(d.path("state.db"));
+    REQUIRE(state.ok());
+    ActiveBlocks blocks((*state)->session().value());
+    REQUIRE(blocks.refresh().ok());
+    std::vector<BlockChange> heard;
+    blocks.subscribe([&](const BlockChange& c) { heard.push_back(c); });
+
+    // As saslguardctl would: its own connection, its own rows.
+    auto other = (*state)->session().value();
+    store::ActionRecord a;
+    a.kind = "block_login";
+    a.target = "alice@example.com";
+    a.actor = "cli:root";
+    a.incident_id = 0;
+    a.created_at = 1000;
+    auto id = other->mitigation().insert_action(a).value();
+    store::ActionFinish f;
+    f.action_id = id;
+    f.state = "applied";
+    f.finished_at = 1001;
+    f.put_blocks.push_back({"login", "alice@example.com", id, 1000, std::nullopt});
+    REQUIRE(other->mitigation().finish_action(f).ok());
+    CHECK_FALSE(blocks.login_blocked("alice@example.com"));  // not read yet
+
+    REQUIRE(blocks.refresh().ok());
+    CHECK(blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 1);
+    REQUIRE(heard[0].added.size() == 1);
+    CHECK(heard[0].added[0].actor == "cli:root");
+    CHECK(heard[0].actor.empty());  // found by a refresh, not made here
+    REQUIRE(blocks.refresh().ok());
+    CHECK(heard.size() == 1);  // nothing changed: nothing heard
+
+    store::ActionFinish u;
+    u.action_id = other->mitigation().insert_action(a).value();
+    u.state = "applied";
+    u.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
+    REQUIRE(other->mitigation().finish_action(u).ok());
+    REQUIRE(blocks.refresh().ok());
+    CHECK_FALSE(blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 2);
+    CHECK(heard[1].removed.at(0).action_id == id);
 }

@@ -5,6 +5,7 @@
 // checked, as is every byte written to a map file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +76,7 @@ struct Fixture {
     RecordingRunner runner;
     FakeQueue queue;
     testing::MemoryMitigationRepository store;
+    ActiveBlocks blocks;
     std::int64_t now = 1'800'000'000'000;  // unix ms
     MitigationSettings settings;
     std::unique_ptr<Mitigator> mitigator;
@@ -122,6 +124,7 @@ struct Fixture {
         deps.runner = &runner;
         deps.store = &store;
         deps.queue_source = &queue;
+        deps.blocks = &blocks;
         deps.clock = [this] { return now; };
         auto m = Mitigator::create(settings, deps);
         REQUIRE(m.ok());
@@ -470,4 +473,82 @@ TEST_CASE("a queue id that is not well formed never reaches postsuper") {
     for (const char* id : {"ALL", "-", "A1B2C3D4E5\nALL", "A1B2 C3D4", "../../x", "-d"})
         CHECK_FALSE(pq.apply(PostfixQueue::Op::Delete, {"A1B2C3D4E5", id}).ok());
     CHECK(runner.calls.empty());
+}
+
+TEST_CASE("every kind of the catalog has its mechanism, and every undo belongs to its kind") {
+    const Catalog& c = catalog();
+    for (const auto* a : c.actions()) {
+        INFO(to_string(a->kind));
+        CHECK(c.find(a->kind) == a);
+        CHECK(std::count_if(c.mechanisms().begin(), c.mechanisms().end(),
+                            [&](const auto& m) { return m.name == a->mechanism; }) == 1);
+        CHECK_FALSE(a->label.empty());
+        CHECK(c.find_verb(a->cli_verb) == a);
+        if (!a->bot_command.empty()) CHECK(c.find_bot_command(a->bot_command) == a);
+        if (a->undo) {
+            const auto* u = c.find(*a->undo);
+            REQUIRE(u);
+            CHECK_FALSE(u->forward);
+            CHECK(u->mechanism == a->mechanism);
+            CHECK(u->automatic == Automatic::Never);
+            CHECK(c.undone_by(u->kind) == a);
+        }
+        if (!a->forward) CHECK(c.undone_by(a->kind) != nullptr);
+    }
+    CHECK(c.forward_kinds() == std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail,
+                                                       ActionKind::DeleteMail,
+                                                       ActionKind::LockAccount,
+                                                       ActionKind::BlockIps});
+    CHECK(c.block_kinds() == std::vector<std::string_view>{"login", "hold", "account", "ip"});
+    CHECK(c.applier_of_block("ip")->kind == ActionKind::BlockIps);
+    CHECK(c.find(ActionKind::DeleteMail)->destructive());
+    CHECK_FALSE(c.find(*action_kind_from_string("reboot_server")));
+}
+
+TEST_CASE(
+    "what the Mitigator puts in force is in ActiveBlocks at once, and its listeners hear it") {
+    Fixture f;
+    std::vector<BlockChange> heard;
+    f.blocks.subscribe([&](const BlockChange& c) { heard.push_back(c); });
+    const auto before = f.blocks.generation();
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(f.blocks.login_blocked("alice@example.com"));
+    CHECK_FALSE(f.blocks.login_blocked("bob@example.com"));
+    CHECK(f.blocks.generation() > before);
+    REQUIRE(heard.size() == 1);
+    CHECK(heard[0].actor == "test");
+    CHECK(heard[0].action_id == o.action_id);
+    REQUIRE(heard[0].added.size() == 1);
+    CHECK(heard[0].added[0].kind == "login");
+
+    REQUIRE(f.run(ActionKind::BlockIps, "", {"192.0.2.9"}).ok);
+    CHECK(f.blocks.ip_blocked("192.0.2.9"));
+    REQUIRE(f.run(ActionKind::UnblockLogin, "alice@example.com").ok);
+    CHECK_FALSE(f.blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 3);
+    REQUIRE(heard[2].removed.size() == 1);
+    CHECK(heard[2].removed[0].action_id == o.action_id);  // the block as it was put in force
+    // A dry run and a failure change nothing.
+    REQUIRE(f.run(ActionKind::BlockLogin, "carol@example.com", {}, true).ok);
+    CHECK_FALSE(f.blocks.login_blocked("carol@example.com"));
+    CHECK(heard.size() == 3);
+    CHECK(f.blocks.snapshot().size() == 1);
+}
+
+TEST_CASE(
+    "an unknown kind is refused and recorded, and an expiry needs a kind that can be undone") {
+    Fixture f;
+    ActionRequest r;
+    r.kind = *action_kind_from_string("reboot_server");
+    r.username = "alice@example.com";
+    r.actor = "test";
+    auto o = f.mitigator->execute(r);
+    CHECK_FALSE(o.ok);
+    CHECK(o.error == "unknown action kind");
+    CHECK((*f.store.action(o.action_id))->kind == "reboot_server");
+    r.kind = ActionKind::DeleteMail;
+    r.expires_after = std::chrono::seconds(60);
+    CHECK(f.mitigator->execute(r).error == "an expiry only applies to block/hold/lock actions");
+    CHECK(f.runner.calls.empty());
 }

@@ -153,6 +153,7 @@ struct Rig {
     std::vector<std::string> silences;
     TelegramConfig config;
     TestStore state{dir.path("state.db")};
+    mitigation::ActiveBlocks blocks;
     BotOptions options;
 
     Rig() {
@@ -160,6 +161,8 @@ struct Rig {
         config.button_ttl = std::chrono::seconds(3600);
         config.alertmanager_url = "http://127.0.0.1:9093";
         options.store = state.state.get();
+        options.blocks = &blocks;
+        executor.blocks = &blocks;
         options.idle_poll = std::chrono::milliseconds(50);
         options.outbox.base_backoff = std::chrono::milliseconds(100);
     }

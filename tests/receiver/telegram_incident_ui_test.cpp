@@ -44,11 +44,15 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(v.log[0].text == "blocked login alice@example.com");
     CHECK(v.log[1].text == "hold_mail: postsuper: exit 1");
     CHECK_FALSE(v.log[1].ok);
-    CHECK(v.undoable == std::vector<std::string>{"block_login"});
+    // Undo renders from what is in force: alice's login block (the hold failed).
+    mitigation::ActiveBlocks blocks;
+    mitigation::BlockChange change;
+    change.added.push_back({"login", "alice@example.com", 1, 900, std::nullopt});
+    blocks.apply(change);
 
     TempDir dir;
     TestStore store(dir.path("state.db"));
-    auto kb = issue_keyboard(*store, v, 1000, std::chrono::seconds(60));
+    auto kb = issue_keyboard(*store, v, &blocks, 1000, std::chrono::seconds(60));
     REQUIRE(kb);
     REQUIRE_FALSE(kb->empty());
     const Button& undo = kb->back().back();
@@ -63,6 +67,38 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(text.find(
               "✅ auto: blocked login alice@example.com\n❌ auto: hold_mail: postsuper: exit 1") !=
           std::string::npos);
+}
+
+TEST_CASE("an offered mitigation in force shows as its Undo, and comes back when lifted") {
+    TelegramConfig cfg;
+    auto v = view_from_notice(sample_notice(6, "alice@example.com"), cfg);
+    TempDir dir;
+    TestStore store(dir.path("state.db"));
+    auto labels = [&](const mitigation::ActiveBlocks* blocks) {
+        auto kb = issue_keyboard(*store, v, blocks, 1000, std::chrono::seconds(60));
+        REQUIRE(kb);
+        std::vector<std::string> out;
+        for (const auto& row : *kb)
+            for (const auto& b : row) out.push_back(b.text);
+        return out;
+    };
+    CHECK(labels(nullptr) == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
+                                                      "🔒 Lock account", "🗑 Delete mail",
+                                                      "🔕 Silence 1h", "🔕 Silence 4h",
+                                                      "🔕 Silence 24h", "🙈 Ignore"});
+    mitigation::ActiveBlocks blocks;
+    mitigation::BlockChange put;
+    put.added.push_back({"login", "alice@example.com", 7, 900, std::nullopt});
+    put.added.push_back({"hold", "bob@example.com", 8, 900, std::nullopt});  // someone else's
+    blocks.apply(put);
+    CHECK(labels(&blocks) == std::vector<std::string>{"⏸ Hold mail", "🔒 Lock account",
+                                                      "🗑 Delete mail", "🔕 Silence 1h",
+                                                      "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore",
+                                                      "↩ Undo block login"});
+    mitigation::BlockChange lift;
+    lift.removed.push_back({"login", "alice@example.com", 7, 900, std::nullopt});
+    blocks.apply(lift);
+    CHECK(labels(&blocks) == labels(nullptr));
 }
 
 TEST_CASE("block IPs is offered only when the alert names a client IP") {

@@ -11,6 +11,8 @@
 
 #include "saslguard/common/subprocess.hpp"
 #include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/bot.hpp"
 #include "test_support.hpp"
@@ -60,7 +62,9 @@ private:
     std::optional<ChildProcess> m_child;
 };
 
-// Records every request and answers as a successful executor would.
+// Records every request and answers as a successful executor would; with
+// `blocks`, it also puts in force (or lifts) the block each kind's descriptor
+// names, as the Mitigator does, so Undo buttons render.
 class RecordingExecutor final : public ActionExecutor {
 public:
     ActionOutcome execute(const ActionRequest& r) override {
@@ -74,8 +78,23 @@ public:
             if (c == '_') c = ' ';
         o.summary = verb + " " + r.username;
         if (!o.ok) o.error = "exit 1: simulated failure";
+        const auto* a = mitigation::catalog().find(r.kind);
+        if (o.ok && blocks && a && !a->block_kind.empty() &&
+            a->target == mitigation::TargetKind::Login) {
+            mitigation::BlockChange c;
+            store::BlockRecord b{std::string(a->block_kind), r.username, o.action_id, 0,
+                                 std::nullopt};
+            b.actor = r.actor;
+            b.incident_id = r.incident_id;
+            (a->lifts ? c.removed : c.added).push_back(b);
+            c.action_id = o.action_id;
+            c.actor = r.actor;
+            c.incident_id = r.incident_id;
+            blocks->apply(c);
+        }
         return o;
     }
+    mitigation::ActiveBlocks* blocks = nullptr;
     std::vector<ActionRequest> requests() {
         std::lock_guard<std::mutex> lock(m_mutex);
         return m_requests;

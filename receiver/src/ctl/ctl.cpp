@@ -10,30 +10,30 @@
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
 
-constexpr const char* kCommands = R"(usage: saslguardctl --config FILE [options] COMMAND [ARGS]
-
-commands:
-  block-login USER            reject USER's SASL logins (check_sasl_access map)
-  unblock-login USER
-  hold-mail USER              put USER's queued mail on hold (postsuper -h)
-  release-mail USER           release USER's held mail (postsuper -H)
-  delete-mail USER            delete USER's queued mail (postsuper -d); needs --yes
-  lock-account USER           stop USER authenticating in the SASL backend
-  unlock-account USER
-  block-ips IP...             reject client IPs (check_client_access map)
-  unblock-ips IP...
-  list-blocks                 what is in force now, with expiry
-  audit [--limit N]           the newest audit records (default 50)
-  expire                      revert every block whose expiry is due
-
-options:
-)";
+// The mitigation commands come from the catalog (verb, what they take, help).
+std::string commands_text() {
+    std::string out = "usage: saslguardctl --config FILE [options] COMMAND [ARGS]\n\ncommands:\n";
+    auto line = [&out](std::string left, std::string_view help) {
+        if (!help.empty() && left.size() < 28) left.resize(28, ' ');
+        out += "  " + left + std::string(help);
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        out += "\n";
+    };
+    for (const auto* a : catalog().actions())
+        line(std::string(a->cli_verb) + (a->target == TargetKind::Ips ? " IP..." : " USER"),
+             a->help);
+    line("list-blocks", "what is in force now, with expiry");
+    line("audit [--limit N]", "the newest records of the action log (default 50)");
+    line("expire", "revert every block whose expiry is due");
+    return out + "\noptions:\n";
+}
 
 struct Args {
     std::string config;
@@ -92,7 +92,7 @@ flags::FlagSet flag_set(Args& a) {
 
 std::string usage() {
     Args unused;
-    return kCommands + flag_set(unused).usage();
+    return commands_text() + flag_set(unused).usage();
 }
 
 // Returns an error message, or "" when parsed.
@@ -108,15 +108,6 @@ std::string parse(const std::vector<std::string>& args, Args& a) {
         a.positional.assign(parsed->positional.begin() + 1, parsed->positional.end());
     }
     return "";
-}
-
-const std::vector<std::pair<std::string, ActionKind>>& user_commands() {
-    static const std::vector<std::pair<std::string, ActionKind>> k{
-        {"block-login", ActionKind::BlockLogin},      {"unblock-login", ActionKind::UnblockLogin},
-        {"hold-mail", ActionKind::HoldMail},          {"release-mail", ActionKind::ReleaseMail},
-        {"delete-mail", ActionKind::DeleteMail},      {"lock-account", ActionKind::LockAccount},
-        {"unlock-account", ActionKind::UnlockAccount}};
-    return k;
 }
 
 void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err) {
@@ -179,30 +170,27 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return 2;
     }
 
-    // Resolve the command before touching anything.
-    std::optional<ActionKind> kind;
-    for (const auto& [name, k] : user_commands())
-        if (name == a.command) kind = k;
-    if (a.command == "block-ips") kind = ActionKind::BlockIps;
-    if (a.command == "unblock-ips") kind = ActionKind::UnblockIps;
+    // Resolve the command before touching anything: a mitigation by its verb
+    // (the catalog), or one of the administration commands.
+    const ActionDescriptor* action = catalog().find_verb(a.command);
     bool admin_command =
         a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
-    if (!kind && !admin_command) {
+    if (!action && !admin_command) {
         err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << usage();
         return 2;
     }
-    if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps &&
-        a.positional.size() != 1) {
+    const bool by_ip = action && action->target == TargetKind::Ips;
+    if (action && !by_ip && a.positional.size() != 1) {
         err << "saslguardctl: " << a.command << " takes exactly one USER\n";
         return 2;
     }
-    if ((kind == ActionKind::BlockIps || kind == ActionKind::UnblockIps) && a.positional.empty()) {
+    if (by_ip && a.positional.empty()) {
         err << "saslguardctl: " << a.command << " needs at least one IP\n";
         return 2;
     }
-    if (kind == ActionKind::DeleteMail && !a.yes && !a.dry_run) {
-        err << "saslguardctl: delete-mail deletes queued mail for good: add --yes to confirm (or "
-               "--dry-run)\n";
+    if (action && action->destructive() && !a.yes && !a.dry_run) {
+        err << "saslguardctl: " << a.command
+            << " cannot be undone: add --yes to confirm (or --dry-run)\n";
         return 2;
     }
 
@@ -237,8 +225,8 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     }
 
     ActionRequest req;
-    req.kind = *kind;
-    if (*kind == ActionKind::BlockIps || *kind == ActionKind::UnblockIps) {
+    req.kind = action->kind;
+    if (by_ip) {
         req.username = a.user;
         req.ips = a.positional;
     } else {

@@ -5,7 +5,8 @@
 namespace saslguard::receiver::mitigation {
 
 Result<std::shared_ptr<MitigationService>> MitigationService::open(
-    store::StateStore& store, const MitigationSettings& settings, bool allow_auto_delete) {
+    store::StateStore& store, const MitigationSettings& settings, bool allow_auto_delete,
+    ActiveBlocks* blocks) {
     std::shared_ptr<MitigationService> svc(new MitigationService());
     auto session = store.session();
     if (!session) return session.error();
@@ -14,6 +15,7 @@ Result<std::shared_ptr<MitigationService>> MitigationService::open(
     deps.runner = &svc->m_runner;
     deps.store = &svc->m_session->mitigation();
     deps.allow_auto_delete = allow_auto_delete;
+    deps.blocks = blocks;
     auto m = Mitigator::create(settings, deps);
     if (!m) return m.error();
     svc->m_mitigator = std::move(*m);
@@ -34,6 +36,10 @@ std::vector<ActionOutcome> MitigationService::run_expiries() {
 
 store::MitigationRepository& MitigationService::repository() {
     return m_session->mitigation();
+}
+
+std::vector<std::pair<std::string, std::string>> MitigationService::describe() const {
+    return m_mitigator->describe();
 }
 
 void MitigationService::start_expiry(std::chrono::seconds interval) {

@@ -11,6 +11,7 @@
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/telegram/incident_ui.hpp"
 
 namespace saslguard::receiver::telegram {
@@ -18,18 +19,20 @@ namespace {
 
 using nlohmann::json;
 
-constexpr ActionKind kForward[] = {ActionKind::BlockLogin, ActionKind::HoldMail,
-                                   ActionKind::DeleteMail, ActionKind::LockAccount,
-                                   ActionKind::BlockIps};
+using mitigation::ActionDescriptor;
+using mitigation::catalog;
 
-bool is_forward(ActionKind k) {
-    return std::find(std::begin(kForward), std::end(kForward), k) != std::end(kForward);
+// The mitigation a button or command names, if it is one.
+const ActionDescriptor* mitigation_of(std::string_view action) {
+    auto kind = action_kind_from_string(action);
+    return kind ? catalog().find(*kind) : nullptr;
 }
 
-// Destructive or hard to take back for a real user: asks "are you sure" first.
+// Destructive or hard to take back for a real user (the catalog says which):
+// asks "are you sure" first.
 bool needs_confirmation(std::string_view action) {
-    auto k = action_kind_from_string(action);
-    return k && (is_destructive(*k) || *k == ActionKind::LockAccount);
+    const auto* a = mitigation_of(action);
+    return a && a->confirm;
 }
 
 void erase(std::vector<std::string>& v, std::string_view s) {
@@ -59,18 +62,20 @@ std::string reply_payload(std::int64_t chat_id, const std::string& html) {
     return p.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-const char* kHelp =
-    "<b>saslguard bot</b>\n"
-    "/status — open incidents, active blocks, queue depth\n"
-    "/top — top SASL users right now\n"
-    "/queue — queue depth and top senders\n"
-    "/blocked — active blocks\n"
-    "/block &lt;user&gt; — reject the SASL login\n"
-    "/unblock &lt;user&gt; — lift it\n"
-    "/hold &lt;user&gt; — hold the user's queued mail\n"
-    "/release &lt;user&gt; — release it\n"
-    "/help — this text\n"
-    "Only configured admins may use the bot.";
+// The /help text: the read-only commands, then every mitigation the catalog
+// gives a bot command.
+std::string help_text() {
+    std::string t =
+        "<b>saslguard bot</b>\n"
+        "/status — open incidents, active blocks, queue depth\n"
+        "/top — top SASL users right now\n"
+        "/queue — queue depth and top senders\n"
+        "/blocked — active blocks\n";
+    for (const auto* a : catalog().actions())
+        if (!a->bot_command.empty())
+            t += std::string(a->bot_command) + " &lt;user&gt; — " + std::string(a->bot_help) + "\n";
+    return t + "/help — this text\nOnly configured admins may use the bot.";
+}
 
 }  // namespace
 
@@ -256,9 +261,9 @@ struct TelegramBot::Handler {
         std::string answer_text;
         std::function<void(IncidentView&)> update;
 
-        if (auto kind = action_kind_from_string(cb.action)) {
+        if (const ActionDescriptor* action = mitigation_of(cb.action)) {
             ActionRequest req;
-            req.kind = *kind;
+            req.kind = action->kind;
             req.username = target.value("username", std::string());
             req.ips = target.value("ips", std::vector<std::string>{});
             req.senders = target.value("senders", std::vector<std::string>{});
@@ -267,24 +272,18 @@ struct TelegramBot::Handler {
             req.reason = "Telegram button pressed by " + who;
             ActionOutcome out = bot.m_executor.execute(req);
             line.ok = out.ok;
-            line.text =
-                out.ok ? out.summary : std::string(to_string(*kind)) + " failed: " + out.error;
+            line.text = out.ok ? out.summary
+                               : std::string(to_string(action->kind)) + " failed: " + out.error;
             answer_text = (out.ok ? "✅ " : "❌ ") + line.text;
-            const ActionKind k = *kind;
-            update = [k, ok = out.ok](IncidentView& v) {
+            // Whether a mitigation shows as itself or as its Undo is read from the
+            // blocks in force at each render; the view only keeps what is offered:
+            // what cannot be undone goes once done, an undone kind may be done again.
+            update = [action, ok = out.ok](IncidentView& v) {
                 if (!ok) return;
-                const std::string name(to_string(k));
-                if (is_forward(k)) {
-                    erase(v.offered, name);
-                    if (inverse(k)) add_unique(v.undoable, name);
-                } else {
-                    for (ActionKind f : kForward) {
-                        if (inverse(f) == k) {
-                            erase(v.undoable, to_string(f));
-                            add_unique(v.offered, to_string(f));
-                        }
-                    }
-                }
+                if (action->destructive()) erase(v.offered, to_string(action->kind));
+                if (!action->forward)
+                    if (const auto* f = catalog().undone_by(action->kind))
+                        add_unique(v.offered, to_string(f->kind));
             };
         } else if (cb.action == "silence") {
             std::int64_t secs = target.value("duration_s", std::int64_t{3600});
@@ -341,7 +340,8 @@ struct TelegramBot::Handler {
         // is still in the outbox get it through the pending edit as well.
         std::vector<std::int64_t> chats = bot.m_config.admin_chat_ids;
         for (const auto& m : *msgs) add_chat(chats, m.chat_id);
-        if (auto r = publish_incident(store, *view, chats, false, now(), bot.m_config.button_ttl);
+        if (auto r = publish_incident(store, *view, bot.m_options.blocks, chats, false, now(),
+                                      bot.m_config.button_ttl);
             !r)
             return r;
         return (*tx)->commit();
@@ -405,7 +405,7 @@ struct TelegramBot::Handler {
     std::string run_command(const std::string& cmd, const std::vector<std::string>& words,
                             std::int64_t user_id, const std::string& who) {
         auto& be = bot.m_backend;
-        if (cmd == "/help" || cmd == "/start") return kHelp;
+        if (cmd == "/help" || cmd == "/start") return help_text();
         if (cmd == "/status") {
             auto s = be.status();
             if (!s) return "❌ status unavailable: " + html_escape(s.error().message);
@@ -459,28 +459,20 @@ struct TelegramBot::Handler {
             }
             return r;
         }
-        std::optional<ActionKind> kind;
-        if (cmd == "/block")
-            kind = ActionKind::BlockLogin;
-        else if (cmd == "/unblock")
-            kind = ActionKind::UnblockLogin;
-        else if (cmd == "/hold")
-            kind = ActionKind::HoldMail;
-        else if (cmd == "/release")
-            kind = ActionKind::ReleaseMail;
-        if (!kind) return "Unknown command. /help lists what I understand.";
+        const ActionDescriptor* action = catalog().find_bot_command(cmd);
+        if (!action) return "Unknown command. /help lists what I understand.";
         if (words.size() != 2) return "Usage: " + html_escape(cmd) + " &lt;sasl username&gt;";
         const std::string& user = words[1];
         if (!validate::sasl_username(user))
             return "❌ Not a valid SASL username: " + code(clip_text(user, 64));
         ActionRequest req;
-        req.kind = *kind;
+        req.kind = action->kind;
         req.username = user;
         req.actor = "telegram:" + std::to_string(user_id);
         req.reason = "Telegram command " + cmd + " by " + who;
         ActionOutcome out = bot.m_executor.execute(req);
         return out.ok ? "✅ " + html_escape(out.summary)
-                      : "❌ " + html_escape(std::string(to_string(*kind))) +
+                      : "❌ " + html_escape(std::string(to_string(action->kind))) +
                             " failed: " + html_escape(out.error);
     }
 };
@@ -509,6 +501,16 @@ Result<void> TelegramBot::start() {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = false;
     }
+    if (m_options.blocks)
+        m_blocks_subscription =
+            m_options.blocks->subscribe([this](const mitigation::BlockChange& c) {
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    m_block_changes.push_back(c);
+                    m_outbox_wake = true;
+                }
+                m_cv.notify_all();
+            });
     m_outbox_thread = std::thread([this] { outbox_loop(); });
     m_poll_thread = std::thread([this] { poll_loop(); });
     log::info("telegram: bot started",
@@ -519,6 +521,10 @@ Result<void> TelegramBot::start() {
 }
 
 void TelegramBot::stop() {
+    if (m_options.blocks && m_blocks_subscription) {
+        m_options.blocks->unsubscribe(m_blocks_subscription);
+        m_blocks_subscription = 0;
+    }
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = true;
@@ -553,6 +559,7 @@ void TelegramBot::outbox_loop() {
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_stop) return;
         }
+        refresh_for_block_changes(*m_outbox_session);
         auto r = sender.send_one();
         if (!r) {
             log::error("telegram: outbox store error", {{"error", r.error().message}});
@@ -569,6 +576,61 @@ void TelegramBot::outbox_loop() {
             d = std::chrono::milliseconds(std::clamp<std::int64_t>(in, 1, 1000));
         }
         if (!wait_for(d, true)) return;
+    }
+}
+
+void TelegramBot::refresh_for_block_changes(store::Session& session) {
+    std::vector<mitigation::BlockChange> changes;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        changes.swap(m_block_changes);
+    }
+    if (changes.empty()) return;
+    std::vector<std::int64_t> incidents;
+    auto add = [&](std::int64_t id) {
+        if (id && std::find(incidents.begin(), incidents.end(), id) == incidents.end())
+            incidents.push_back(id);
+    };
+    for (const auto& c : changes) {
+        // The worker (auto) and the button handler (telegram:…) render the
+        // incident they act for themselves; every other incident concerned —
+        // the block's own, and those about the same user — is refreshed here.
+        const bool rendered = c.actor == "auto" || c.actor.rfind("telegram:", 0) == 0;
+        for (const auto* list : {&c.added, &c.removed})
+            for (const auto& b : *list) {
+                if (!(rendered && b.incident_id == c.incident_id)) add(b.incident_id);
+                const auto* applier = catalog().applier_of_block(b.kind);
+                if (!applier || applier->target != mitigation::TargetKind::Login) continue;
+                if (auto ids = session.alerts().incidents_of_user(b.target, 20))
+                    for (auto id : *ids)
+                        if (!(rendered && id == c.incident_id)) add(id);
+            }
+    }
+    for (auto id : incidents) {
+        auto r = [&]() -> Result<void> {
+            auto tx = session.begin();
+            if (!tx) return tx.error();
+            auto& store = session.telegram();
+            auto json = store.load_incident(id);
+            if (!json) return json.error();
+            if (!*json) return {};  // no message for it (before Telegram was enabled)
+            auto view = incident_view_from_json(**json);
+            if (!view) return {};
+            auto msgs = store.messages(id);
+            if (!msgs) return msgs.error();
+            std::vector<std::int64_t> chats = m_config.admin_chat_ids;
+            for (const auto& m : *msgs)
+                if (std::find(chats.begin(), chats.end(), m.chat_id) == chats.end())
+                    chats.push_back(m.chat_id);
+            if (auto p = publish_incident(store, *view, m_options.blocks, chats, false,
+                                          m_options.now(), m_config.button_ttl);
+                !p)
+                return p;
+            return (*tx)->commit();
+        }();
+        if (!r)
+            log::warn("telegram: could not refresh an incident message after a block change",
+                      {{"incident", std::to_string(id)}, {"error", r.error().message}});
     }
 }
 
@@ -649,6 +711,10 @@ TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<store:
       m_bot(bot),
       m_now(std::move(now)) {}
 
+const mitigation::ActiveBlocks* TelegramNotifier::blocks() const {
+    return m_bot ? m_bot->blocks() : nullptr;
+}
+
 Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
     auto tx = m_session->begin();
     if (!tx) return tx.error();
@@ -656,8 +722,8 @@ Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
     if (!existing) return existing.error();
     if (*existing) return (*tx)->commit();  // notified before (at-least-once delivery)
     IncidentView view = view_from_notice(notice, m_config);
-    if (auto r = publish_incident(m_session->telegram(), view, m_config.admin_chat_ids, true,
-                                  m_now(), m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), view, blocks(), m_config.admin_chat_ids,
+                                  true, m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
     if (auto c = (*tx)->commit(); !c) return c;
@@ -677,8 +743,8 @@ Result<void> TelegramNotifier::incident_resolved(const IncidentNotice& notice) {
     if (view->resolved && !initial) return (*tx)->commit();
     view->resolved = true;
     erase(view->offered, "silence");  // nothing left to silence
-    if (auto r = publish_incident(m_session->telegram(), *view, m_config.admin_chat_ids, initial,
-                                  m_now(), m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), *view, blocks(), m_config.admin_chat_ids,
+                                  initial, m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
     if (auto c = (*tx)->commit(); !c) return c;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "saslguard/common/format.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -209,17 +210,11 @@ bool safe_link(std::string_view url) {
 }
 
 std::string action_label(std::string_view a) {
-    if (a == "block_login") return "🚫 Block login";
-    if (a == "hold_mail") return "⏸ Hold mail";
-    if (a == "delete_mail") return "🗑 Delete mail";
-    if (a == "lock_account") return "🔒 Lock account";
-    if (a == "block_ips") return "⛔ Block IPs";
+    if (auto kind = action_kind_from_string(a))
+        if (const auto* action = mitigation::catalog().find(*kind))
+            return std::string(action->label);
     if (a == "silence") return "🔕 Silence";
     if (a == "ignore") return "🙈 Ignore";
-    if (a == "unblock_login") return "↩ Undo block login";
-    if (a == "release_mail") return "↩ Release mail";
-    if (a == "unlock_account") return "↩ Unlock account";
-    if (a == "unblock_ips") return "↩ Unblock IPs";
     return std::string(a);
 }
 
@@ -302,7 +297,6 @@ std::string to_json(const IncidentView& v) {
     j["mode"] = v.mode;
     j["reason"] = v.reason;
     j["offered"] = v.offered;
-    j["undoable"] = v.undoable;
     j["silence_matchers"] = nlohmann::json::array();
     for (const auto& [k, val] : v.silence_matchers) j["silence_matchers"].push_back({k, val});
     j["log"] = nlohmann::json::array();
@@ -338,7 +332,6 @@ std::optional<IncidentView> incident_view_from_json(std::string_view text) {
         v.mode = j.value("mode", "");
         v.reason = j.value("reason", "");
         v.offered = j.value("offered", std::vector<std::string>{});
-        v.undoable = j.value("undoable", std::vector<std::string>{});
         for (const auto& m : j.value("silence_matchers", nlohmann::json::array()))
             v.silence_matchers.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
         for (const auto& l : j.value("log", nlohmann::json::array()))

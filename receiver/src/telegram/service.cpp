@@ -18,11 +18,13 @@ std::string label(const prom::Series& s, const char* name) {
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
     std::unique_ptr<store::Session> session;
+    const mitigation::ActiveBlocks& blocks;
     prom::Client client;
 
-    Impl(PrometheusConfig p, std::unique_ptr<store::Session> s)
+    Impl(PrometheusConfig p, std::unique_ptr<store::Session> s, const mitigation::ActiveBlocks& b)
         : prometheus(std::move(p)),
           session(std::move(s)),
+          blocks(b),
           client({prometheus.url, prometheus.timeout, prometheus.bearer_token},
                  prom::fetch_with(std::make_shared<HttpClient>())) {}
 
@@ -38,10 +40,10 @@ ReceiverCommandBackend::ReceiverCommandBackend(std::unique_ptr<Impl> impl)
 ReceiverCommandBackend::~ReceiverCommandBackend() = default;
 
 Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(
-    const Config& config, store::StateStore& store) {
+    const Config& config, store::StateStore& store, const mitigation::ActiveBlocks& blocks) {
     auto session = store.session();
     if (!session) return session.error();
-    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*session));
+    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*session), blocks);
     return std::unique_ptr<ReceiverCommandBackend>(new ReceiverCommandBackend(std::move(impl)));
 }
 
@@ -51,9 +53,7 @@ Result<StatusInfo> ReceiverCommandBackend::status() {
     if (!open) return open.error();
     for (const auto& i : *open)
         s.open_incidents.push_back({i.id, i.alertname, i.username, i.opened_at_ms});
-    auto blocks = m_impl->session->mitigation().blocks();
-    if (!blocks) return blocks.error();
-    s.active_blocks = static_cast<std::int64_t>(blocks->size());
+    s.active_blocks = static_cast<std::int64_t>(m_impl->blocks.snapshot().size());
     s.queue_depth = m_impl->queue_depth();
     return s;
 }
@@ -83,14 +83,13 @@ Result<QueueInfo> ReceiverCommandBackend::queue() {
 }
 
 Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
-    auto blocks = m_impl->session->mitigation().blocks();
-    if (!blocks) return blocks.error();
+    auto blocks = m_impl->blocks.snapshot();
     // Newest first, at most 50 (a chat message has a length limit).
-    std::stable_sort(blocks->begin(), blocks->end(),
+    std::stable_sort(blocks.begin(), blocks.end(),
                      [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
-    if (blocks->size() > 50) blocks->resize(50);
+    if (blocks.size() > 50) blocks.resize(50);
     std::vector<BlockInfo> out;
-    for (const auto& b : *blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at});
+    for (const auto& b : blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at});
     return out;
 }
 
@@ -132,7 +131,8 @@ std::string metrics_text(const TelegramStats& s) {
 
 Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config,
                                                                 store::StateStore& store,
-                                                                ActionExecutor& executor) {
+                                                                ActionExecutor& executor,
+                                                                mitigation::ActiveBlocks& blocks) {
     const TelegramConfig& tc = config.telegram;
     if (tc.bot_token.empty()) return make_error("telegram: no bot token (telegram.bot_token_file)");
     if (tc.admin_chat_ids.empty())
@@ -140,11 +140,12 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     if (tc.admin_user_ids.empty())
         return make_error("telegram: admin_user_ids is empty: nobody could act");
     std::unique_ptr<TelegramService> s(new TelegramService());
-    auto backend = ReceiverCommandBackend::open(config, store);
+    auto backend = ReceiverCommandBackend::open(config, store, blocks);
     if (!backend) return make_error("telegram: " + backend.error().message);
     s->m_backend = std::move(*backend);
     BotOptions options;
     options.store = &store;
+    options.blocks = &blocks;
     s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend,
                                              alertmanager_silencer(tc.alertmanager_url));
     auto session = store.session();

@@ -5,7 +5,7 @@
 // safely), the real command runner, and the showq socket or postqueue. It also
 // reverts expired blocks, on a thread of its own, once start_expiry() is called.
 //
-//   auto svc = MitigationService::open(store, config.mitigation, allow_auto_delete);
+//   auto svc = MitigationService::open(store, config.mitigation, allow_auto_delete, &blocks);
 //   svc->execute(request);            // the ActionExecutor of the worker and the bot
 //   svc->start_expiry();  …  svc->stop();
 #include <chrono>
@@ -24,15 +24,19 @@ namespace saslguard::receiver::mitigation {
 class MitigationService final : public ActionExecutor {
 public:
     // Fails on settings the Mitigator refuses (see validate()) or an unusable store.
+    // `blocks` (may be null: saslguardctl) is told of every change.
     static Result<std::shared_ptr<MitigationService>> open(store::StateStore& store,
                                                            const MitigationSettings& settings,
-                                                           bool allow_auto_delete);
+                                                           bool allow_auto_delete,
+                                                           ActiveBlocks* blocks = nullptr);
     ~MitigationService() override;
 
     ActionOutcome execute(const ActionRequest& request) override;
     std::vector<ActionOutcome> run_expiries();
     // For list-blocks and audit; use only while no action runs on another thread.
     store::MitigationRepository& repository();
+    // Each mechanism and where it acts on this host.
+    std::vector<std::pair<std::string, std::string>> describe() const;
 
     // Reverts the blocks whose expiry is due every `interval` (and logs each
     // revert), so an expired block lasts at most `interval` longer than asked.

@@ -26,6 +26,7 @@
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/outbox.hpp"
@@ -83,6 +84,11 @@ SilenceFn alertmanager_silencer(std::string alertmanager_url);
 
 struct BotOptions {
     StateStore* store = nullptr;  // required: the bot opens a session per thread
+    // What is in force (null: nothing, e.g. tests without an executor that
+    // blocks): Undo buttons render from it, and a change of it re-renders the
+    // messages of the incidents it concerns (a block lifted by saslguardctl or
+    // by expiry loses its Undo button).
+    mitigation::ActiveBlocks* blocks = nullptr;
     OutboxOptions outbox;
     std::chrono::milliseconds idle_poll{
         500};  // pause after an empty, immediate getUpdates (emulators)
@@ -103,6 +109,7 @@ public:
     void stop();
     // Wakes the outbox thread (a row was queued by another thread).
     void wake_outbox();
+    const mitigation::ActiveBlocks* blocks() const { return m_options.blocks; }
 
     TelegramStats& stats() { return m_stats; }
 
@@ -112,6 +119,8 @@ public:
 private:
     struct Handler;
     void outbox_loop();
+    // Re-renders the messages of the incidents the queued block changes concern.
+    void refresh_for_block_changes(store::Session& session);
     void poll_loop();
     bool wait_for(std::chrono::milliseconds d, bool outbox);
 
@@ -130,6 +139,8 @@ private:
     std::condition_variable m_cv;
     bool m_stop = false;
     bool m_outbox_wake = false;
+    std::vector<mitigation::BlockChange> m_block_changes;  // under m_mutex
+    std::size_t m_blocks_subscription = 0;
 };
 
 // The Notifier the receiver's worker calls: renders the incident and queues it in
@@ -143,6 +154,7 @@ public:
     Result<void> incident_resolved(const IncidentNotice& notice) override;
 
 private:
+    const mitigation::ActiveBlocks* blocks() const;  // the bot's (Undo buttons)
     TelegramConfig m_config;
     std::unique_ptr<store::Session> m_session;
     TelegramBot* m_bot;
