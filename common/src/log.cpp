@@ -1,9 +1,10 @@
 #include "saslguard/common/log.hpp"
 
+#include "saslguard/common/clock.hpp"
+#include "saslguard/common/format.hpp"
+
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 
 namespace saslguard::log {
@@ -77,17 +78,7 @@ std::string quote(std::string_view v) {
 
 void write(Level lvl, std::string_view msg, std::initializer_list<Field> fields) {
     if (static_cast<int>(lvl) < g_level.load()) return;
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char ts[64];
-    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms));
+    const std::string ts = format::rfc3339_ms(wall_clock_ms());
     std::string line;
     line.reserve(128);
     line += "ts=";

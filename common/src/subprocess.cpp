@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <utility>
 
 extern char** environ;
 
@@ -61,6 +62,57 @@ std::string ProcessResult::describe() const {
     return s;
 }
 
+namespace {
+
+// The environment a child gets: the caller's, or a minimal one.
+std::vector<std::string> child_env(bool inherit, const std::vector<std::string>& extra) {
+    std::vector<std::string> env;
+    if (inherit) {
+        for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    } else {
+        const char* path = std::getenv("PATH");
+        env.emplace_back(std::string("PATH=") + (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
+        env.emplace_back("LANG=C");
+        env.emplace_back("LC_ALL=C");
+    }
+    for (const auto& e : extra) env.push_back(e);
+    return env;
+}
+
+// The one place that starts a process: posix_spawn(p) with `fa` (fd set-up),
+// in a new process group, with every signal unblocked and at its default (the
+// daemon blocks SIGTERM/SIGINT for its own sigwait and ignores SIGPIPE).
+// Returns the pid, or the errno-style error.
+Result<pid_t> spawn_child(const std::vector<std::string>& argv, posix_spawn_file_actions_t* fa,
+                          std::vector<std::string> env_store) {
+    if (argv.empty() || argv[0].empty()) return make_error("empty argv");
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);    // undo the daemon's blocked shutdown signals
+    posix_spawnattr_setsigdefault(&attr, &all);  // and any ignored dispositions
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    std::vector<char*> envp;
+    for (auto& e : env_store) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = (argv[0].find('/') == std::string::npos)
+                 ? posix_spawnp(&pid, args[0], fa, &attr, args.data(), envp.data())
+                 : posix_spawn(&pid, args[0], fa, &attr, args.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) return make_error(argv[0] + ": " + std::strerror(rc));
+    return pid;
+}
+
+}  // namespace
+
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
     ProcessResult r;
     if (argv.empty() || argv[0].empty()) {
@@ -78,47 +130,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     posix_spawn_file_actions_adddup2(&fa, in.fd[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err.fd[1], 2);
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);    // undo the daemon's blocked shutdown signals
-    posix_spawnattr_setsigdefault(&attr, &all);  // and any ignored dispositions
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
-    std::vector<std::string> env_store;
-    if (options.inherit_env) {
-        for (char** e = environ; e && *e; ++e) env_store.emplace_back(*e);
-    } else {
-        const char* path = std::getenv("PATH");
-        env_store.emplace_back(std::string("PATH=") +
-                               (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
-        env_store.emplace_back("LANG=C");
-        env_store.emplace_back("LC_ALL=C");
-    }
-    for (const auto& e : options.extra_env) env_store.push_back(e);
-    std::vector<char*> envp;
-    for (auto& e : env_store) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-
-    pid_t pid = -1;
-    int rc = (argv[0].find('/') == std::string::npos)
-                 ? posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data())
-                 : posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
+    auto spawned = spawn_child(argv, &fa, child_env(options.inherit_env, options.extra_env));
     posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-        r.error = argv[0] + ": " + std::strerror(rc);
+    if (!spawned) {
+        r.error = spawned.error().message;
         return r;
     }
+    const pid_t pid = *spawned;
     r.started = true;
     in.close_end(0);
     out.close_end(1);
@@ -188,6 +206,77 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     else if (WIFSIGNALED(status))
         r.term_signal = WTERMSIG(status);
     return r;
+}
+
+// ---- ChildProcess ---------------------------------------------------------
+
+Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                         const ChildOptions& options) {
+    Pipe out;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (options.output == ChildOptions::Output::Pipe) {
+        if (!out.open()) {
+            posix_spawn_file_actions_destroy(&fa);
+            return make_error(std::string("pipe: ") + std::strerror(errno));
+        }
+        posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
+    } else if (options.output == ChildOptions::Output::File) {
+        posix_spawn_file_actions_addopen(&fa, 1, options.output_path.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    auto pid = spawn_child(argv, &fa, child_env(options.inherit_env, options.extra_env));
+    posix_spawn_file_actions_destroy(&fa);
+    if (!pid) return pid.error();
+    out.close_end(1);
+    int fd = out.fd[0];
+    out.fd[0] = -1;  // now owned by the ChildProcess
+    return ChildProcess(*pid, fd);
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : m_pid(std::exchange(other.m_pid, -1)),
+      m_stdout(std::exchange(other.m_stdout, -1)),
+      m_status(other.m_status) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+    if (this != &other) {
+        stop();
+        m_pid = std::exchange(other.m_pid, -1);
+        m_stdout = std::exchange(other.m_stdout, -1);
+        m_status = other.m_status;
+    }
+    return *this;
+}
+
+ChildProcess::~ChildProcess() {
+    stop();
+}
+
+bool ChildProcess::running() {
+    if (m_pid <= 0) return false;
+    int status = 0;
+    pid_t r = ::waitpid(m_pid, &status, WNOHANG);
+    if (r == 0) return true;
+    if (r == m_pid) m_status = status;
+    m_pid = -1;
+    return false;
+}
+
+int ChildProcess::stop(int signal) {
+    if (m_stdout >= 0) {
+        ::close(m_stdout);
+        m_stdout = -1;
+    }
+    if (m_pid <= 0) return m_status;
+    ::kill(-m_pid, signal);  // the child's whole process group
+    int status = 0;
+    while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    m_pid = -1;
+    m_status = status;
+    return status;
 }
 
 }  // namespace saslguard

@@ -1,40 +1,18 @@
 #include "options.hpp"
 
-#include <charconv>
-#include <sstream>
-
 namespace saslguard::exporter {
 namespace {
 
-std::string parse_size(const std::string& v, std::size_t& out, std::size_t min_value = 1) {
-    std::size_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || p != v.data() + v.size() || n < min_value)
-        return "expected an integer >= " + std::to_string(min_value);
-    out = n;
-    return {};
-}
+using flags::parse_bool;
+using flags::parse_positive_duration;
 
-std::string parse_bool(const std::string& v, bool& out) {
-    if (v.empty() || v == "true" || v == "1") {
-        out = true;
-        return {};
-    }
-    if (v == "false" || v == "0") {
-        out = false;
-        return {};
-    }
-    return "expected true or false";
+std::string parse_size(const std::string& v, std::size_t& out, std::size_t min_value = 1) {
+    return flags::parse_count(v, out, min_value);
 }
 
 template <class Rep, class Period>
 std::string parse_dur(const std::string& v, std::chrono::duration<Rep, Period>& out) {
-    auto d = parse_duration(v);
-    if (!d) return d.error().message;
-    if (d->count() <= 0) return "expected a positive duration";
-    out = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(*d);
-    if (out.count() <= 0) return "duration too small";
-    return {};
+    return parse_positive_duration(v, out);
 }
 
 // A string flag that must not be empty.
@@ -57,10 +35,17 @@ std::string set_source(Options& o, const std::string& v) {
     return {};
 }
 
-}  // namespace
+// One row per flag: name, help, default shown, boolean?, and how the value applies.
+struct Row {
+    const char* name;
+    const char* help;
+    const char* default_text;
+    bool is_bool;
+    std::string (*apply)(Options&, const std::string& value);
+};
 
-const std::vector<Flag>& flag_table() {
-    static const std::vector<Flag> table = {
+const std::vector<Row>& rows() {
+    static const std::vector<Row> table = {
         {"web.listen-address", "address:port to serve /metrics on", "127.0.0.1:9754", false,
          set_nonempty<&Options::listen_address>},
         {"web.telemetry-path", "HTTP path of the metrics", "/metrics", false,
@@ -130,69 +115,29 @@ const std::vector<Flag>& flag_table() {
     return table;
 }
 
-Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
-    std::int64_t n = 0;
-    const char* b = text.data();
-    const char* e = b + text.size();
-    auto [p, ec] = std::from_chars(b, e, n);
-    if (ec != std::errc{} || n < 0) return make_error("invalid duration '" + text + "'");
-    std::string_view unit(p, static_cast<std::size_t>(e - p));
-    std::int64_t ms_per = 0;
-    if (unit.empty() || unit == "s")
-        ms_per = 1000;
-    else if (unit == "ms")
-        ms_per = 1;
-    else if (unit == "m")
-        ms_per = 60'000;
-    else if (unit == "h")
-        ms_per = 3'600'000;
-    else if (unit == "d")
-        ms_per = 86'400'000;
-    else
-        return make_error("invalid duration unit in '" + text + "' (ms, s, m, h, d)");
-    return std::chrono::milliseconds(n * ms_per);
+}  // namespace
+
+flags::FlagSet flag_set(Options& options) {
+    flags::FlagSet set;
+    for (const auto& r : rows())
+        set.add({r.name, r.help, r.default_text, r.is_bool, "VALUE",
+                 [&options, apply = r.apply](const std::string& v) { return apply(options, v); }});
+    return set;
 }
 
 std::string usage() {
-    std::ostringstream out;
-    out << "usage: saslguard-exporter [flags]\n\n";
-    for (const auto& f : flag_table()) {
-        out << "  --" << f.name << (f.is_bool ? "" : "=VALUE") << "\n      " << f.help;
-        if (!f.default_text.empty()) out << " (default " << f.default_text << ")";
-        out << "\n";
-    }
-    return out.str();
+    Options unused;
+    return "usage: saslguard-exporter [flags]\n\n" + flag_set(unused).usage();
 }
 
 Result<Options> parse_options(int argc, const char* const* argv, bool* help_requested) {
     Options options;
     if (help_requested) *help_requested = false;
-    const auto& table = flag_table();
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            if (help_requested) *help_requested = true;
-            return make_error(usage());
-        }
-        if (arg.rfind("--", 0) != 0) return make_error("unexpected argument '" + arg + "'");
-        std::string name = arg.substr(2);
-        std::string value;
-        bool has_value = false;
-        if (auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name.resize(eq);
-            has_value = true;
-        }
-        const Flag* flag = nullptr;
-        for (const auto& f : table)
-            if (f.name == name) flag = &f;
-        if (!flag) return make_error("unknown flag --" + name + " (see --help)");
-        if (!has_value && !flag->is_bool) {
-            if (i + 1 >= argc) return make_error("flag --" + name + " needs a value");
-            value = argv[++i];
-        }
-        if (std::string err = flag->apply(options, value); !err.empty())
-            return make_error("flag --" + name + "=" + value + ": " + err);
+    auto parsed = flag_set(options).parse(argc, argv);
+    if (!parsed) return parsed.error();
+    if (parsed->help) {
+        if (help_requested) *help_requested = true;
+        return make_error(usage());
     }
     return options;
 }

@@ -1,16 +1,19 @@
 #pragma once
 // Command-line options of saslguard-exporter. Every path and knob is a flag so the
 // real binary can run against fixtures. Flags are declared once, in a table
-// (options.cpp: flag_table), next to their default and help text: to add a flag,
+// (options.cpp: flag_set), next to their default and help text: to add a flag,
 // add a field here and one row to the table.
 //
-// Syntax: `--name=value` or `--name value`; boolean flags take no value
-// (`--log.from-start`), or `--name=true|false`. Durations: "250ms", "30s", "10m", "1h".
+// Syntax and value rules are common/flags.hpp's, shared with saslguard-receiver
+// and saslguardctl: `--name=value` or `--name value`; boolean flags take no value
+// (`--log.from-start`), or `--name=true|false`. Durations are common/duration.hpp's
+// (Prometheus's syntax): "250ms", "30s", "10m", "1h30m".
 #include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "saslguard/common/flags.hpp"
 #include "saslguard/common/result.hpp"
 
 namespace saslguard::exporter {
@@ -48,25 +51,13 @@ struct Options {
     std::size_t queue_top_senders = 20;
 };
 
-struct Flag {
-    std::string name;  // without the leading "--"
-    std::string help;
-    std::string default_text;
-    bool is_bool = false;
-    // Applies a value; returns an error message, or "" on success.
-    std::string (*apply)(Options&, const std::string& value) = nullptr;
-};
-
-// The table of every flag, in --help order.
-const std::vector<Flag>& flag_table();
+// The table of every flag, in --help order, bound to `options`.
+flags::FlagSet flag_set(Options& options);
 
 // Parses argv. `--help` yields an Error whose message is the usage text and sets
 // `help_requested`. Unknown flags and bad values are errors naming the flag.
 Result<Options> parse_options(int argc, const char* const* argv, bool* help_requested = nullptr);
 
 std::string usage();
-
-// "250ms" / "30s" / "10m" / "1h" / "2d"; a bare number is seconds.
-Result<std::chrono::milliseconds> parse_duration(const std::string& text);
 
 }  // namespace saslguard::exporter

@@ -5,41 +5,33 @@
 
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
-#include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
+#include "saslguard/receiver/mitigation/service.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/service.hpp"
 #include "saslguard/receiver/worker.hpp"
 
 namespace saslguard::receiver {
 
-ActionOutcome LogExecutor::execute(const ActionRequest& request) {
-    ActionOutcome out;
-    out.ok = false;
-    out.summary = "not executed: no mitigation executor is wired (would " +
-                  std::string(to_string(request.kind)) + " " + request.username + ")";
-    out.error = "no executor";
-    log::info("action not executed (log executor)",
-              {{"kind", std::string(to_string(request.kind))},
-               {"user", request.username},
-               {"incident", std::to_string(request.incident_id)}});
-    return out;
-}
-
 struct App::Impl {
     Config config;
-    std::shared_ptr<ActionExecutor> executor = std::make_shared<LogExecutor>();
+    std::shared_ptr<ActionExecutor> executor;  // set_executor(), else the mitigation service
+    std::shared_ptr<mitigation::MitigationService> mitigation;  // when App built the executor
+    std::unique_ptr<mitigation::ActiveBlocks> blocks;           // what is in force
     std::shared_ptr<FanoutNotifier> notifier = std::make_shared<FanoutNotifier>();
     ReceiverMetrics metrics;
-    std::shared_ptr<HttpClient> http = std::make_shared<HttpClient>();  // worker thread only
+    std::unique_ptr<store::StateStore> state;
     std::unique_ptr<Resolver> resolver;
     std::unique_ptr<Intake> intake;
     std::unique_ptr<Worker> worker;
     std::unique_ptr<HttpServer> server;
-    std::unique_ptr<Database> metrics_db;                 // read side for /metrics gauges
+    std::unique_ptr<store::Session> metrics_session;      // read side for /metrics gauges
     std::unique_ptr<telegram::TelegramService> telegram;  // when telegram.enabled
     std::mutex metrics_mu;
     int port = 0;
@@ -47,27 +39,21 @@ struct App::Impl {
     // Gauges that are facts of the store, read when /metrics is scraped.
     void refresh_gauges() {
         std::lock_guard lock(metrics_mu);
-        if (!metrics_db) return;
-        if (auto n = metrics_db->query_int64("SELECT count(*) FROM alerts WHERE state != 'done'");
-            n && *n)
-            metrics.set_backlog(static_cast<double>(**n));
-        if (auto n =
-                metrics_db->query_int64("SELECT count(*) FROM incidents WHERE status = 'open'");
-            n && *n)
-            metrics.set_incidents_open(static_cast<double>(**n));
-        // The mitigation layer's blocks table (migration 3): rows are blocks in force.
-        if (metrics_db->table_exists("blocks")) {
-            auto st = metrics_db->prepare("SELECT kind, count(*) FROM blocks GROUP BY kind");
-            if (!st) return;
-            std::map<std::string, double> counts = {
-                {"login", 0}, {"ip", 0}, {"account", 0}, {"hold", 0}};
-            while (true) {
-                auto r = st->step();
-                if (!r || !*r) break;
-                counts[st->column_text(0)] = static_cast<double>(st->column_int64(1));
-            }
+        if (!metrics_session) return;
+        if (auto n = metrics_session->alerts().count_unfinished())
+            metrics.set_backlog(static_cast<double>(*n));
+        if (auto n = metrics_session->alerts().count_open_incidents())
+            metrics.set_incidents_open(static_cast<double>(*n));
+        if (blocks) {
+            std::map<std::string, double> counts;
+            for (auto kind : mitigation::catalog().block_kinds()) counts[std::string(kind)] = 0;
+            for (const auto& b : blocks->snapshot()) counts[b.kind] += 1;
             for (const auto& [kind, n] : counts) metrics.set_active_blocks(kind, n);
         }
+    }
+
+    Result<std::unique_ptr<store::Session>> session(store::Durability d, bool deferred) {
+        return state->session({d, deferred});
     }
 };
 
@@ -99,45 +85,57 @@ int App::port() const {
 Result<void> App::start() {
     auto& s = *m_impl;
     const Config& c = s.config;
-    // Durability (docs/receiver.md): the intake commits with synchronous=FULL,
-    // so a 200 means the alert is on disk. The worker's own steps use NORMAL:
-    // safe against any process crash (SIGKILL), and made durable by the next
-    // intake commit's fsync of the same WAL; only a power loss right after a
-    // step could roll it back.
-    DatabaseOptions full;
-    DatabaseOptions normal;
-    normal.synchronous = "NORMAL";
-    auto intake_db = Database::open(c.state_path, full);  // migrates
-    if (!intake_db) return intake_db.error();
-    auto worker_db = Database::open(c.state_path, normal);
-    if (!worker_db) return worker_db.error();
-    auto read_db = Database::open(c.state_path, normal);
-    if (!read_db) return read_db.error();
-    // Checkpoints copy the WAL into the database file and fsync it; run inside
-    // a webhook's commit they put hundreds of ms on its latency. The committing
-    // connections never checkpoint; the worker does, outside the write lock.
-    (void)(*intake_db)->exec("PRAGMA wal_autocheckpoint=0");
-    (void)(*worker_db)->exec("PRAGMA wal_autocheckpoint=0");
-    auto write_lock = std::make_shared<std::mutex>();
-    (*intake_db)->set_write_lock(write_lock);
-    (*worker_db)->set_write_lock(write_lock);
-    s.metrics_db = std::move(*read_db);
+    auto opened = store::StateStore::open(c.state_path);  // migrates, once
+    if (!opened) return opened.error();
+    s.state = std::move(*opened);
+    // Durability (docs/receiver.md): the intake commits with Full, so a 200
+    // means the alert is on disk. The worker's own steps use Normal: safe
+    // against any process crash (SIGKILL), and made durable by the next intake
+    // commit of the same WAL; only a power loss right after a step could roll it
+    // back. Neither runs WAL checkpoints inside a commit; the worker does, outside.
+    auto intake_session = s.session(store::Durability::Full, true);
+    if (!intake_session) return intake_session.error();
+    auto worker_session = s.session(store::Durability::Normal, true);
+    if (!worker_session) return worker_session.error();
+    auto read_session = s.session(store::Durability::Normal, false);
+    if (!read_session) return read_session.error();
+    s.metrics_session = std::move(*read_session);
+
+    // What is in force: loaded now, told of every change the executor makes,
+    // and re-read every 2 s for changes by another process (saslguardctl).
+    auto blocks_session = s.session(store::Durability::Normal, false);
+    if (!blocks_session) return blocks_session.error();
+    s.blocks = std::make_unique<mitigation::ActiveBlocks>(std::move(*blocks_session));
+    if (auto r = s.blocks->refresh(); !r) return r.error();
+
+    if (!s.executor) {
+        auto m = mitigation::MitigationService::open(*s.state, c.mitigation,
+                                                     c.policy.allow_auto_delete, s.blocks.get());
+        if (!m) return m.error();
+        s.mitigation = *m;
+        s.executor = s.mitigation;
+        for (const auto& [name, where] : s.mitigation->describe())
+            log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
+    }
+
+    s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
+                                            prom::fetch_with(std::make_shared<HttpClient>()));
+    s.worker = std::make_unique<Worker>(std::move(*worker_session), c, *s.resolver, *s.executor,
+                                        *s.notifier, &s.metrics);
+    // Before anything can act again: what a crash left running is interrupted, never re-run.
+    if (auto r = s.worker->recover(); !r)
+        log::error("worker recovery failed", {{"error", r.error().message}});
 
     // The Telegram bot runs its own threads; the worker only queues rows for it.
     if (c.telegram.enabled) {
-        auto tg = telegram::TelegramService::start(c, *s.executor);
+        auto tg = telegram::TelegramService::start(c, *s.state, *s.executor, *s.blocks);
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
         s.metrics.add_text_source([t = s.telegram.get()] { return t->metrics(); });
     }
 
-    auto http = s.http;
-    s.resolver = std::make_unique<Resolver>(
-        c.prometheus, c.policy, [http](const HttpRequest& r) { return http->perform(r); });
-    s.worker = std::make_unique<Worker>(std::move(*worker_db), c, *s.resolver, *s.executor,
-                                        *s.notifier, &s.metrics);
-    s.intake = std::make_unique<Intake>(std::move(*intake_db));
+    s.intake = std::make_unique<Intake>(std::move(*intake_session));
     Worker* worker = s.worker.get();
     s.intake->set_on_commit([worker] { worker->wake(); });
 
@@ -156,6 +154,8 @@ Result<void> App::start() {
     }
     s.port = *port;
     s.worker->start();
+    if (s.mitigation) s.mitigation->start_expiry();
+    s.blocks->watch();
     log::info("receiver listening", {{"address", c.listen_host() + ":" + std::to_string(s.port)},
                                      {"state", c.state_path}});
     return {};
@@ -170,6 +170,8 @@ void App::stop() {
     s.intake.reset();
     s.worker.reset();
     if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
+    if (s.mitigation) s.mitigation->stop();
+    s.blocks.reset();  // stops its watch
 }
 
 }  // namespace saslguard::receiver

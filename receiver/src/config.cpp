@@ -5,70 +5,15 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
-#include <set>
 
+#include "saslguard/common/duration.hpp"
 #include "saslguard/common/files.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver {
-
-std::string_view to_string(Mode mode) {
-    switch (mode) {
-        case Mode::Notify:
-            return "notify";
-        case Mode::Confirm:
-            return "confirm";
-        case Mode::Auto:
-            return "auto";
-    }
-    return "notify";
-}
-
-std::optional<Mode> mode_from_string(std::string_view name) {
-    if (name == "notify") return Mode::Notify;
-    if (name == "confirm") return Mode::Confirm;
-    if (name == "auto") return Mode::Auto;
-    return std::nullopt;
-}
-
-std::string_view to_string(SaslBackend backend) {
-    switch (backend) {
-        case SaslBackend::Sasldb:
-            return "sasldb";
-        case SaslBackend::SaslauthdShadow:
-            return "saslauthd_shadow";
-        case SaslBackend::Command:
-            return "command";
-        case SaslBackend::None:
-            return "none";
-    }
-    return "none";
-}
-
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-    if (text.empty()) return std::nullopt;
-    std::size_t i = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == 0 || i > 12) return std::nullopt;
-    long long n = 0;
-    std::from_chars(text.data(), text.data() + i, n);
-    std::string_view unit = text.substr(i);
-    long long ms_per = 0;
-    if (unit == "ms")
-        ms_per = 1;
-    else if (unit == "s")
-        ms_per = 1000;
-    else if (unit == "m")
-        ms_per = 60'000;
-    else if (unit == "h")
-        ms_per = 3'600'000;
-    else if (unit == "d")
-        ms_per = 86'400'000;
-    else
-        return std::nullopt;
-    return std::chrono::milliseconds(n * ms_per);
-}
 
 std::string Config::listen_host() const {
     auto colon = listen_address.rfind(':');
@@ -162,8 +107,9 @@ public:
             ok = ec == std::errc() && p == s.data() + s.size();
         }
         if (!ok || v < min || v > max)
-            return fail(n, qualify(ctx, key) + ": expected a number in [" + fmt(min) + ", " +
-                               fmt(max) + "], got '" + (n.IsScalar() ? n.Scalar() : "?") + "'");
+            return fail(n, qualify(ctx, key) + ": expected a number in [" + format::shortest(min) +
+                               ", " + format::shortest(max) + "], got '" +
+                               (n.IsScalar() ? n.Scalar() : "?") + "'");
         out = v;
     }
 
@@ -172,7 +118,8 @@ public:
                   bool allow_zero = false) {
         YAML::Node n = parent[key];
         if (!n.IsDefined() || n.IsNull()) return;
-        auto d = n.IsScalar() ? parse_duration(n.Scalar()) : std::nullopt;
+        auto d = n.IsScalar() ? parse_duration(n.Scalar())
+                              : Result<std::chrono::milliseconds>(make_error("not a scalar"));
         if (!d)
             return fail(n, qualify(ctx, key) + ": expected a duration like 30s, 5m, 1h, got '" +
                                (n.IsScalar() ? n.Scalar() : "?") + "'");
@@ -253,12 +200,6 @@ public:
 private:
     static std::string qualify(const std::string& ctx, std::string_view key) {
         return ctx.empty() ? std::string(key) : ctx + "." + std::string(key);
-    }
-    static std::string fmt(double v) {
-        std::string s = std::to_string(v);
-        while (s.size() > 1 && s.back() == '0') s.pop_back();
-        if (!s.empty() && s.back() == '.') s.pop_back();
-        return s;
     }
     static std::optional<long long> parse_int(const YAML::Node& n) {
         if (!n.IsScalar()) return std::nullopt;
@@ -349,32 +290,33 @@ private:
             std::vector<std::string> names;
             strings(n, ctx, "auto_actions", names);
             p.auto_actions.clear();
-            static const std::set<ActionKind> kApply = {
-                ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
-                ActionKind::LockAccount, ActionKind::BlockIps};
+            // The kinds that apply a mitigation, as the catalog lists them.
+            const auto& catalog = mitigation::catalog();
             for (const auto& name : names) {
                 auto kind = action_kind_from_string(name);
-                if (!kind || !kApply.count(*kind)) {
-                    fail(acts, "policy.auto_actions: '" + name +
-                                   "' is not one of block_login, hold_mail, delete_mail, "
-                                   "lock_account, block_ips");
+                const auto* action = kind ? catalog.find(*kind) : nullptr;
+                if (!action || !action->forward) {
+                    fail(acts, "policy.auto_actions: '" + name + "' is not one of " +
+                                   mitigation::kinds_text(catalog.forward_kinds()));
                     continue;
                 }
                 p.auto_actions.push_back(*kind);
             }
         }
-        for (auto k : p.auto_actions)
-            if (k == ActionKind::DeleteMail && !p.allow_auto_delete)
-                fail(acts, "policy.auto_actions: delete_mail needs policy.allow_auto_delete: true");
+        for (auto k : p.auto_actions) {
+            const auto* action = mitigation::catalog().find(k);
+            if (action && action->automatic == mitigation::Automatic::OptIn && !p.allow_auto_delete)
+                fail(acts, "policy.auto_actions: " + std::string(to_string(k)) +
+                               " needs policy.allow_auto_delete: true");
+        }
     }
 
-    void load_mitigation(const YAML::Node& n, MitigationConfig& m) {
+    void load_mitigation(const YAML::Node& n, mitigation::MitigationSettings& m) {
         const std::string ctx = "mitigation";
         if (!mapping(n, ctx,
                      {"dry_run", "postfix_config_dir", "sasl_access_map", "client_access_map",
-                      "map_type", "showq_path", "mail_log", "sasl_backend", "sasldb_path",
-                      "lock_command", "unlock_command", "max_block_ips", "command_timeout",
-                      "postfix_bin_dir"}))
+                      "map_type", "showq_path", "sasl_backend", "sasldb_path", "lock_command",
+                      "unlock_command", "max_block_ips", "command_timeout", "postfix_bin_dir"}))
             return;
         boolean(n, ctx, "dry_run", m.dry_run);
         str(n, ctx, "postfix_config_dir", m.postfix_config_dir);
@@ -382,17 +324,10 @@ private:
         str(n, ctx, "client_access_map", m.client_access_map);
         str(n, ctx, "map_type", m.map_type);
         str(n, ctx, "showq_path", m.showq_path);
-        str(n, ctx, "mail_log", m.mail_log);
         std::string backend(to_string(m.sasl_backend));
         str(n, ctx, "sasl_backend", backend);
-        if (backend == "sasldb")
-            m.sasl_backend = SaslBackend::Sasldb;
-        else if (backend == "saslauthd_shadow")
-            m.sasl_backend = SaslBackend::SaslauthdShadow;
-        else if (backend == "command")
-            m.sasl_backend = SaslBackend::Command;
-        else if (backend == "none")
-            m.sasl_backend = SaslBackend::None;
+        if (auto k = mitigation::sasl_backend_from_string(backend))
+            m.sasl_backend = *k;
         else
             fail(n["sasl_backend"],
                  "mitigation.sasl_backend: expected sasldb, saslauthd_shadow, command or none, got "
@@ -404,15 +339,9 @@ private:
         integer(n, ctx, "max_block_ips", m.max_block_ips, 1, 100000);
         duration(n, ctx, "command_timeout", m.command_timeout);
         str(n, ctx, "postfix_bin_dir", m.postfix_bin_dir);
-        static const std::set<std::string> kMapTypes = {"hash", "btree", "lmdb", "cdb", "texthash"};
-        if (!kMapTypes.count(m.map_type))
-            fail(n["map_type"],
-                 "mitigation.map_type: expected hash, btree, lmdb, cdb or texthash, got '" +
-                     m.map_type + "'");
-        if (m.sasl_backend == SaslBackend::Command &&
-            (m.lock_command.empty() || m.unlock_command.empty()))
-            fail(n["sasl_backend"],
-                 "mitigation.sasl_backend: command needs lock_command and unlock_command");
+        // The section's own rules, shared with Mitigator::create (settings.hpp).
+        if (auto e = mitigation::validate(m))
+            fail(n[e->key].IsDefined() ? n[e->key] : n, "mitigation." + e->key + ": " + e->message);
     }
 
     void load_telegram(const YAML::Node& n, TelegramConfig& t) {

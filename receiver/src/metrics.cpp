@@ -9,15 +9,14 @@
 #include <map>
 #include <mutex>
 
+#include "saslguard/receiver/mitigation/catalog.hpp"
+
 namespace saslguard::receiver {
 
 namespace {
 constexpr std::string_view kWebhookResults[] = {
     "accepted", "invalid", "unauthorized", "too_large", "method_not_allowed", "error"};
-constexpr std::string_view kActionKinds[] = {"block_login", "hold_mail", "delete_mail",
-                                             "lock_account", "block_ips"};
 constexpr std::string_view kActionResults[] = {"ok", "failed", "interrupted"};
-constexpr std::string_view kBlockKinds[] = {"login", "ip", "account", "hold"};
 }  // namespace
 
 struct ReceiverMetrics::Impl {
@@ -81,10 +80,13 @@ struct ReceiverMetrics::Impl {
     Impl() {
         for (auto r : kWebhookResults)
             webhook_by_result[std::string(r)] = &webhooks.Add({{"result", std::string(r)}});
-        for (auto k : kActionKinds)
+        // Known label values start at zero: the kinds the policy can run, the
+        // blocks they put in force (both from the mitigation catalog).
+        const auto& catalog = mitigation::catalog();
+        for (auto k : catalog.forward_kinds())
             for (auto r : kActionResults)
-                actions.Add({{"kind", std::string(k)}, {"result", std::string(r)}});
-        for (auto k : kBlockKinds) blocks.Add({{"kind", std::string(k)}});
+                actions.Add({{"kind", std::string(k.name())}, {"result", std::string(r)}});
+        for (auto k : catalog.block_kinds()) blocks.Add({{"kind", std::string(k)}});
     }
 };
 

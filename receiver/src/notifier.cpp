@@ -1,19 +1,13 @@
 #include "saslguard/receiver/notifier.hpp"
 
-#include <sstream>
-
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 
 namespace saslguard::receiver {
 namespace {
 
 std::string format_number(std::optional<double> v, int decimals = 0) {
-    if (!v) return "unknown";
-    std::ostringstream os;
-    os.setf(std::ios::fixed);
-    os.precision(decimals);
-    os << *v;
-    return os.str();
+    return v ? format::fixed(*v, decimals) : "unknown";
 }
 
 std::string outcomes_line(const std::vector<ActionResult>& results, bool& any_failed) {

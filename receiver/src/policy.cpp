@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver {
 namespace {
@@ -121,7 +122,9 @@ std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence
         r.actor = "auto";
         r.reason = decision.reason;
         r.dry_run = config.mitigation.dry_run;
-        if (config.policy.action_expiry.count() > 0 && inverse(kind))
+        // Only what can be undone expires (the catalog says which kinds can).
+        const auto* action = mitigation::catalog().find(kind);
+        if (config.policy.action_expiry.count() > 0 && action && action->undo)
             r.expires_after = config.policy.action_expiry;
         out.push_back(std::move(r));
     }

@@ -1,134 +1,20 @@
 #include "saslguard/receiver/resolver.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <optional>
-#include <sstream>
 
+#include "saslguard/common/duration.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 
 namespace saslguard::receiver {
-
-// ---- text format -------------------------------------------------------------
-
-namespace {
-
-std::optional<double> parse_double(std::string_view s) {
-    if (s == "NaN") return std::nan("");
-    if (s == "+Inf" || s == "Inf") return HUGE_VAL;
-    if (s == "-Inf") return -HUGE_VAL;
-    double v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-bool is_name_char(char c, bool first) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-           (!first && c >= '0' && c <= '9');
-}
-
-// One line: name{label="value",…} value [timestamp]
-std::optional<Sample> parse_sample(std::string_view line) {
-    Sample s;
-    std::size_t i = 0;
-    while (i < line.size() && is_name_char(line[i], i == 0)) ++i;
-    if (i == 0) return std::nullopt;
-    s.name = std::string(line.substr(0, i));
-    if (i < line.size() && line[i] == '{') {
-        ++i;
-        for (;;) {
-            while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
-            if (i < line.size() && line[i] == '}') {
-                ++i;
-                break;
-            }
-            std::size_t start = i;
-            while (i < line.size() && is_name_char(line[i], i == start)) ++i;
-            if (i == start || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"')
-                return std::nullopt;
-            std::string key(line.substr(start, i - start));
-            i += 2;
-            std::string value;
-            for (;;) {
-                if (i >= line.size()) return std::nullopt;
-                char c = line[i++];
-                if (c == '"') break;
-                if (c == '\\') {
-                    if (i >= line.size()) return std::nullopt;
-                    char e = line[i++];
-                    value += e == 'n' ? '\n' : e;
-                } else {
-                    value += c;
-                }
-            }
-            s.labels.emplace(std::move(key), std::move(value));
-        }
-    }
-    while (i < line.size() && line[i] == ' ') ++i;
-    std::size_t end = line.find(' ', i);
-    auto v = parse_double(
-        line.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
-    if (!v) return std::nullopt;
-    s.value = *v;
-    return s;
-}
-
-}  // namespace
-
-std::vector<Sample> parse_metrics_text(std::string_view text, std::size_t* malformed) {
-    std::vector<Sample> out;
-    std::size_t bad = 0;
-    while (!text.empty()) {
-        std::size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-            line.remove_prefix(1);
-        if (line.empty() || line.front() == '#') continue;
-        if (auto s = parse_sample(line))
-            out.push_back(std::move(*s));
-        else
-            ++bad;
-    }
-    if (malformed) *malformed = bad;
-    return out;
-}
-
-std::string promql_quote(std::string_view value) {
-    std::string out = "\"";
-    for (char c : value) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-
-std::string promql_duration(std::chrono::seconds d) {
-    auto s = d.count();
-    if (s > 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
-    if (s > 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
-    return std::to_string(s) + "s";
-}
 
 // ---- sources -----------------------------------------------------------------
 
 namespace {
 
-std::string fmt(double v, int decimals = 0) {
-    std::ostringstream os;
-    os.setf(std::ios::fixed);
-    os.precision(decimals);
-    os << v;
-    return os.str();
+std::string fmt(double v) {
+    return format::fixed(v, 0);
 }
 
 // What naming needs, from either source.
@@ -167,32 +53,31 @@ void set_deliveries(UserEvidence& u, const std::map<std::string, double>& by_sta
 
 class PrometheusSource final : public Source {
 public:
-    PrometheusSource(const PrometheusConfig& cfg, HttpFetch& fetch, const std::string& instance,
-                     std::vector<std::string>& notes)
-        : m_cfg(cfg),
-          m_fetch(fetch),
+    PrometheusSource(const PrometheusConfig& cfg, const prom::Fetch& fetch,
+                     const std::string& instance, std::vector<std::string>& notes)
+        : m_client({cfg.url, cfg.timeout, cfg.bearer_token}, fetch),
           m_notes(notes),
-          m_range("[" + promql_duration(cfg.window) + "]") {
-        if (!instance.empty()) m_selector = "instance=" + promql_quote(instance);
+          m_range("[" + format_duration(cfg.window) + "]") {
+        if (!instance.empty()) m_selector = "instance=" + prom::quote(instance);
     }
 
     Result<Overview> overview() override {
         Overview o;
-        auto top =
-            query("topk(5, sum by (sasl_username) (increase(postfix_sasl_user_messages_total" +
-                  sel() + m_range + ")))");
+        auto top = m_client.query(
+            "topk(5, sum by (sasl_username) (increase(postfix_sasl_user_messages_total" + sel() +
+            m_range + ")))");
         if (!top) return top.error();  // Prometheus did not answer: the caller falls back
-        for (const auto& [labels, v] : *top)
-            if (auto it = labels.find("sasl_username"); it != labels.end() && v > 0)
-                o.users.emplace_back(it->second, v);
+        for (const auto& s : *top)
+            if (auto it = s.labels.find("sasl_username"); it != s.labels.end() && s.value > 0)
+                o.users.emplace_back(it->second, s.value);
         std::sort(o.users.begin(), o.users.end(),
                   [](auto& a, auto& b) { return a.second > b.second; });
         o.total = scalar("sum(increase(postfix_sasl_user_messages_total" + sel() + m_range + "))");
-        if (auto senders =
-                query("topk(5, sum by (sender) (postfix_queue_sender_messages" + sel() + "))")) {
-            for (const auto& [labels, v] : *senders)
-                if (auto it = labels.find("sender"); it != labels.end() && v > 0)
-                    o.senders.push_back({it->second, v});
+        if (auto senders = m_client.query("topk(5, sum by (sender) (postfix_queue_sender_messages" +
+                                          sel() + "))")) {
+            for (const auto& s : *senders)
+                if (auto it = s.labels.find("sender"); it != s.labels.end() && s.value > 0)
+                    o.senders.push_back({it->second, s.value});
             std::sort(o.senders.begin(), o.senders.end(),
                       [](auto& a, auto& b) { return a.messages > b.messages; });
         } else {
@@ -203,75 +88,39 @@ public:
     }
 
     void details(UserEvidence& u) override {
-        const std::string user_sel = sel("sasl_username=" + promql_quote(u.username));
+        const std::string user_sel = sel("sasl_username=" + prom::quote(u.username));
         if (!u.messages)
             u.messages =
                 scalar("sum(increase(postfix_sasl_user_messages_total" + user_sel + m_range + "))");
         u.distinct_ips = scalar("max(postfix_sasl_user_client_ips" + user_sel + ")");
-        if (auto d = query("sum by (status) (increase(postfix_sasl_user_deliveries_total" +
-                           user_sel + m_range + "))")) {
+        if (auto d = m_client.query("sum by (status) (increase(postfix_sasl_user_deliveries_total" +
+                                    user_sel + m_range + "))")) {
             std::map<std::string, double> by_status;
-            for (const auto& [labels, v] : *d)
-                if (auto it = labels.find("status"); it != labels.end()) by_status[it->second] += v;
+            for (const auto& s : *d)
+                if (auto it = s.labels.find("status"); it != s.labels.end())
+                    by_status[it->second] += s.value;
             set_deliveries(u, by_status);
         }
     }
 
 private:
-    using Vector = std::vector<std::pair<std::map<std::string, std::string>, double>>;
-
     std::string sel(const std::string& extra = "") const {
         std::string inner = m_selector;
         if (!extra.empty()) inner += (inner.empty() ? "" : ",") + extra;
         return inner.empty() ? "" : "{" + inner + "}";
     }
 
+    // A failed query becomes a note; no series is unknown, not zero.
     std::optional<double> scalar(const std::string& promql) {
-        auto r = query(promql);
+        auto r = m_client.scalar(promql);
         if (!r) {
             m_notes.push_back("query failed: " + r.error().message);
             return std::nullopt;
         }
-        if (r->empty()) return std::nullopt;  // no series: unknown, not zero
-        return r->front().second;
+        return *r;
     }
 
-    Result<Vector> query(const std::string& promql) {
-        HttpRequest req;
-        req.url = m_cfg.url + "/api/v1/query?query=" + HttpClient::url_encode(promql);
-        req.timeout = m_cfg.timeout;
-        req.bearer_token = m_cfg.bearer_token;
-        HttpResponse res = m_fetch(req);
-        if (!res.transport_ok())
-            return make_error("Prometheus " + m_cfg.url + " unreachable: " + res.error);
-        if (!res.ok())
-            return make_error("Prometheus answered HTTP " + std::to_string(res.status) + ": " +
-                              res.body.substr(0, 200));
-        auto doc = nlohmann::json::parse(res.body, nullptr, false);
-        if (doc.is_discarded() || !doc.is_object() || doc.value("status", "") != "success")
-            return make_error("Prometheus answer not understood");
-        const auto& data = doc["data"];
-        if (!data.is_object() || data.value("resultType", "") != "vector" ||
-            !data["result"].is_array())
-            return make_error("Prometheus answer is not an instant vector");
-        Vector out;
-        for (const auto& item : data["result"]) {
-            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 ||
-                !item["value"][1].is_string())
-                continue;
-            auto v = parse_double(item["value"][1].get<std::string>());
-            if (!v || std::isnan(*v)) continue;
-            std::map<std::string, std::string> labels;
-            if (item["metric"].is_object())
-                for (const auto& [k, lv] : item["metric"].items())
-                    if (lv.is_string()) labels[k] = lv.get<std::string>();
-            out.emplace_back(std::move(labels), *v);
-        }
-        return out;
-    }
-
-    const PrometheusConfig& m_cfg;
-    HttpFetch& m_fetch;
+    prom::Client m_client;
     std::vector<std::string>& m_notes;
     std::string m_range;
     std::string m_selector;
@@ -279,19 +128,16 @@ private:
 
 class ExporterSource final : public Source {
 public:
-    ExporterSource(const PrometheusConfig& cfg, HttpFetch& fetch) : m_cfg(cfg), m_fetch(fetch) {}
+    ExporterSource(const PrometheusConfig& cfg, const prom::Fetch& fetch)
+        : m_cfg(cfg), m_client({cfg.url, cfg.timeout, ""}, fetch) {}
 
     Result<Overview> overview() override {
         if (m_cfg.exporter_url.empty()) return make_error("no exporter_url configured");
-        HttpRequest req;
-        req.url = m_cfg.exporter_url;
-        req.timeout = m_cfg.timeout;
-        HttpResponse res = m_fetch(req);
-        if (!res.ok())
-            return make_error(
-                "exporter " + m_cfg.exporter_url + " did not answer: " +
-                (res.transport_ok() ? "HTTP " + std::to_string(res.status) : res.error));
-        m_samples = parse_metrics_text(res.body);
+        auto scraped = m_client.scrape(m_cfg.exporter_url);
+        if (!scraped)
+            return make_error("exporter " + m_cfg.exporter_url +
+                              " did not answer: " + scraped.error().message);
+        m_samples = std::move(*scraped);
         Overview o;
         std::map<std::string, double> users;
         std::map<std::string, double> senders;
@@ -344,13 +190,13 @@ public:
     }
 
 private:
-    static std::string label(const Sample& s, const char* name) {
+    static std::string label(const prom::Sample& s, const char* name) {
         auto it = s.labels.find(name);
         return it == s.labels.end() ? std::string() : it->second;
     }
     const PrometheusConfig& m_cfg;
-    HttpFetch& m_fetch;
-    std::vector<Sample> m_samples;
+    prom::Client m_client;
+    std::vector<prom::Sample> m_samples;
 };
 
 }  // namespace
@@ -361,7 +207,7 @@ Resolver::Resolver(PrometheusConfig prometheus, PolicyConfig policy, HttpFetch f
 Evidence Resolver::resolve(const Alert& alert) {
     Evidence ev;
     ev.instance = alert.label("instance");
-    ev.window = promql_duration(m_prometheus.window);
+    ev.window = format_duration(m_prometheus.window);
     const std::string label_user = alert.label("sasl_username");
 
     PrometheusSource prometheus(m_prometheus, m_fetch, ev.instance, ev.notes);

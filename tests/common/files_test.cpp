@@ -5,19 +5,13 @@
 #include <cstdlib>
 
 #include "saslguard/common/files.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 
-namespace {
-std::string temp_dir() {
-    char tmpl[] = "/tmp/saslguard-files-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    return tmpl;
-}
-}  // namespace
-
 TEST_CASE("write_atomic replaces a file whole and read_all reads it back") {
-    auto dir = temp_dir();
+    saslguard::test::TempDir tmp;
+    const std::string dir = tmp.root();
     auto path = dir + "/map";
     REQUIRE(files::write_atomic(path, "one\n").ok());
     REQUIRE(files::write_atomic(path, "two\n", 0600).ok());
@@ -37,7 +31,8 @@ TEST_CASE("write_atomic into a missing directory fails and says where") {
 }
 
 TEST_CASE("read_secret takes the first line trimmed and refuses an empty secret") {
-    auto dir = temp_dir();
+    saslguard::test::TempDir tmp;
+    const std::string dir = tmp.root();
     REQUIRE(files::write_atomic(dir + "/tok", "  s3cret-token \r\nsecond line\n").ok());
     auto s = files::read_secret(dir + "/tok");
     REQUIRE(s.ok());
@@ -48,7 +43,8 @@ TEST_CASE("read_secret takes the first line trimmed and refuses an empty secret"
 }
 
 TEST_CASE("read_all refuses a file larger than its limit") {
-    auto dir = temp_dir();
+    saslguard::test::TempDir tmp;
+    const std::string dir = tmp.root();
     REQUIRE(files::write_atomic(dir + "/big", std::string(5000, 'x')).ok());
     CHECK_FALSE(files::read_all(dir + "/big", 4000).ok());
 }

@@ -1,6 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+
 #include "saslguard/common/subprocess.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 
@@ -53,4 +60,31 @@ TEST_CASE("output beyond the cap is dropped and flagged") {
     auto r = run_process({"head", "-c", "100000", "/dev/zero"}, o);
     CHECK(r.out.size() == 1000);
     CHECK(r.output_truncated);
+}
+
+TEST_CASE("a long-running child's output is read from a pipe and stop() ends its process group") {
+    auto child = ChildProcess::spawn({"sh", "-c", "echo ready; sleep 30 & wait"},
+                                     {ChildOptions::Output::Pipe, "", true, {}});
+    REQUIRE(child.ok());
+    char buf[16] = {};
+    auto n = ::read(child->stdout_fd(), buf, sizeof buf - 1);
+    CHECK(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == "ready\n");
+    CHECK(child->running());
+    int status = child->stop();
+    CHECK(WIFSIGNALED(status));
+    CHECK_FALSE(child->running());
+}
+
+TEST_CASE("a child's output can go to a file, and a missing program is an error") {
+    saslguard::test::TempDir dir;
+    {
+        auto child = ChildProcess::spawn({"sh", "-c", "echo to-file; echo err >&2"},
+                                         {ChildOptions::Output::File, dir.path("log"), true, {}});
+        REQUIRE(child.ok());
+        CHECK(saslguard::test::wait_until([&] { return !child->running(); }));
+    }
+    std::ifstream in(dir.path("log"));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK(text == "to-file\nerr\n");
+    CHECK_FALSE(ChildProcess::spawn({"/nonexistent/saslguard-no-such-program"}).ok());
 }

@@ -77,7 +77,6 @@ mitigation:
   sasl_access_map: $PF_SASL_ACCESS
   client_access_map: $PF_CLIENT_ACCESS
   showq_path: $PF_SHOWQ
-  mail_log: $PF_LOG
   sasldb_path: $PF_SASLDB
 telegram:
   enabled: false

@@ -77,7 +77,7 @@ c["prometheus"]["exporter_url"] = "http://127.0.0.1:$STACK_EXP_PORT/metrics"
 c["mitigation"].update({
     "postfix_config_dir": "$PF_ETC", "sasl_access_map": "$PF_SASL_ACCESS",
     "client_access_map": "$PF_CLIENT_ACCESS", "showq_path": "$PF_SHOWQ",
-    "mail_log": "$PF_LOG", "sasldb_path": "$PF_SASLDB",
+    "sasldb_path": "$PF_SASLDB",
     "postfix_bin_dir": "$(dirname "$(command -v postsuper)")"})
 c["telegram"].update({
     "enabled": True, "api_url": "$TG_URL",

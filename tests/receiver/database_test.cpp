@@ -1,11 +1,21 @@
 #include <catch2/catch.hpp>
 
 #include "receiver_test_util.hpp"
-#include "saslguard/receiver/database.hpp"
-#include "saslguard/receiver/migrations.hpp"
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/migrations.hpp"
 
 using namespace saslguard::receiver;
+using namespace saslguard::receiver::store::sqlite;
 using saslguard::receiver::testing::TempDir;
+
+namespace {
+bool table_exists(Database& db, const std::string& name) {
+    auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    REQUIRE(st.ok());
+    st->bind(1, name);
+    return st->step().value();
+}
+}  // namespace
 
 TEST_CASE("a new database is migrated to the latest version, in WAL mode with foreign keys on") {
     TempDir dir;
@@ -17,8 +27,9 @@ TEST_CASE("a new database is migrated to the latest version, in WAL mode with fo
     CHECK(st->column_text(0) == "wal");
     CHECK((*db)->query_int64("PRAGMA foreign_keys")->value() == 1);
     CHECK((*db)->query_int64("PRAGMA synchronous")->value() == 2);  // FULL
-    CHECK((*db)->table_exists("incidents"));
-    CHECK((*db)->table_exists("incident_actions"));
+    CHECK(table_exists(**db, "incidents"));
+    CHECK(table_exists(**db, "actions"));
+    CHECK_FALSE(table_exists(**db, "incident_actions"));  // one action log since migration 5
 }
 
 TEST_CASE("opening twice runs no migration twice") {
@@ -82,4 +93,81 @@ TEST_CASE("statements bind text, numbers and nulls and report SQL errors with th
     auto bad = db->prepare("SELEC nonsense");
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message == "prepare SELEC nonsense: near \"SELEC\": syntax error");
+}
+
+TEST_CASE("the action-log migration carries the worker's rows and the audit trail into one log") {
+    TempDir dir;
+    DatabaseOptions at4;
+    at4.run_migrations = false;
+    auto db = Database::open(dir.path("state.db"), at4).value();
+    REQUIRE(migrate(*db, 4).value() == 4);
+    // As a receiver before migration 5 left it: incident 1's block_login ran
+    // through the executor (audit row 1, reverted by audit row 2 from
+    // saslguardctl) and its hold_mail was still planned; the executor crashed
+    // in the middle of audit row 3; incident 2's action ran with no executor row.
+    REQUIRE(db->exec(R"SQL(
+INSERT INTO webhooks VALUES (1, 1000, 'g', 'firing', 'r', 0, 1, '{"externalURL":"http://am:9093"}');
+INSERT INTO alerts (id, webhook_id, fingerprint, starts_at, status, alertname, labels, annotations,
+                    ends_at, generator_url, received_at, state)
+VALUES (1, 1, 'a1', 's', 'firing', 'X', '{}', '{}', 'e', 'g', 1000, 'decided'),
+       (2, 1, 'b2', 's', 'firing', 'X', '{}', '{}', 'e', 'g', 1000, 'done');
+INSERT INTO incidents (id, fingerprint, starts_at, alertname, instance, username, status, opened_at,
+                       firing_alert_id) VALUES (1, 'a1', 's', 'X', 'i', 'alice@example.com', 'open', 1000, 1),
+                                               (2, 'b2', 's', 'X', 'i', 'bob@example.com', 'open', 1000, 2);
+INSERT INTO actions (id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result,
+                     created_at, finished_at, expires_at)
+VALUES (1, 1, 'block_login', 'alice@example.com', '{}', 'auto', 'r', 0, 'reverted', 'blocked login', 1100, 1101, 9000),
+       (2, NULL, 'unblock_login', 'alice@example.com', '{}', 'cli:root', 'r', 0, 'applied', 'unblocked', 1200, 1201, NULL),
+       (3, NULL, 'block_login', 'carol@example.com', '{}', 'cli:root', 'r', 0, 'requested', '', 1300, NULL, NULL);
+UPDATE actions SET reverts_action_id = 1 WHERE id = 2;
+INSERT INTO blocks VALUES ('login', 'carol@example.com', 3, 1300, NULL);
+INSERT INTO incident_actions (id, incident_id, kind, actor, request, state, summary, error, audit_id,
+                              created_at, started_at, finished_at)
+VALUES (1, 1, 'block_login', 'auto', '{"kind":"block_login","username":"alice@example.com"}', 'done',
+        'blocked login', '', 1, 1050, 1099, 1102),
+       (2, 1, 'hold_mail', 'auto', '{"kind":"hold_mail","username":"alice@example.com","senders":["alice@example.com"],"reason":"why","dry_run":true}',
+        'planned', NULL, NULL, NULL, 1050, NULL, NULL),
+       (3, 2, 'block_login', 'auto', '{"kind":"block_login","username":"bob@example.com"}', 'failed',
+        'not executed', 'no executor', NULL, 1060, 1061, 1062);
+)SQL")
+                .ok());
+    REQUIRE(migrate(*db).value() == static_cast<int>(migrations().size()));
+    CHECK_FALSE(table_exists(*db, "incident_actions"));
+    auto rows = [&](const std::string& sql) {
+        auto st = db->prepare(sql);
+        REQUIRE(st.ok());
+        std::vector<std::string> out;
+        while (st->step().value()) out.push_back(st->column_text(0));
+        return out;
+    };
+    // The executor's rows keep their ids; the crashed one is interrupted; the
+    // worker's rows without an executor row follow, in their order.
+    CHECK(
+        rows("SELECT id || ' ' || coalesce(incident_id, '-') || ' ' || kind || ' ' || target || "
+             "' ' || actor || ' ' || state || ' ' || coalesce(started_at, '-') FROM actions ORDER "
+             "BY id") == std::vector<std::string>{
+                             "1 1 block_login alice@example.com auto reverted 1099",
+                             "2 - unblock_login alice@example.com cli:root applied -",
+                             "3 - block_login carol@example.com cli:root interrupted -",
+                             "4 1 hold_mail alice@example.com auto planned -",
+                             "5 2 block_login bob@example.com auto failed 1061",
+                         });
+    CHECK(rows("SELECT reason || ' ' || dry_run FROM actions WHERE id = 4") ==
+          std::vector<std::string>{"why 1"});
+    CHECK(rows("SELECT result || '/' || error FROM actions WHERE id = 5") ==
+          std::vector<std::string>{"not executed/no executor"});
+    CHECK(rows("SELECT reverts_action_id FROM actions WHERE id = 2") ==
+          std::vector<std::string>{"1"});
+    // The block still points at its action, and foreign keys hold.
+    CHECK(rows("SELECT a.kind FROM blocks b JOIN actions a ON a.id = b.action_id") ==
+          std::vector<std::string>{"block_login"});
+    CHECK(rows("SELECT count(*) FROM pragma_foreign_key_check") == std::vector<std::string>{"0"});
+    // New rows continue after the highest id.
+    REQUIRE(db->exec("INSERT INTO actions (kind, target, params_json, actor, reason, dry_run, "
+                     "state, created_at) VALUES ('x', 'y', '{}', 'a', '', 0, 'planned', 1)")
+                .ok());
+    CHECK(db->last_insert_rowid() == 6);
+    // Migration 6: the event still to be processed knows its Alertmanager.
+    CHECK(rows("SELECT external_url FROM alerts ORDER BY id") ==
+          std::vector<std::string>{"http://am:9093", ""});
 }

@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "receiver_test_util.hpp"
-#include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
@@ -17,7 +16,7 @@ using namespace saslguard::receiver::testing;
 namespace {
 struct Server {
     TempDir dir;
-    Intake intake{Database::open(dir.path("s.db")).value()};
+    Intake intake{open_session(dir.path("s.db"), store::Durability::Full)};
     ReceiverMetrics metrics;
     HttpServer server;
     int port = 0;

@@ -3,7 +3,6 @@
 #include <thread>
 
 #include "receiver_test_util.hpp"
-#include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/webhook.hpp"
 
@@ -14,7 +13,7 @@ namespace {
 WebhookPayload parse(const nlohmann::json& j) {
     return parse_webhook(j.dump()).value();
 }
-std::int64_t count(Database& db, const std::string& sql) {
+std::int64_t count(store::sqlite::Database& db, const std::string& sql) {
     return db.query_int64(sql)->value_or(-1);
 }
 }  // namespace
@@ -22,7 +21,7 @@ std::int64_t count(Database& db, const std::string& sql) {
 TEST_CASE(
     "the same alert delivered twice is stored once, the second delivery counted as a duplicate") {
     TempDir dir;
-    Intake intake(Database::open(dir.path("s.db")).value());
+    Intake intake(open_session(dir.path("s.db"), store::Durability::Full));
     auto p = parse(payload_json({alert_json("00000000000000a1")}));
     auto first = intake.accept(p, "{}");
     auto second = intake.accept(p, "{}");
@@ -33,7 +32,7 @@ TEST_CASE(
     CHECK(second->new_firing == 0);
     CHECK(second->duplicates == 1);
     intake.stop();
-    auto db = Database::open(dir.path("s.db")).value();
+    auto db = open_db(dir.path("s.db"));
     CHECK(count(*db, "SELECT count(*) FROM webhooks") == 2);
     CHECK(count(*db, "SELECT count(*) FROM alerts") == 1);
     CHECK(count(*db, "SELECT duplicates FROM alerts") == 1);
@@ -41,7 +40,7 @@ TEST_CASE(
 
 TEST_CASE("firing and resolved of one alert, and a new startsAt, are distinct events") {
     TempDir dir;
-    Intake intake(Database::open(dir.path("s.db")).value());
+    Intake intake(open_session(dir.path("s.db"), store::Durability::Full));
     REQUIRE(intake.accept(parse(payload_json({alert_json("00000000000000a1")})), "{}").ok());
     auto r = intake.accept(
         parse(payload_json({alert_json("00000000000000a1", "resolved")}, "resolved")), "{}");
@@ -55,7 +54,7 @@ TEST_CASE("firing and resolved of one alert, and a new startsAt, are distinct ev
 
 TEST_CASE("concurrent webhooks are all committed, sharing transactions") {
     TempDir dir;
-    Intake intake(Database::open(dir.path("s.db")).value());
+    Intake intake(open_session(dir.path("s.db"), store::Durability::Full));
     std::atomic<int> committed_batches{0};
     intake.set_on_commit([&] { ++committed_batches; });
     constexpr int kThreads = 16, kEach = 25;
@@ -74,14 +73,14 @@ TEST_CASE("concurrent webhooks are all committed, sharing transactions") {
     intake.stop();
     CHECK(ok == kThreads * kEach);
     CHECK(committed_batches.load() < kThreads * kEach);  // group commit happened
-    auto db = Database::open(dir.path("s.db")).value();
+    auto db = open_db(dir.path("s.db"));
     CHECK(count(*db, "SELECT count(*) FROM alerts") == kThreads * kEach);
 }
 
 TEST_CASE(
     "after stop() a webhook is refused, so the handler answers 5xx and Alertmanager retries") {
     TempDir dir;
-    Intake intake(Database::open(dir.path("s.db")).value());
+    Intake intake(open_session(dir.path("s.db"), store::Durability::Full));
     intake.stop();
     auto r = intake.accept(parse(payload_json({alert_json("00000000000000a1")})), "{}");
     REQUIRE_FALSE(r.ok());

@@ -8,10 +8,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "receiver_test_util.hpp"
 #include "saslguard/common/log.hpp"
-#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/daemon.hpp"
+#include "saslguard/receiver/intake.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/mitigation/ctl.hpp"
-#include "saslguard/receiver/mitigation/store.hpp"
+#include "saslguard/receiver/mitigation/service.hpp"
+#include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
+#include "saslguard/receiver/webhook.hpp"
+#include "saslguard/receiver/worker.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 using namespace saslguard::receiver;
@@ -19,14 +28,7 @@ using namespace saslguard::receiver::mitigation;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/saslguard-ctl-unit-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using saslguard::test::TempDir;
 
 struct Run {
     int rc;
@@ -41,14 +43,14 @@ Run ctl(std::vector<std::string> args) {
 }
 
 std::string write_config(const TempDir& d) {
-    std::ofstream(d.path + "/token") << "secret\n";
-    std::string cfg = d.path + "/receiver.yml";
-    std::ofstream(cfg) << "state_path: " << d.path << "/state.db\n"
-                       << "webhook:\n  bearer_token_file: " << d.path << "/token\n"
+    std::ofstream(d.path("token")) << "secret\n";
+    std::string cfg = d.path("receiver.yml");
+    std::ofstream(cfg) << "state_path: " << d.root() << "/state.db\n"
+                       << "webhook:\n  bearer_token_file: " << d.root() << "/token\n"
                        << "mitigation:\n"
-                       << "  postfix_config_dir: " << d.path << "\n"
-                       << "  sasl_access_map: " << d.path << "/sasl_access\n"
-                       << "  client_access_map: " << d.path << "/client_access\n"
+                       << "  postfix_config_dir: " << d.root() << "\n"
+                       << "  sasl_access_map: " << d.root() << "/sasl_access\n"
+                       << "  client_access_map: " << d.root() << "/client_access\n"
                        << "  sasl_backend: none\n";
     return cfg;
 }
@@ -82,7 +84,7 @@ TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
     CHECK(r.rc == 0);
     CHECK(r.out ==
           "would block login alice@example.com (dry run) [action 1]\n  alice@example.com\n");
-    CHECK_FALSE(std::filesystem::exists(d.path + "/sasl_access"));
+    CHECK_FALSE(std::filesystem::exists(d.path("sasl_access")));
     auto blocks = ctl({"--config", cfg, "list-blocks"});
     CHECK(blocks.out == "KIND\tTARGET\tACTION\tSINCE\tEXPIRES\n");
     auto audit = ctl({"--config", cfg, "audit"});
@@ -100,53 +102,160 @@ TEST_CASE("a dry run through saslguardctl is audited and changes no map") {
 
 TEST_CASE("the SQLite store keeps blocks with expiry and marks reverted actions") {
     TempDir d;
-    auto db = Database::open(d.path + "/state.db");
-    REQUIRE(db.ok());
-    SqliteMitigationStore store(**db);
-    ActionRecord a;
+    auto state = store::StateStore::open(d.path("state.db"));
+    REQUIRE(state.ok());
+    auto session = (*state)->session();
+    REQUIRE(session.ok());
+    store::MitigationRepository& repo = (*session)->mitigation();
+    store::ActionRecord a;
     a.kind = "block_login";
     a.target = "alice@example.com";
     a.actor = "test";
-    a.created_at = 1'800'000'000;
-    a.expires_at = 1'800'003'600;
-    auto id = store.insert_action(a);
+    a.created_at = 1'800'000'000'000;
+    a.expires_at = 1'800'003'600'000;
+    auto id = repo.insert_action(a);
     REQUIRE(id.ok());
-    ActionFinish f;
+    store::ActionFinish f;
     f.action_id = *id;
     f.state = "applied";
     f.result = "blocked";
-    f.finished_at = 1'800'000'001;
-    f.put_blocks.push_back({"login", "alice@example.com", *id, 1'800'000'000, 1'800'003'600});
-    REQUIRE(store.finish_action(f).ok());
+    f.finished_at = 1'800'000'001'000;
+    f.put_blocks.push_back(
+        {"login", "alice@example.com", *id, 1'800'000'000'000, 1'800'003'600'000});
+    REQUIRE(repo.finish_action(f).ok());
 
-    auto b = store.find_block("login", "alice@example.com");
+    auto b = repo.find_block("login", "alice@example.com");
     REQUIRE(b.ok());
     REQUIRE(b->has_value());
-    CHECK((*b)->expires_at == 1'800'003'600);
+    CHECK((*b)->expires_at == 1'800'003'600'000);
     CHECK((*b)->action_id == *id);
 
-    ActionRecord undo = a;
+    store::ActionRecord undo = a;
     undo.kind = "unblock_login";
     undo.expires_at.reset();
-    auto uid = store.insert_action(undo);
+    auto uid = repo.insert_action(undo);
     REQUIRE(uid.ok());
-    ActionFinish uf;
+    store::ActionFinish uf;
     uf.action_id = *uid;
     uf.state = "applied";
-    uf.finished_at = 1'800'000'100;
+    uf.finished_at = 1'800'000'100'000;
     uf.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
     uf.reverted_actions.push_back(*id);
-    REQUIRE(store.finish_action(uf).ok());
+    REQUIRE(repo.finish_action(uf).ok());
 
-    CHECK(store.blocks()->empty());
-    CHECK((*store.action(*id))->state == "reverted");
-    CHECK((*store.action(*uid))->reverts_action_id == *id);
-    auto rows = store.actions(10);
+    CHECK(repo.blocks()->empty());
+    CHECK((*repo.action(*id))->state == "reverted");
+    CHECK((*repo.action(*uid))->reverts_action_id == *id);
+    auto rows = repo.actions(10);
     REQUIRE(rows->size() == 2);
     CHECK((*rows)[0].id == *uid);  // newest first
-    CHECK((*rows)[1].finished_at == 1'800'000'001);
-    ActionFinish missing;
+    CHECK((*rows)[1].finished_at == 1'800'000'001'000);
+    store::ActionFinish missing;
     missing.action_id = 999;
     missing.state = "applied";
-    CHECK_FALSE(store.finish_action(missing).ok());
+    CHECK_FALSE(repo.finish_action(missing).ok());
+}
+
+TEST_CASE("a config check refuses what the daemon would refuse, with the same message") {
+    TempDir d;
+    auto cfg = write_config(d);
+    std::ostringstream out, err;
+    CHECK(run_receiver({"--config", cfg, "--check-config"}, out, err) == 0);
+    CHECK(out.str() == cfg + ": ok\n");
+    std::ofstream(cfg, std::ios::app) << "  map_type: texthash\n";
+    std::ostringstream out2, err2;
+    CHECK(run_receiver({"--config", cfg, "--check-config"}, out2, err2) == 1);
+    CHECK(err2.str().find(cfg + ":9: mitigation.map_type: texthash is not supported") !=
+          std::string::npos);
+    std::ostringstream out3, err3;
+    CHECK(run_receiver({"--config", cfg, "--bogus"}, out3, err3) == 2);
+    CHECK(err3.str().rfind("saslguard-receiver: unknown flag --bogus (see --help)\n", 0) == 0);
+}
+
+TEST_CASE(
+    "an automatic action is one row of the action log, planned by the worker and finished by "
+    "the executor") {
+    TempDir d;
+    auto cfg = load_config(write_config(d));
+    REQUIRE(cfg.ok());
+    cfg->mitigation.dry_run = true;
+    cfg->policy.auto_actions = {ActionKind::BlockLogin};  // reads and writes only the work dir
+    auto state = store::StateStore::open(cfg->state_path);
+    REQUIRE(state.ok());
+    auto svc = MitigationService::open(**state, cfg->mitigation, false);
+    REQUIRE(svc.ok());
+    Resolver resolver(cfg->prometheus, cfg->policy, [](const HttpRequest&) {
+        HttpResponse r;
+        r.error = "Couldn't connect to server";
+        return r;
+    });
+    testing::RecordingNotifier notifier;
+    {
+        Intake intake(testing::open_session(cfg->state_path, store::Durability::Full));
+        auto payload = testing::payload_json({testing::alert_json("00000000000000a1")});
+        auto p = parse_webhook(payload.dump());
+        REQUIRE(p.ok());
+        REQUIRE(intake.accept(*p, payload.dump()).ok());
+    }
+    Worker worker(testing::open_session(cfg->state_path), *cfg, resolver, **svc, notifier, nullptr);
+    REQUIRE(worker.run_once().value() == 1);
+    auto rows = (*svc)->repository().actions(10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 1);  // no second, audit-only row for the same action
+    const auto& a = rows->front();
+    CHECK(a.kind == "block_login");
+    CHECK(a.actor == "auto");
+    CHECK(a.incident_id == 1);
+    CHECK(a.state == "applied");
+    CHECK(a.dry_run);
+    CHECK(a.started_at.has_value());
+    CHECK(a.result == "would block login alice@example.com (dry run)");
+    REQUIRE(notifier.opened.size() == 1);
+    CHECK(notifier.opened[0].results.at(0).outcome.action_id == a.id);
+}
+
+TEST_CASE("ActiveBlocks finds what another process put in force or lifted") {
+    TempDir d;
+    auto state = store::StateStore::open(d.path("state.db"));
+    REQUIRE(state.ok());
+    ActiveBlocks blocks((*state)->session().value());
+    REQUIRE(blocks.refresh().ok());
+    std::vector<BlockChange> heard;
+    blocks.subscribe([&](const BlockChange& c) { heard.push_back(c); });
+
+    // As saslguardctl would: its own connection, its own rows.
+    auto other = (*state)->session().value();
+    store::ActionRecord a;
+    a.kind = "block_login";
+    a.target = "alice@example.com";
+    a.actor = "cli:root";
+    a.incident_id = 0;
+    a.created_at = 1000;
+    auto id = other->mitigation().insert_action(a).value();
+    store::ActionFinish f;
+    f.action_id = id;
+    f.state = "applied";
+    f.finished_at = 1001;
+    f.put_blocks.push_back({"login", "alice@example.com", id, 1000, std::nullopt});
+    REQUIRE(other->mitigation().finish_action(f).ok());
+    CHECK_FALSE(blocks.login_blocked("alice@example.com"));  // not read yet
+
+    REQUIRE(blocks.refresh().ok());
+    CHECK(blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 1);
+    REQUIRE(heard[0].added.size() == 1);
+    CHECK(heard[0].added[0].actor == "cli:root");
+    CHECK(heard[0].actor.empty());  // found by a refresh, not made here
+    REQUIRE(blocks.refresh().ok());
+    CHECK(heard.size() == 1);  // nothing changed: nothing heard
+
+    store::ActionFinish u;
+    u.action_id = other->mitigation().insert_action(a).value();
+    u.state = "applied";
+    u.remove_blocks.push_back({"login", "alice@example.com", 0, 0, std::nullopt});
+    REQUIRE(other->mitigation().finish_action(u).ok());
+    REQUIRE(blocks.refresh().ok());
+    CHECK_FALSE(blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 2);
+    CHECK(heard[1].removed.at(0).action_id == id);
 }

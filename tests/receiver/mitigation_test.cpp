@@ -5,18 +5,21 @@
 // checked, as is every byte written to a map file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
+#include "memory_mitigation_repository.hpp"
 #include "saslguard/common/files.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/receiver/mitigation/access_map.hpp"
 #include "saslguard/receiver/mitigation/mitigator.hpp"
 #include "saslguard/receiver/mitigation/queue.hpp"
 #include "saslguard/receiver/mitigation/sasl_backend.hpp"
+#include "test_support.hpp"
 
 using namespace saslguard;
 using namespace saslguard::receiver;
@@ -68,19 +71,21 @@ std::string base(const std::string& p) {
 }
 
 struct Fixture {
+    saslguard::test::TempDir tmp{"saslguard-mitigation-unit"};
     std::string dir;
     RecordingRunner runner;
     FakeQueue queue;
-    MemoryMitigationStore store;
-    std::int64_t now = 1'800'000'000;
+    testing::MemoryMitigationRepository store;
+    ActiveBlocks blocks;
+    std::int64_t now = 1'800'000'000'000;  // unix ms
     MitigationSettings settings;
     std::unique_ptr<Mitigator> mitigator;
 
     explicit Fixture(SaslBackendKind backend = SaslBackendKind::Sasldb) {
         log::set_level(log::Level::Error);  // every refused request logs a warning
-        char tmpl[] = "/tmp/saslguard-mitigation-unit-XXXXXX";
-        dir = ::mkdtemp(tmpl);
+        dir = tmp.root();
         settings.postfix_config_dir = dir;
+        settings.postfix_bin_dir = "";  // postmap, postsuper, … by name (the runner is fake)
         settings.sasl_access_map = dir + "/sasl_access";
         settings.client_access_map = dir + "/client_access";
         settings.sasldb_path = dir + "/sasldb2";
@@ -119,12 +124,12 @@ struct Fixture {
         deps.runner = &runner;
         deps.store = &store;
         deps.queue_source = &queue;
+        deps.blocks = &blocks;
         deps.clock = [this] { return now; };
         auto m = Mitigator::create(settings, deps);
         REQUIRE(m.ok());
         mitigator = std::move(*m);
     }
-    ~Fixture() { std::filesystem::remove_all(dir); }
 
     ActionOutcome run(ActionKind kind, std::string user, std::vector<std::string> ips = {},
                       bool dry = false) {
@@ -353,7 +358,7 @@ TEST_CASE("delete_mail by the automatic policy is refused unless configured") {
     r.actor = "auto";
     auto o = f.mitigator->execute(r);
     CHECK_FALSE(o.ok);
-    CHECK(o.error == "delete_mail is never automatic unless mitigation.allow_auto_delete is true");
+    CHECK(o.error == "delete_mail is never automatic unless policy.allow_auto_delete is true");
     CHECK(f.runner.calls.empty());
     r.actor = "telegram:42";
     CHECK(f.mitigator->execute(r).ok);
@@ -387,7 +392,7 @@ TEST_CASE("expired blocks are reverted by run_expiries and nothing else is") {
     REQUIRE(f.mitigator->execute(r).ok);
 
     CHECK(f.mitigator->run_expiries().empty());
-    f.now += 3600;
+    f.now += 3'600'000;
     auto outcomes = f.mitigator->run_expiries();
     REQUIRE(outcomes.size() == 2);
     for (const auto& o : outcomes) CHECK(o.ok);
@@ -468,4 +473,82 @@ TEST_CASE("a queue id that is not well formed never reaches postsuper") {
     for (const char* id : {"ALL", "-", "A1B2C3D4E5\nALL", "A1B2 C3D4", "../../x", "-d"})
         CHECK_FALSE(pq.apply(PostfixQueue::Op::Delete, {"A1B2C3D4E5", id}).ok());
     CHECK(runner.calls.empty());
+}
+
+TEST_CASE("every kind of the catalog has its mechanism, and every undo belongs to its kind") {
+    const Catalog& c = catalog();
+    for (const auto* a : c.actions()) {
+        INFO(to_string(a->kind));
+        CHECK(c.find(a->kind) == a);
+        CHECK(std::count_if(c.mechanisms().begin(), c.mechanisms().end(),
+                            [&](const auto& m) { return m.name == a->mechanism; }) == 1);
+        CHECK_FALSE(a->label.empty());
+        CHECK(c.find_verb(a->cli_verb) == a);
+        if (!a->bot_command.empty()) CHECK(c.find_bot_command(a->bot_command) == a);
+        if (a->undo) {
+            const auto* u = c.find(*a->undo);
+            REQUIRE(u);
+            CHECK_FALSE(u->forward);
+            CHECK(u->mechanism == a->mechanism);
+            CHECK(u->automatic == Automatic::Never);
+            CHECK(c.undone_by(u->kind) == a);
+        }
+        if (!a->forward) CHECK(c.undone_by(a->kind) != nullptr);
+    }
+    CHECK(c.forward_kinds() == std::vector<ActionKind>{ActionKind::BlockLogin, ActionKind::HoldMail,
+                                                       ActionKind::DeleteMail,
+                                                       ActionKind::LockAccount,
+                                                       ActionKind::BlockIps});
+    CHECK(c.block_kinds() == std::vector<std::string_view>{"login", "hold", "account", "ip"});
+    CHECK(c.applier_of_block("ip")->kind == ActionKind::BlockIps);
+    CHECK(c.find(ActionKind::DeleteMail)->destructive());
+    CHECK_FALSE(c.find(*action_kind_from_string("reboot_server")));
+}
+
+TEST_CASE(
+    "what the Mitigator puts in force is in ActiveBlocks at once, and its listeners hear it") {
+    Fixture f;
+    std::vector<BlockChange> heard;
+    f.blocks.subscribe([&](const BlockChange& c) { heard.push_back(c); });
+    const auto before = f.blocks.generation();
+    auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(f.blocks.login_blocked("alice@example.com"));
+    CHECK_FALSE(f.blocks.login_blocked("bob@example.com"));
+    CHECK(f.blocks.generation() > before);
+    REQUIRE(heard.size() == 1);
+    CHECK(heard[0].actor == "test");
+    CHECK(heard[0].action_id == o.action_id);
+    REQUIRE(heard[0].added.size() == 1);
+    CHECK(heard[0].added[0].kind == "login");
+
+    REQUIRE(f.run(ActionKind::BlockIps, "", {"192.0.2.9"}).ok);
+    CHECK(f.blocks.ip_blocked("192.0.2.9"));
+    REQUIRE(f.run(ActionKind::UnblockLogin, "alice@example.com").ok);
+    CHECK_FALSE(f.blocks.login_blocked("alice@example.com"));
+    REQUIRE(heard.size() == 3);
+    REQUIRE(heard[2].removed.size() == 1);
+    CHECK(heard[2].removed[0].action_id == o.action_id);  // the block as it was put in force
+    // A dry run and a failure change nothing.
+    REQUIRE(f.run(ActionKind::BlockLogin, "carol@example.com", {}, true).ok);
+    CHECK_FALSE(f.blocks.login_blocked("carol@example.com"));
+    CHECK(heard.size() == 3);
+    CHECK(f.blocks.snapshot().size() == 1);
+}
+
+TEST_CASE(
+    "an unknown kind is refused and recorded, and an expiry needs a kind that can be undone") {
+    Fixture f;
+    ActionRequest r;
+    r.kind = *action_kind_from_string("reboot_server");
+    r.username = "alice@example.com";
+    r.actor = "test";
+    auto o = f.mitigator->execute(r);
+    CHECK_FALSE(o.ok);
+    CHECK(o.error == "unknown action kind");
+    CHECK((*f.store.action(o.action_id))->kind == "reboot_server");
+    r.kind = ActionKind::DeleteMail;
+    r.expires_after = std::chrono::seconds(60);
+    CHECK(f.mitigator->execute(r).error == "an expiry only applies to block/hold/lock actions");
+    CHECK(f.runner.calls.empty());
 }

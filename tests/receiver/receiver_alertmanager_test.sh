@@ -45,7 +45,7 @@ am_add_alert "$work" single $(labels_for alice@saslguard.test) --start="$start" 
 wait_for 20 rcv_sql_is "$work/rcv" "SELECT count(*) FROM alerts WHERE state = 'done'" 1 ||
   fail "alert not processed; receiver log: $(tail -5 "$work/rcv/receiver.log")"
 assert_eq "$(sql "SELECT count(*) || ' ' || username || ' ' || status FROM incidents")" "1 alice@saslguard.test open" "incident"
-assert_eq "$(sql "SELECT group_concat(kind) FROM (SELECT kind FROM incident_actions ORDER BY id)")" "block_login,hold_mail" "actions"
+assert_eq "$(sql "SELECT group_concat(kind) FROM (SELECT kind FROM actions WHERE actor = 'auto' ORDER BY id)")" "block_login,hold_mail" "actions"
 assert_eq "$(sql "SELECT mode || ' ' || act FROM decisions")" "auto 1" "decision"
 
 # A retry of the very same delivery.
@@ -53,7 +53,7 @@ sql "SELECT body FROM webhooks WHERE id = 1" > "$work/delivery.json"
 assert_eq "$(rcv_post "$work/rcv" "$work/delivery.json")" 200 "redelivery status"
 sleep 1  # the worker would act within milliseconds; give it a chance to do wrong
 assert_eq "$(sql "SELECT count(*) FROM incidents")" 1 "incidents after redelivery"
-assert_eq "$(sql "SELECT count(*) FROM incident_actions")" 2 "actions after redelivery"
+assert_eq "$(sql "SELECT count(*) FROM actions WHERE actor = 'auto'")" 2 "actions after redelivery"
 assert_eq "$(sql "SELECT duplicates FROM alerts WHERE id = 1")" 1 "duplicates counted"
 curl -fsS "$RCV_URL/metrics" | grep -qx 'saslguard_receiver_alerts_duplicate_total 1' || fail "duplicate metric"
 
@@ -88,7 +88,7 @@ wait_for 30 bash -c "[ \$(sqlite3 -cmd '.timeout 5000' '$work/rcv/state.db' 'SEL
   fail "the pair did not repeat the notification"
 deliveries=$(( $(sql "SELECT count(*) FROM webhooks") - before_webhooks ))
 assert_eq "$(sql "SELECT count(*) FROM incidents WHERE username = 'bob@saslguard.test'")" 1 "incidents for bob"
-assert_eq "$(sql "SELECT count(*) FROM incident_actions a JOIN incidents i ON i.id = a.incident_id
+assert_eq "$(sql "SELECT count(*) FROM actions a JOIN incidents i ON i.id = a.incident_id
                   WHERE i.username = 'bob@saslguard.test'")" 2 "actions for bob"
 assert_eq "$(sql "SELECT count(*) FROM alerts WHERE state != 'done'")" 0 "backlog"
 echo "HA pair: $deliveries deliveries of bob's alert -> 1 incident, 2 action requests (duplicates: $(sql "SELECT duplicates FROM alerts a WHERE a.id = (SELECT firing_alert_id FROM incidents WHERE username = 'bob@saslguard.test')"))"

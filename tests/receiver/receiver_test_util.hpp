@@ -1,41 +1,40 @@
 #pragma once
-// Helpers shared by the receiver's unit tests: a private temp directory, a
-// webhook payload builder, a recording notifier and a counting executor.
+// Helpers shared by the receiver's unit tests: a webhook payload builder, a
+// recording notifier and a counting executor (temp dirs: tests/support).
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/notifier.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
+#include "store/sqlite/database.hpp"
+#include "test_support.hpp"
 
 namespace saslguard::receiver::testing {
 
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "saslguard-rcv-XXXXXX").string();
-        m_path = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    std::string path(const std::string& name) const { return m_path + "/" + name; }
-    std::string write(const std::string& name, const std::string& content) const {
-        std::ofstream(path(name)) << content;
-        return path(name);
-    }
+using saslguard::test::TempDir;
 
-private:
-    std::string m_path;
-};
+// A session of the state store at `path` (created and migrated on first use).
+inline std::unique_ptr<store::Session> open_session(
+    const std::string& path, store::Durability durability = store::Durability::Normal) {
+    auto s = store::StateStore::open(path);
+    if (!s) throw std::runtime_error(s.error().message);
+    auto session = (*s)->session({durability, false});
+    if (!session) throw std::runtime_error(session.error().message);
+    return std::move(*session);
+}
+
+// The SQLite file itself, for tests that look at the rows (as the scripts do with sqlite3).
+inline std::unique_ptr<store::sqlite::Database> open_db(const std::string& path) {
+    auto db = store::sqlite::Database::open(path);
+    if (!db) throw std::runtime_error(db.error().message);
+    return std::move(*db);
+}
 
 inline nlohmann::json alert_json(const std::string& fingerprint,
                                  const std::string& status = "firing",

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "saslguard/common/http_client.hpp"
-#include "saslguard/receiver/telegram/store.hpp"
 #include "telegram_test_support.hpp"
 
 using namespace tgtest;
@@ -26,7 +25,7 @@ public:
         : m_port(free_port()),
           m_child({"node", std::string(SASLGUARD_SOURCE_DIR) + "/tests/lib/telegram-emulator.js",
                    std::to_string(m_port)},
-                  dir.path + "/emulator.log") {
+                  dir.path("emulator.log")) {
         m_base = "http://127.0.0.1:" + std::to_string(m_port);
         REQUIRE(m_child.started());
         REQUIRE(wait_until([&] {
@@ -153,13 +152,17 @@ struct Rig {
     FixedBackend backend;
     std::vector<std::string> silences;
     TelegramConfig config;
+    TestStore state{dir.path("state.db")};
+    mitigation::ActiveBlocks blocks;
     BotOptions options;
 
     Rig() {
         config = bot_config(emu.url(), kToken);
         config.button_ttl = std::chrono::seconds(3600);
         config.alertmanager_url = "http://127.0.0.1:9093";
-        options.db_path = dir.path + "/state.db";
+        options.store = state.state.get();
+        options.blocks = &blocks;
+        executor.blocks = &blocks;
         options.idle_poll = std::chrono::milliseconds(50);
         options.outbox.base_backoff = std::chrono::milliseconds(100);
     }
@@ -175,7 +178,7 @@ struct Rig {
         return b;
     }
     std::unique_ptr<TelegramNotifier> notifier(TelegramBot* b) {
-        auto s = TelegramStore::open(options.db_path);
+        auto s = state.state->session();
         REQUIRE(s);
         return std::make_unique<TelegramNotifier>(config, std::move(*s), b);
     }
@@ -260,9 +263,7 @@ TEST_CASE(
     REQUIRE(wait_until([&] { return bot->stats().outbox_pending == 0; }));
     CHECK(bot->stats().failed == 0);
     CHECK(bot->stats().callbacks_handled == 4);
-    auto store = TelegramStore::open(rig.options.db_path);
-    REQUIRE(store);
-    CHECK(*(*store)->count_refusals() == 1);
+    CHECK(*rig.state->count_refusals() == 1);
 }
 
 TEST_CASE("commands answer admins with the right content and refuse everyone else") {
@@ -349,8 +350,6 @@ TEST_CASE("a restart in the middle of a confirmation handles every update exactl
     REQUIRE(rig.emu.wait_message(kAdmin, "saslguard bot"));
     CHECK(rig.executor.count() == 1);
     CHECK(rig.emu.count_messages(kAdmin, "Open incidents") == 1);
-    auto store = TelegramStore::open(rig.options.db_path);
-    REQUIRE(store);
-    CHECK(*(*store)->offset() > 0);
-    CHECK(*(*store)->count_outbox("failed") == 0);
+    CHECK(*rig.state->offset() > 0);
+    CHECK(*rig.state->count_outbox("failed") == 0);
 }

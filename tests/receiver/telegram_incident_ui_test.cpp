@@ -44,17 +44,20 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(v.log[0].text == "blocked login alice@example.com");
     CHECK(v.log[1].text == "hold_mail: postsuper: exit 1");
     CHECK_FALSE(v.log[1].ok);
-    CHECK(v.undoable == std::vector<std::string>{"block_login"});
+    // Undo renders from what is in force: alice's login block (the hold failed).
+    mitigation::ActiveBlocks blocks;
+    mitigation::BlockChange change;
+    change.added.push_back({"login", "alice@example.com", 1, 900, std::nullopt});
+    blocks.apply(change);
 
     TempDir dir;
-    auto store = TelegramStore::open(dir.path + "/state.db");
-    REQUIRE(store);
-    auto kb = issue_keyboard(**store, v, 1000, std::chrono::seconds(60));
+    TestStore store(dir.path("state.db"));
+    auto kb = issue_keyboard(*store, v, &blocks, 1000, std::chrono::seconds(60));
     REQUIRE(kb);
     REQUIRE_FALSE(kb->empty());
     const Button& undo = kb->back().back();
     CHECK(undo.text == "↩ Undo block login");
-    auto row = (*store)->callback(undo.callback_data);
+    auto row = store->callback(undo.callback_data);
     REQUIRE(row);
     REQUIRE(*row);
     CHECK((*row)->action == "unblock_login");
@@ -64,6 +67,38 @@ TEST_CASE("auto mode shows what was done and offers Undo for what succeeded") {
     CHECK(text.find(
               "✅ auto: blocked login alice@example.com\n❌ auto: hold_mail: postsuper: exit 1") !=
           std::string::npos);
+}
+
+TEST_CASE("an offered mitigation in force shows as its Undo, and comes back when lifted") {
+    TelegramConfig cfg;
+    auto v = view_from_notice(sample_notice(6, "alice@example.com"), cfg);
+    TempDir dir;
+    TestStore store(dir.path("state.db"));
+    auto labels = [&](const mitigation::ActiveBlocks* blocks) {
+        auto kb = issue_keyboard(*store, v, blocks, 1000, std::chrono::seconds(60));
+        REQUIRE(kb);
+        std::vector<std::string> out;
+        for (const auto& row : *kb)
+            for (const auto& b : row) out.push_back(b.text);
+        return out;
+    };
+    CHECK(labels(nullptr) == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
+                                                      "🔒 Lock account", "🗑 Delete mail",
+                                                      "🔕 Silence 1h", "🔕 Silence 4h",
+                                                      "🔕 Silence 24h", "🙈 Ignore"});
+    mitigation::ActiveBlocks blocks;
+    mitigation::BlockChange put;
+    put.added.push_back({"login", "alice@example.com", 7, 900, std::nullopt});
+    put.added.push_back({"hold", "bob@example.com", 8, 900, std::nullopt});  // someone else's
+    blocks.apply(put);
+    CHECK(labels(&blocks) == std::vector<std::string>{"⏸ Hold mail", "🔒 Lock account",
+                                                      "🗑 Delete mail", "🔕 Silence 1h",
+                                                      "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore",
+                                                      "↩ Undo block login"});
+    mitigation::BlockChange lift;
+    lift.removed.push_back({"login", "alice@example.com", 7, 900, std::nullopt});
+    blocks.apply(lift);
+    CHECK(labels(&blocks) == labels(nullptr));
 }
 
 TEST_CASE("block IPs is offered only when the alert names a client IP") {
@@ -99,21 +134,20 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     FixedBackend backend;
     TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path + "/state.db";
+    TestStore store(dir.path("state.db"));
+    options.store = store.state.get();
     std::int64_t now = 5'000'000;
     options.now = [&] { return now; };
-    auto store = TelegramStore::open(options.db_path);
-    REQUIRE(store);
-    REQUIRE((*store)->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})",
-                                    "offer", 1000, 4'000'000, std::nullopt, ""}));
-    REQUIRE((*store)->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})",
-                                    "offer", 1000, 6'000'000, std::nullopt, ""}));
+    REQUIRE(store->add_callback({"old", 1, "block_login", R"({"username":"a@example.com"})",
+                                 "offer", 1000, 4'000'000, std::nullopt, ""}));
+    REQUIRE(store->add_callback({"fresh", 1, "block_login", R"({"username":"a@example.com"})",
+                                 "offer", 1000, 6'000'000, std::nullopt, ""}));
     stub.script("getUpdates",
                 {{200, press_update(10, 1001, "old")}, {200, press_update(11, 1001, "nonsense")}});
     TelegramBot bot(config, options, executor, backend, nullptr);
     BotApi api(stub.url(), "42:SECRET");
-    REQUIRE(bot.poll_once(**store, api));
-    REQUIRE(bot.poll_once(**store, api));
+    REQUIRE(bot.poll_once(*store.session, api));
+    REQUIRE(bot.poll_once(*store.session, api));
     CHECK(executor.count() == 0);
     CHECK(bot.stats().callbacks_refused == 2);
     auto answers = stub.calls("answerCallbackQuery");
@@ -123,5 +157,5 @@ TEST_CASE("an expired button is refused, answered, and runs nothing") {
     CHECK(a0["text"].get<std::string>().rfind("This button has expired", 0) == 0);
     CHECK(nlohmann::json::parse(answers[1].body)["text"] == "Unknown button.");
     // The expired press did not consume the token of another button.
-    CHECK_FALSE((*(*store)->callback("fresh"))->used_at);
+    CHECK_FALSE((*store->callback("fresh"))->used_at);
 }

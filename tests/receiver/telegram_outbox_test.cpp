@@ -21,15 +21,15 @@ struct OutboxRig {
     TelegramStub stub;
     std::int64_t clock = 1'000'000;
     TelegramStats stats;
-    std::unique_ptr<TelegramStore> store;
+    std::unique_ptr<TestStore> state;
+    TelegramRepository* store = nullptr;
     std::unique_ptr<BotApi> api;
     std::unique_ptr<OutboxSender> sender;
 
     explicit OutboxRig(OutboxOptions o = {},
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-        auto s = TelegramStore::open(dir.path + "/state.db");
-        REQUIRE(s);
-        store = std::move(*s);
+        state = std::make_unique<TestStore>(dir.path("state.db"));
+        store = &**state;
         api = std::make_unique<BotApi>(stub.url(), "42:SECRET", timeout);
         sender = std::make_unique<OutboxSender>(*store, *api, stats, o, [this] { return clock; });
     }
@@ -186,23 +186,22 @@ TEST_CASE("an update delivered again (or after a restart) is handled once") {
     FixedBackend backend;
     TelegramConfig config = bot_config(stub.url());
     BotOptions options;
-    options.db_path = dir.path + "/state.db";
 
     for (int restart = 0; restart < 2; ++restart) {
+        TestStore store(dir.path("state.db"));
+        options.store = store.state.get();
         TelegramBot bot(config, options, executor, backend, nullptr);
-        auto store = TelegramStore::open(options.db_path);
-        REQUIRE(store);
         BotApi api(stub.url(), "42:SECRET");
-        for (int i = 0; i < 3; ++i) REQUIRE(bot.poll_once(**store, api));
-        CHECK(*(*store)->offset() == 501);
+        for (int i = 0; i < 3; ++i) REQUIRE(bot.poll_once(*store.session, api));
+        CHECK(*store->offset() == 501);
     }
     CHECK(executor.count() == 1);
     auto polls = stub.calls("getUpdates");
     REQUIRE(polls.size() == 6);
     CHECK(nlohmann::json::parse(polls[0].body).contains("offset") == false);
     CHECK(nlohmann::json::parse(polls[3].body)["offset"] == 501);  // persisted across the restart
-    auto store = TelegramStore::open(options.db_path);
-    CHECK(*(*store)->count_outbox("pending") == 1);  // one reply, not three
+    TestStore store(dir.path("state.db"));
+    CHECK(*store->count_outbox("pending") == 1);  // one reply, not three
 }
 
 // One bot polling a stub getUpdates that always answers `answer`.
@@ -213,27 +212,25 @@ struct PollRig {
     FixedBackend backend;
     BotOptions options;
     std::unique_ptr<TelegramBot> bot;
-    std::unique_ptr<TelegramStore> store;
+    std::unique_ptr<TestStore> store;
     std::unique_ptr<BotApi> api;
     explicit PollRig(tgstub::Answer answer) {
         stub.set_default("getUpdates", std::move(answer));
-        options.db_path = dir.path + "/state.db";
+        store = std::make_unique<TestStore>(dir.path("state.db"));
+        options.store = store->state.get();
         bot = std::make_unique<TelegramBot>(bot_config(stub.url()), options, executor, backend,
                                             nullptr);
-        auto opened = TelegramStore::open(options.db_path);
-        REQUIRE(opened);
-        store = std::move(*opened);
         api = std::make_unique<BotApi>(stub.url(), "42:SECRET");
     }
 };
 
 TEST_CASE("getUpdates failing with 401 handles nothing and is counted") {
     PollRig rig({401, TelegramStub::error_json(401, "Unauthorized")});
-    auto r = rig.bot->poll_once(*rig.store, *rig.api);
+    auto r = rig.bot->poll_once(*rig.store->session, *rig.api);
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "getUpdates: HTTP 401: Unauthorized");
     CHECK(rig.bot->stats().poll_errors == 1);
-    CHECK(*rig.store->offset() == 0);
+    CHECK(*(*rig.store)->offset() == 0);
 }
 
 // Stub: the emulator cannot send an update whose fields have the wrong types.
@@ -245,9 +242,9 @@ TEST_CASE("an update with fields of the wrong type is skipped, not fatal, and no
         R"({"update_id":701,"message":{"message_id":2,"from":{"id":1001,"is_bot":false,"first_name":"A"},)"
         R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/block eve@example.com"}}]})";
     PollRig rig({200, bad});
-    auto r = rig.bot->poll_once(*rig.store, *rig.api);
+    auto r = rig.bot->poll_once(*rig.store->session, *rig.api);
     REQUIRE(r);
     CHECK(*r == 2);
-    CHECK(*rig.store->offset() == 702);  // both past: the bad one is not fetched forever
-    CHECK(rig.executor.count() == 1);    // only the well-formed /block acted
+    CHECK(*(*rig.store)->offset() == 702);  // both past: the bad one is not fetched forever
+    CHECK(rig.executor.count() == 1);       // only the well-formed /block acted
 }

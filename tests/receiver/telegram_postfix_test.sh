@@ -46,6 +46,19 @@ tg_press $ADMIN $ADMIN "$mid" "$undo"
 tg_wait_text $ADMIN "unblocked login alice@saslguard.test"
 assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice after Undo"
 
+# Undo buttons render from the blocks in force, whoever changes them: blocked
+# again from the button, then unblocked with saslguardctl (another process),
+# the message loses its Undo button and offers Block login again.
+has_button() { [ -n "$(tg_button $ADMIN "$1")" ]; }
+no_button() { [ -z "$(tg_button $ADMIN "$1")" ]; }
+wait_for 15 has_button "Block login" || fail "Block login not offered again after Undo"
+tg_press $ADMIN $ADMIN "$mid" "$(tg_button $ADMIN "Block login")"
+wait_for 15 has_button "Undo block login" || fail "no Undo button after blocking again"
+ctl_ok "$cfg" unblock-login alice@saslguard.test
+wait_for 20 no_button "Undo block login" || fail "the Undo button stayed after saslguardctl unblock-login"
+has_button "Block login" || fail "Block login not offered after saslguardctl unblock-login"
+assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice after saslguardctl unblock-login"
+
 tg_command $ADMIN $ADMIN "/block bob@saslguard.test"
 tg_wait_text $ADMIN "✅ blocked login bob@saslguard.test"
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 554 "bob after /block"

@@ -1,16 +1,15 @@
 #include <catch2/catch.hpp>
 
-#include "saslguard/receiver/telegram/store.hpp"
 #include "telegram_test_support.hpp"
 
 using namespace saslguard::receiver::telegram;
 using tgtest::TempDir;
+using tgtest::TestStore;
 
 TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
-    REQUIRE(s);
-    auto& st = **s;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
     auto a = st.enqueue(10, "sendMessage", R"({"text":"a"})", 5, 1000);
     auto b = st.enqueue(11, "sendMessage", R"({"text":"b"})", 0, 1001);
     REQUIRE(a);
@@ -44,9 +43,8 @@ TEST_CASE("the outbox hands out due rows oldest first and records their fate") {
 
 TEST_CASE("a callback token is single use") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
-    REQUIRE(s);
-    auto& st = **s;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
     REQUIRE(st.add_callback(
         {"tok", 3, "block_login", R"({"username":"a"})", "offer", 100, 200, std::nullopt, ""}));
     auto cb = st.callback("tok");
@@ -66,9 +64,8 @@ TEST_CASE("a callback token is single use") {
 
 TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
-    REQUIRE(s);
-    auto& st = **s;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
     REQUIRE(st.add_callback({"a", 3, "hold_mail", "{}", "offer", 100, 9000, std::nullopt, ""}));
     REQUIRE(st.add_callback({"b", 3, "block_login", "{}", "offer", 100, 9000, std::nullopt, ""}));
     REQUIRE(st.add_callback({"c", 4, "block_login", "{}", "offer", 100, 9000, std::nullopt, ""}));
@@ -82,26 +79,23 @@ TEST_CASE("expiring an incident's callbacks leaves used ones alone") {
 TEST_CASE("the update offset persists across connections and only moves forward") {
     TempDir t;
     {
-        auto s = TelegramStore::open(t.path + "/state.db");
-        REQUIRE(s);
-        CHECK(*(*s)->offset() == 0);
-        REQUIRE((*s)->record_update(41, 1));
-        REQUIRE((*s)->record_update(40, 2));
-        CHECK(*(*s)->offset() == 42);
+        TestStore s(t.path("state.db"));
+        CHECK(*s->offset() == 0);
+        REQUIRE(s->record_update(41, 1));
+        REQUIRE(s->record_update(40, 2));
+        CHECK(*s->offset() == 42);
     }
-    auto s = TelegramStore::open(t.path + "/state.db");
-    REQUIRE(s);
-    CHECK(*(*s)->offset() == 42);
-    CHECK(*(*s)->update_handled(40));
-    CHECK(*(*s)->update_handled(41));
-    CHECK_FALSE(*(*s)->update_handled(42));
+    TestStore s(t.path("state.db"));
+    CHECK(*s->offset() == 42);
+    CHECK(*s->update_handled(40));
+    CHECK(*s->update_handled(41));
+    CHECK_FALSE(*s->update_handled(42));
 }
 
 TEST_CASE("incident views and their messages are kept per chat") {
     TempDir t;
-    auto s = TelegramStore::open(t.path + "/state.db");
-    REQUIRE(s);
-    auto& st = **s;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
     REQUIRE(st.save_incident(9, R"({"a":1})", 1));
     REQUIRE(st.save_incident(9, R"({"a":2})", 2));
     CHECK(**st.load_incident(9) == R"({"a":2})");

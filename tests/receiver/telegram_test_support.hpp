@@ -2,27 +2,20 @@
 // Helpers shared by the Telegram integration tests: a temp dir, a child process
 // (the emulator), a recording ActionExecutor, a fixed CommandBackend, waiting for
 // a condition instead of sleeping.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <functional>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "saslguard/common/subprocess.hpp"
 #include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/bot.hpp"
-
-extern char** environ;
+#include "test_support.hpp"
 
 namespace tgtest {
 
@@ -30,67 +23,48 @@ using namespace saslguard;
 using namespace saslguard::receiver;
 using namespace saslguard::receiver::telegram;
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/saslguard-telegram-XXXXXX";
-        path = ::mkdtemp(tmpl);
+using saslguard::test::free_port;
+using saslguard::test::TempDir;
+using saslguard::test::wait_until;
+
+using store::TelegramRepository;
+
+// The state store of a test, and one session of it for the test's own thread.
+struct TestStore {
+    std::unique_ptr<store::StateStore> state;
+    std::unique_ptr<store::Session> session;
+    explicit TestStore(const std::string& path) {
+        auto s = store::StateStore::open(path);
+        if (!s) throw std::runtime_error(s.error().message);
+        state = std::move(*s);
+        auto ss = state->session();
+        if (!ss) throw std::runtime_error(ss.error().message);
+        session = std::move(*ss);
     }
-    ~TempDir() { std::filesystem::remove_all(path); }
+    store::TelegramRepository& operator*() { return session->telegram(); }
+    store::TelegramRepository* operator->() { return &session->telegram(); }
 };
 
-inline int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-// Polls `cond` every 20 ms until it holds or `timeout` passes.
-inline bool wait_until(const std::function<bool()>& cond,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return cond();
-}
-
-// A child process killed (SIGTERM, then waited for) when the object goes away.
+// A child process (the emulator) with its output in `log_path`, stopped with
+// the object (common's spawner: SIGTERM to its process group, then reaped).
 class Child {
 public:
-    explicit Child(const std::vector<std::string>& argv, const std::string& log_path) {
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        if (posix_spawnp(&m_pid, args[0], &fa, nullptr, args.data(), environ) != 0) m_pid = -1;
-        posix_spawn_file_actions_destroy(&fa);
+    Child(const std::vector<std::string>& argv, const std::string& log_path) {
+        ChildOptions o;
+        o.output = ChildOptions::Output::File;
+        o.output_path = log_path;
+        auto c = ChildProcess::spawn(argv, o);
+        if (c) m_child.emplace(std::move(*c));
     }
-    ~Child() {
-        if (m_pid > 0) {
-            ::kill(m_pid, SIGTERM);
-            int st = 0;
-            ::waitpid(m_pid, &st, 0);
-        }
-    }
-    bool started() const { return m_pid > 0; }
+    bool started() const { return m_child.has_value(); }
 
 private:
-    pid_t m_pid = -1;
+    std::optional<ChildProcess> m_child;
 };
 
-// Records every request and answers as a successful executor would.
+// Records every request and answers as a successful executor would; with
+// `blocks`, it also puts in force (or lifts) the block each kind's descriptor
+// names, as the Mitigator does, so Undo buttons render.
 class RecordingExecutor final : public ActionExecutor {
 public:
     ActionOutcome execute(const ActionRequest& r) override {
@@ -104,8 +78,23 @@ public:
             if (c == '_') c = ' ';
         o.summary = verb + " " + r.username;
         if (!o.ok) o.error = "exit 1: simulated failure";
+        const auto* a = mitigation::catalog().find(r.kind);
+        if (o.ok && blocks && a && !a->block_kind.empty() &&
+            a->target == mitigation::TargetKind::Login) {
+            mitigation::BlockChange c;
+            store::BlockRecord b{std::string(a->block_kind), r.username, o.action_id, 0,
+                                 std::nullopt};
+            b.actor = r.actor;
+            b.incident_id = r.incident_id;
+            (a->lifts ? c.removed : c.added).push_back(b);
+            c.action_id = o.action_id;
+            c.actor = r.actor;
+            c.incident_id = r.incident_id;
+            blocks->apply(c);
+        }
         return o;
     }
+    mitigation::ActiveBlocks* blocks = nullptr;
     std::vector<ActionRequest> requests() {
         std::lock_guard<std::mutex> lock(m_mutex);
         return m_requests;

@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include "receiver_test_util.hpp"
-#include "saslguard/receiver/database.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/resolver.hpp"
 #include "saslguard/receiver/webhook.hpp"
@@ -26,21 +25,20 @@ struct Fixture {
     Resolver resolver{PrometheusConfig{}, PolicyConfig{}, unreachable};
     CountingExecutor executor;
     RecordingNotifier notifier;
-    std::unique_ptr<Database> db;
+    std::unique_ptr<store::sqlite::Database> db;
 
     Fixture() {
         config.state_path = dir.path("s.db");
-        db = Database::open(config.state_path).value();
+        db = open_db(config.state_path);
     }
     void deliver(const nlohmann::json& payload) {
-        Intake intake(Database::open(config.state_path).value());
+        Intake intake(open_session(config.state_path, store::Durability::Full));
         auto p = parse_webhook(payload.dump());
         REQUIRE(p.ok());
         REQUIRE(intake.accept(*p, payload.dump()).ok());
     }
     int run() {
-        Worker w(Database::open(config.state_path).value(), config, resolver, executor, notifier,
-                 nullptr);
+        Worker w(open_session(config.state_path), config, resolver, executor, notifier, nullptr);
         REQUIRE(w.recover().ok());
         auto n = w.run_once();
         REQUIRE(n.ok());
@@ -72,7 +70,7 @@ TEST_CASE(
     CHECK(f.executor.requests[0].kind == ActionKind::BlockLogin);
     CHECK(f.executor.requests[0].username == "alice@example.com");
     CHECK(f.executor.requests[1].kind == ActionKind::HoldMail);
-    CHECK(f.q("SELECT count(*) FROM incident_actions WHERE state = 'done'") == 2);
+    CHECK(f.q("SELECT count(*) FROM actions WHERE actor = 'auto' AND state = 'applied'") == 2);
     REQUIRE(f.notifier.opened.size() == 1);
     const IncidentNotice& n = f.notifier.opened[0];
     CHECK(n.alertname == "SaslUserSendingSurge");
@@ -133,16 +131,16 @@ TEST_CASE(
     // The database as SIGKILL would leave it in the middle of the first action:
     // event decided, action 1 marked running, action 2 still planned.
     REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided';"
-                       "UPDATE incident_actions SET state = 'running', summary = NULL WHERE id = 1;"
-                       "UPDATE incident_actions SET state = 'planned', summary = NULL WHERE id = 2")
+                       "UPDATE actions SET state = 'running', result = '' WHERE id = 1;"
+                       "UPDATE actions SET state = 'planned', result = '' WHERE id = 2")
                 .ok());
     f.executor.requests.clear();
     f.notifier.opened.clear();
     CHECK(f.run() == 1);
     REQUIRE(f.executor.requests.size() == 1);
     CHECK(f.executor.requests[0].kind == ActionKind::HoldMail);
-    CHECK(f.text("SELECT state FROM incident_actions WHERE id = 1") == "interrupted");
-    CHECK(f.text("SELECT state FROM incident_actions WHERE id = 2") == "done");
+    CHECK(f.text("SELECT state FROM actions WHERE id = 1") == "interrupted");
+    CHECK(f.text("SELECT state FROM actions WHERE id = 2") == "applied");
     REQUIRE(f.notifier.opened.size() == 1);
     CHECK(f.notifier.opened[0].interrupted);
     CHECK_FALSE(f.notifier.opened[0].results[0].outcome.ok);
@@ -152,8 +150,7 @@ TEST_CASE("a crash between deciding and acting runs the planned actions after th
     Fixture f;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();
-    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided'; UPDATE incident_actions SET state = "
-                       "'planned'")
+    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided'; UPDATE actions SET state = 'planned'")
                 .ok());
     f.executor.requests.clear();
     f.run();
@@ -166,8 +163,8 @@ TEST_CASE("failed actions are stored with their error and notified as failures")
     f.executor.fail = true;
     f.deliver(payload_json({alert_json("00000000000000a1")}));
     f.run();
-    CHECK(f.q("SELECT count(*) FROM incident_actions WHERE state = 'failed'") == 2);
-    CHECK(f.text("SELECT error FROM incident_actions WHERE id = 1") == "exit 1: postmap failed");
+    CHECK(f.q("SELECT count(*) FROM actions WHERE state = 'failed'") == 2);
+    CHECK(f.text("SELECT error FROM actions WHERE id = 1") == "exit 1: postmap failed");
     CHECK_FALSE(f.notifier.opened[0].results[0].outcome.ok);
 }
 

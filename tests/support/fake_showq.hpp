@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "test_support.hpp"
+
 namespace saslguard::test {
 
 inline std::string showq_fixture(const std::string& name) {
@@ -45,10 +47,7 @@ class FakeShowq {
 public:
     FakeShowq(std::string bytes, bool hold_open, std::chrono::milliseconds dribble = {})
         : m_bytes(std::move(bytes)), m_hold(hold_open), m_dribble(dribble) {
-        char tmpl[] = "/tmp/saslguard-showq-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        m_dir = tmpl;
-        m_path = m_dir + "/showq";
+        m_path = m_dir.path("showq");
         m_listen = bind_unix_socket(m_path);
         REQUIRE(::listen(m_listen, 16) == 0);
         m_thread = std::thread([this] { serve(); });
@@ -60,8 +59,6 @@ public:
         ::shutdown(m_listen, SHUT_RDWR);  // wakes accept()
         m_thread.join();
         ::close(m_listen);
-        ::unlink(m_path.c_str());
-        ::rmdir(m_dir.c_str());
     }
 
     const std::string& path() const { return m_path; }
@@ -102,7 +99,8 @@ private:
     const std::chrono::milliseconds m_dribble;
     std::atomic<bool> m_stop{false};
     std::atomic<int> m_connections{0};
-    std::string m_dir, m_path;
+    TempDir m_dir{"saslguard-showq-test"};  // removed (with the socket) last
+    std::string m_path;
     int m_listen = -1;
     std::thread m_thread;
 };

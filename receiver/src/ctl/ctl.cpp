@@ -2,43 +2,38 @@
 
 #include <pwd.h>
 #include <unistd.h>
-#include <ctime>
 #include <optional>
 #include <ostream>
 
+#include "saslguard/common/flags.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
 
-constexpr const char* kUsage = R"(usage: saslguardctl --config FILE [options] COMMAND [ARGS]
-
-commands:
-  block-login USER            reject USER's SASL logins (check_sasl_access map)
-  unblock-login USER
-  hold-mail USER              put USER's queued mail on hold (postsuper -h)
-  release-mail USER           release USER's held mail (postsuper -H)
-  delete-mail USER            delete USER's queued mail (postsuper -d); needs --yes
-  lock-account USER           stop USER authenticating in the SASL backend
-  unlock-account USER
-  block-ips IP...             reject client IPs (check_client_access map)
-  unblock-ips IP...
-  list-blocks                 what is in force now, with expiry
-  audit [--limit N]           the newest audit records (default 50)
-  expire                      revert every block whose expiry is due
-
-options:
-  --config FILE     receiver configuration (mitigation: and state_path are used)
-  --dry-run         validate and say what would change; change nothing
-  --expires DUR     revert automatically after DUR (30m, 24h, 7d); needs `expire` to run
-  --reason TEXT     why, for the audit trail
-  --sender ADDR     (mail commands) match this envelope sender too; repeatable
-  --user USER       (block-ips) the login the IPs belong to, for the audit trail
-  --yes             confirm a destructive action (delete-mail)
-)";
+// The mitigation commands come from the catalog (verb, what they take, help).
+std::string commands_text() {
+    std::string out = "usage: saslguardctl --config FILE [options] COMMAND [ARGS]\n\ncommands:\n";
+    auto line = [&out](std::string left, std::string_view help) {
+        if (!help.empty() && left.size() < 28) left.resize(28, ' ');
+        out += "  " + left + std::string(help);
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        out += "\n";
+    };
+    for (const auto* a : catalog().actions())
+        line(std::string(a->cli_verb) + (a->target == TargetKind::Ips ? " IP..." : " USER"),
+             a->help);
+    line("list-blocks", "what is in force now, with expiry");
+    line("audit [--limit N]", "the newest records of the action log (default 50)");
+    line("expire", "revert every block whose expiry is due");
+    return out + "\noptions:\n";
+}
 
 struct Args {
     std::string config;
@@ -53,14 +48,8 @@ struct Args {
     std::vector<std::string> positional;
 };
 
-std::string iso_time(std::optional<std::int64_t> t) {
-    if (!t) return "-";
-    std::time_t tt = static_cast<std::time_t>(*t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+std::string iso_time(std::optional<std::int64_t> unix_ms) {
+    return unix_ms ? format::rfc3339(*unix_ms / 1000) : "-";
 }
 
 // "cli:<unix user>", plus the sudo caller when there is one (validated: it is
@@ -74,69 +63,51 @@ std::string actor() {
     return "cli:" + who;
 }
 
-// Returns an error message, or "" when parsed.
-std::string parse(const std::vector<std::string>& args, Args& a) {
-    bool only_positional = false;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& s = args[i];
-        auto value = [&](const char* name) -> std::optional<std::string> {
-            if (i + 1 >= args.size()) return std::nullopt;
-            (void)name;
-            return args[++i];
-        };
-        if (only_positional || s.empty() || s[0] != '-') {
-            if (a.command.empty())
-                a.command = s;
-            else
-                a.positional.push_back(s);
-            continue;
-        }
-        if (s == "--")
-            only_positional = true;
-        else if (s == "--dry-run")
-            a.dry_run = true;
-        else if (s == "--yes")
-            a.yes = true;
-        else if (s == "--config" || s == "--expires" || s == "--reason" || s == "--sender" ||
-                 s == "--user" || s == "--limit") {
-            auto v = value(s.c_str());
-            if (!v) return s + " needs a value";
-            if (s == "--config")
-                a.config = *v;
-            else if (s == "--reason")
-                a.reason = *v;
-            else if (s == "--sender")
-                a.senders.push_back(*v);
-            else if (s == "--user")
-                a.user = *v;
-            else if (s == "--limit") {
-                try {
-                    a.limit = static_cast<std::size_t>(std::stoul(*v));
-                } catch (...) {
-                    return "--limit: expected a number";
-                }
-            } else {
-                auto d = parse_duration(*v);
-                if (!d || d->count() < 1000)
-                    return "--expires: expected a duration like 30m, 24h or 7d";
-                a.expires = std::chrono::duration_cast<std::chrono::seconds>(*d);
-            }
-        } else if (s == "-h" || s == "--help") {
-            a.command = "help";
-        } else {
-            return "unknown option " + log::quote(s);
-        }
-    }
-    return "";
+// The flags (common/flags.hpp), bound to `a`.
+flags::FlagSet flag_set(Args& a) {
+    flags::FlagSet set(/*allow_positional=*/true);
+    set.text("config", "receiver configuration (mitigation: and state_path are used)", a.config)
+        .boolean("dry-run", "validate and say what would change; change nothing", a.dry_run)
+        .add({"expires", "revert automatically after DUR (30m, 24h, 7d); needs `expire` to run", "",
+              false, "DUR",
+              [&a](const std::string& v) -> std::string {
+                  std::chrono::seconds d{};
+                  if (auto e = flags::parse_positive_duration(v, d); !e.empty()) return e;
+                  a.expires = d;
+                  return {};
+              }})
+        .text("reason", "why, for the audit trail", a.reason)
+        .add({"sender", "(mail commands) match this envelope sender too; repeatable", "", false,
+              "ADDR",
+              [&a](const std::string& v) {
+                  a.senders.push_back(v);
+                  return std::string();
+              }})
+        .text("user", "(block-ips) the login the IPs belong to, for the audit trail", a.user)
+        .add({"limit", "(audit) how many records", "50", false, "N",
+              [&a](const std::string& v) { return flags::parse_count(v, a.limit); }})
+        .boolean("yes", "confirm a destructive action (delete-mail)", a.yes);
+    return set;
 }
 
-const std::vector<std::pair<std::string, ActionKind>>& user_commands() {
-    static const std::vector<std::pair<std::string, ActionKind>> k{
-        {"block-login", ActionKind::BlockLogin},      {"unblock-login", ActionKind::UnblockLogin},
-        {"hold-mail", ActionKind::HoldMail},          {"release-mail", ActionKind::ReleaseMail},
-        {"delete-mail", ActionKind::DeleteMail},      {"lock-account", ActionKind::LockAccount},
-        {"unlock-account", ActionKind::UnlockAccount}};
-    return k;
+std::string usage() {
+    Args unused;
+    return commands_text() + flag_set(unused).usage();
+}
+
+// Returns an error message, or "" when parsed.
+std::string parse(const std::vector<std::string>& args, Args& a) {
+    auto parsed = flag_set(a).parse(args);
+    if (!parsed) return parsed.error().message;
+    if (parsed->help) {
+        a.command = "help";
+        return "";
+    }
+    if (!parsed->positional.empty()) {
+        a.command = parsed->positional.front();
+        a.positional.assign(parsed->positional.begin() + 1, parsed->positional.end());
+    }
+    return "";
 }
 
 void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err) {
@@ -150,8 +121,8 @@ void print_outcome(const ActionOutcome& o, std::ostream& out, std::ostream& err)
     }
 }
 
-int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
-    auto blocks = store.blocks();
+int list_blocks(store::MitigationRepository& repo, std::ostream& out, std::ostream& err) {
+    auto blocks = repo.blocks();
     if (!blocks) {
         err << "saslguardctl: " << blocks.error().message << "\n";
         return 1;
@@ -163,8 +134,9 @@ int list_blocks(MitigationStore& store, std::ostream& out, std::ostream& err) {
     return 0;
 }
 
-int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ostream& err) {
-    auto rows = store.actions(limit);
+int audit(store::MitigationRepository& repo, std::size_t limit, std::ostream& out,
+          std::ostream& err) {
+    auto rows = repo.actions(limit);
     if (!rows) {
         err << "saslguardctl: " << rows.error().message << "\n";
         return 1;
@@ -186,11 +158,11 @@ int audit(MitigationStore& store, std::size_t limit, std::ostream& out, std::ost
 int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     Args a;
     if (auto e = parse(args, a); !e.empty()) {
-        err << "saslguardctl: " << e << "\n" << kUsage;
+        err << "saslguardctl: " << e << "\n" << usage();
         return 2;
     }
     if (a.command.empty() || a.command == "help") {
-        (a.command.empty() ? err : out) << kUsage;
+        (a.command.empty() ? err : out) << usage();
         return a.command.empty() ? 2 : 0;
     }
     if (a.config.empty()) {
@@ -198,30 +170,27 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return 2;
     }
 
-    // Resolve the command before touching anything.
-    std::optional<ActionKind> kind;
-    for (const auto& [name, k] : user_commands())
-        if (name == a.command) kind = k;
-    if (a.command == "block-ips") kind = ActionKind::BlockIps;
-    if (a.command == "unblock-ips") kind = ActionKind::UnblockIps;
+    // Resolve the command before touching anything: a mitigation by its verb
+    // (the catalog), or one of the administration commands.
+    const ActionDescriptor* action = catalog().find_verb(a.command);
     bool admin_command =
         a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
-    if (!kind && !admin_command) {
-        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << kUsage;
+    if (!action && !admin_command) {
+        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << usage();
         return 2;
     }
-    if (kind && *kind != ActionKind::BlockIps && *kind != ActionKind::UnblockIps &&
-        a.positional.size() != 1) {
+    const bool by_ip = action && action->target == TargetKind::Ips;
+    if (action && !by_ip && a.positional.size() != 1) {
         err << "saslguardctl: " << a.command << " takes exactly one USER\n";
         return 2;
     }
-    if ((kind == ActionKind::BlockIps || kind == ActionKind::UnblockIps) && a.positional.empty()) {
+    if (by_ip && a.positional.empty()) {
         err << "saslguardctl: " << a.command << " needs at least one IP\n";
         return 2;
     }
-    if (kind == ActionKind::DeleteMail && !a.yes && !a.dry_run) {
-        err << "saslguardctl: delete-mail deletes queued mail for good: add --yes to confirm (or "
-               "--dry-run)\n";
+    if (action && action->destructive() && !a.yes && !a.dry_run) {
+        err << "saslguardctl: " << a.command
+            << " cannot be undone: add --yes to confirm (or --dry-run)\n";
         return 2;
     }
 
@@ -230,14 +199,20 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "saslguardctl: " << config.error().message << "\n";
         return 2;
     }
-    auto svc = MitigationService::open(*config);
+    auto state = store::StateStore::open(config->state_path);
+    if (!state) {
+        err << "saslguardctl: " << state.error().message << "\n";
+        return 2;
+    }
+    auto svc =
+        MitigationService::open(**state, config->mitigation, config->policy.allow_auto_delete);
     if (!svc) {
         err << "saslguardctl: " << svc.error().message << "\n";
         return 2;
     }
     auto& mitigator = *svc;
-    if (a.command == "list-blocks") return list_blocks(mitigator->store(), out, err);
-    if (a.command == "audit") return audit(mitigator->store(), a.limit, out, err);
+    if (a.command == "list-blocks") return list_blocks(mitigator->repository(), out, err);
+    if (a.command == "audit") return audit(mitigator->repository(), a.limit, out, err);
     if (a.command == "expire") {
         auto outcomes = mitigator->run_expiries();
         int rc = 0;
@@ -250,8 +225,8 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     }
 
     ActionRequest req;
-    req.kind = *kind;
-    if (*kind == ActionKind::BlockIps || *kind == ActionKind::UnblockIps) {
+    req.kind = action->kind;
+    if (by_ip) {
         req.username = a.user;
         req.ips = a.positional;
     } else {

@@ -89,7 +89,7 @@ Result<MapEntries> parse_map(std::string_view text, std::string_view path) {
 
 AccessMap::AccessMap(std::string path, std::string type, std::string config_dir,
                      std::string postmap_binary, CommandRunner& runner,
-                     std::chrono::seconds timeout)
+                     std::chrono::milliseconds timeout)
     : m_path(std::move(path)),
       m_type(std::move(type)),
       m_config_dir(std::move(config_dir)),

@@ -58,7 +58,7 @@ SplitLogin split_login(const std::string& login) {
     return {login.substr(0, at), login.substr(at + 1)};
 }
 
-ProcessOptions options_with(std::chrono::seconds timeout, std::string stdin_data = {}) {
+ProcessOptions options_with(std::chrono::milliseconds timeout, std::string stdin_data = {}) {
     ProcessOptions o;
     o.timeout = timeout;
     o.stdin_data = std::move(stdin_data);
@@ -73,7 +73,7 @@ ProcessOptions options_with(std::chrono::seconds timeout, std::string stdin_data
 // back with db_load. No password is generated, reset or needs to be known.
 class SasldbBackend final : public SaslBackend {
 public:
-    SasldbBackend(std::string db, CommandRunner& runner, std::chrono::seconds timeout)
+    SasldbBackend(std::string db, CommandRunner& runner, std::chrono::milliseconds timeout)
         : m_db(std::move(db)),
           m_quarantine(m_db + ".saslguard-locked"),
           m_runner(runner),
@@ -232,7 +232,7 @@ private:
     std::string m_db;
     std::string m_quarantine;
     CommandRunner& m_runner;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
 };
 
 // --- saslauthd with shadow/PAM ------------------------------------------------
@@ -242,7 +242,7 @@ private:
 // takes it away again; the hash itself is never changed.
 class ShadowBackend final : public SaslBackend {
 public:
-    ShadowBackend(CommandRunner& runner, std::chrono::seconds timeout)
+    ShadowBackend(CommandRunner& runner, std::chrono::milliseconds timeout)
         : m_runner(runner), m_timeout(timeout) {}
 
     Result<BackendChange> lock(const std::string& username) override {
@@ -301,14 +301,14 @@ private:
     }
 
     CommandRunner& m_runner;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
 };
 
 // --- configured commands (LDAP, SQL, …) ---------------------------------------
 class CommandBackend final : public SaslBackend {
 public:
     CommandBackend(std::vector<std::string> lock, std::vector<std::string> unlock,
-                   CommandRunner& runner, std::chrono::seconds timeout)
+                   CommandRunner& runner, std::chrono::milliseconds timeout)
         : m_lock(std::move(lock)),
           m_unlock(std::move(unlock)),
           m_runner(runner),
@@ -338,7 +338,7 @@ private:
 
     std::vector<std::string> m_lock, m_unlock;
     CommandRunner& m_runner;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
 };
 
 }  // namespace
@@ -373,22 +373,9 @@ std::vector<SasldbRecord> parse_db_dump(std::string_view text) {
 Result<std::vector<std::string>> expand_user_template(const std::vector<std::string>& tmpl,
                                                       const std::string& user) {
     if (!validate::sasl_username(user)) return make_error("invalid SASL username");
-    if (tmpl.empty() || tmpl[0].empty()) return make_error("lock/unlock command is not configured");
+    if (auto r = check_user_template(tmpl); !r) return r.error();
     std::vector<std::string> argv;
-    bool used = false;
-    for (const auto& a : tmpl) {
-        if (a == "{user}") {
-            argv.push_back(user);
-            used = true;
-        } else if (a.find("{user}") != std::string::npos) {
-            return make_error(
-                "command template: \"{user}\" must be a whole argument, not part of \"" + a + "\"");
-        } else {
-            argv.push_back(a);
-        }
-    }
-    if (!used) return make_error("command template has no {user} argument");
-    if (tmpl[0] == "{user}") return make_error("command template: the program cannot be {user}");
+    for (const auto& a : tmpl) argv.push_back(a == "{user}" ? user : a);
     return argv;
 }
 
@@ -402,14 +389,9 @@ Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings&
                 new SasldbBackend(s.sasldb_path, runner, s.command_timeout));
         case SaslBackendKind::SaslauthdShadow:
             return std::unique_ptr<SaslBackend>(new ShadowBackend(runner, s.command_timeout));
-        case SaslBackendKind::Command: {
-            // Check both templates now, with a harmless name, so a typo fails at startup.
-            for (const auto* t : {&s.lock_command, &s.unlock_command})
-                if (auto e = expand_user_template(*t, "check"); !e)
-                    return make_error("mitigation: " + e.error().message);
+        case SaslBackendKind::Command:  // templates checked by validate(settings)
             return std::unique_ptr<SaslBackend>(
                 new CommandBackend(s.lock_command, s.unlock_command, runner, s.command_timeout));
-        }
     }
     return make_error("unknown sasl_backend");
 }

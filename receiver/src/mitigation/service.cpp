@@ -1,35 +1,71 @@
 #include "saslguard/receiver/mitigation/service.hpp"
 
-#include "saslguard/receiver/config.hpp"
-#include "saslguard/receiver/database.hpp"
+#include "saslguard/common/log.hpp"
 
 namespace saslguard::receiver::mitigation {
 
-Result<std::shared_ptr<MitigationService>> MitigationService::open(const Config& config) {
+Result<std::shared_ptr<MitigationService>> MitigationService::open(
+    store::StateStore& store, const MitigationSettings& settings, bool allow_auto_delete,
+    ActiveBlocks* blocks) {
     std::shared_ptr<MitigationService> svc(new MitigationService());
-    auto db = Database::open(config.state_path);
-    if (!db) return db.error();
-    svc->m_db = std::move(*db);
-    svc->m_store = std::make_unique<SqliteMitigationStore>(*svc->m_db);
+    auto session = store.session();
+    if (!session) return session.error();
+    svc->m_session = std::move(*session);
     MitigatorDeps deps;
     deps.runner = &svc->m_runner;
-    deps.store = svc->m_store.get();
-    auto m = Mitigator::create(settings_from_config(config), deps);
+    deps.store = &svc->m_session->mitigation();
+    deps.allow_auto_delete = allow_auto_delete;
+    deps.blocks = blocks;
+    auto m = Mitigator::create(settings, deps);
     if (!m) return m.error();
     svc->m_mitigator = std::move(*m);
     return svc;
 }
 
-MitigationService::~MitigationService() = default;
+MitigationService::~MitigationService() {
+    stop();
+}
 
 ActionOutcome MitigationService::execute(const ActionRequest& request) {
     return m_mitigator->execute(request);
 }
+
 std::vector<ActionOutcome> MitigationService::run_expiries() {
     return m_mitigator->run_expiries();
 }
-MitigationStore& MitigationService::store() {
-    return *m_store;
+
+store::MitigationRepository& MitigationService::repository() {
+    return m_session->mitigation();
+}
+
+std::vector<std::pair<std::string, std::string>> MitigationService::describe() const {
+    return m_mitigator->describe();
+}
+
+void MitigationService::start_expiry(std::chrono::seconds interval) {
+    if (m_expiry.joinable()) return;
+    m_expiry = std::thread([this, interval] {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        while (!m_cv.wait_for(lock, interval, [&] { return m_stopping; })) {
+            lock.unlock();
+            for (const auto& o : run_expiries()) {
+                if (o.ok)
+                    log::info("expired block reverted", {{"summary", o.summary}});
+                else
+                    log::warn("expiry failed", {{"error", o.error}});
+            }
+            lock.lock();
+        }
+    });
+}
+
+void MitigationService::stop() {
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stopping = true;
+    }
+    m_cv.notify_all();
+    if (m_expiry.joinable()) m_expiry.join();
 }
 
 }  // namespace saslguard::receiver::mitigation

@@ -36,6 +36,46 @@ std::string MitigationSettings::effective_lock_file() const {
     return lock_file.empty() ? sasl_access_map + ".mitigation.lock" : lock_file;
 }
 
+Result<void> check_user_template(const std::vector<std::string>& tmpl) {
+    if (tmpl.empty() || tmpl[0].empty()) return make_error("lock/unlock command is not configured");
+    if (tmpl[0] == "{user}") return make_error("command template: the program cannot be {user}");
+    bool used = false;
+    for (const auto& a : tmpl) {
+        if (a == "{user}")
+            used = true;
+        else if (a.find("{user}") != std::string::npos)
+            return make_error(
+                "command template: \"{user}\" must be a whole argument, not part of \"" + a + "\"");
+    }
+    if (!used) return make_error("command template has no {user} argument");
+    return {};
+}
+
+std::optional<SettingsError> validate(const MitigationSettings& s) {
+    const auto& t = s.map_type;
+    if (t == "texthash")
+        return SettingsError{
+            "map_type",
+            "texthash is not supported: Postfix reads a texthash table only when it starts, so a "
+            "block would need `postfix reload`; use hash, btree, lmdb or cdb"};
+    if (t != "hash" && t != "btree" && t != "lmdb" && t != "cdb")
+        return SettingsError{"map_type", "expected hash, btree, lmdb or cdb, got '" + t + "'"};
+    if (s.max_block_ips == 0) return SettingsError{"max_block_ips", "must be at least 1"};
+    if (s.command_timeout.count() <= 0)
+        return SettingsError{"command_timeout", "must be above zero"};
+    if (s.sasl_access_map.empty()) return SettingsError{"sasl_access_map", "must not be empty"};
+    if (s.client_access_map.empty()) return SettingsError{"client_access_map", "must not be empty"};
+    if (s.sasl_backend == SaslBackendKind::Command) {
+        if (s.lock_command.empty() || s.unlock_command.empty())
+            return SettingsError{"sasl_backend", "command needs lock_command and unlock_command"};
+        if (auto r = check_user_template(s.lock_command); !r)
+            return SettingsError{"lock_command", r.error().message};
+        if (auto r = check_user_template(s.unlock_command); !r)
+            return SettingsError{"unlock_command", r.error().message};
+    }
+    return std::nullopt;
+}
+
 std::string describe_failure(const std::vector<std::string>& argv, const ProcessResult& result) {
     std::string cmd;
     for (std::size_t i = 0; i < argv.size() && i < 6; ++i) {
@@ -44,47 +84,6 @@ std::string describe_failure(const std::vector<std::string>& argv, const Process
     }
     if (argv.size() > 6) cmd += " …";
     return cmd + ": " + result.describe();
-}
-
-}  // namespace saslguard::receiver::mitigation
-
-#include "saslguard/receiver/config.hpp"
-
-namespace saslguard::receiver::mitigation {
-
-MitigationSettings settings_from_config(const Config& c) {
-    const auto& m = c.mitigation;
-    MitigationSettings s;
-    s.dry_run = m.dry_run;
-    s.postfix_config_dir = m.postfix_config_dir;
-    s.postfix_bin_dir = m.postfix_bin_dir;
-    s.sasl_access_map = m.sasl_access_map;
-    s.client_access_map = m.client_access_map;
-    s.map_type = m.map_type;
-    s.showq_path = m.showq_path;
-    s.mail_log = m.mail_log;
-    switch (m.sasl_backend) {
-        case SaslBackend::Sasldb:
-            s.sasl_backend = SaslBackendKind::Sasldb;
-            break;
-        case SaslBackend::SaslauthdShadow:
-            s.sasl_backend = SaslBackendKind::SaslauthdShadow;
-            break;
-        case SaslBackend::Command:
-            s.sasl_backend = SaslBackendKind::Command;
-            break;
-        case SaslBackend::None:
-            s.sasl_backend = SaslBackendKind::None;
-            break;
-    }
-    s.sasldb_path = m.sasldb_path;
-    s.lock_command = m.lock_command;
-    s.unlock_command = m.unlock_command;
-    s.max_block_ips = m.max_block_ips > 0 ? static_cast<std::size_t>(m.max_block_ips) : 1;
-    s.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(m.command_timeout);
-    if (s.command_timeout.count() < 1) s.command_timeout = std::chrono::seconds(1);
-    s.allow_auto_delete = c.policy.allow_auto_delete;
-    return s;
 }
 
 }  // namespace saslguard::receiver::mitigation

@@ -3,12 +3,15 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
+#include <mutex>
 
+#include "saslguard/common/alertmanager.hpp"
+#include "saslguard/common/clock.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
-#include "saslguard/receiver/database.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/telegram/incident_ui.hpp"
 
 namespace saslguard::receiver::telegram {
@@ -16,18 +19,20 @@ namespace {
 
 using nlohmann::json;
 
-constexpr ActionKind kForward[] = {ActionKind::BlockLogin, ActionKind::HoldMail,
-                                   ActionKind::DeleteMail, ActionKind::LockAccount,
-                                   ActionKind::BlockIps};
+using mitigation::ActionDescriptor;
+using mitigation::catalog;
 
-bool is_forward(ActionKind k) {
-    return std::find(std::begin(kForward), std::end(kForward), k) != std::end(kForward);
+// The mitigation a button or command names, if it is one.
+const ActionDescriptor* mitigation_of(std::string_view action) {
+    auto kind = action_kind_from_string(action);
+    return kind ? catalog().find(*kind) : nullptr;
 }
 
-// Destructive or hard to take back for a real user: asks "are you sure" first.
+// Destructive or hard to take back for a real user (the catalog says which):
+// asks "are you sure" first.
 bool needs_confirmation(std::string_view action) {
-    auto k = action_kind_from_string(action);
-    return k && (is_destructive(*k) || *k == ActionKind::LockAccount);
+    const auto* a = mitigation_of(action);
+    return a && a->confirm;
 }
 
 void erase(std::vector<std::string>& v, std::string_view s) {
@@ -37,29 +42,12 @@ void add_unique(std::vector<std::string>& v, std::string_view s) {
     if (std::find(v.begin(), v.end(), s) == v.end()) v.emplace_back(s);
 }
 
-std::string rfc3339(std::int64_t unix_s) {
-    std::time_t t = static_cast<std::time_t>(unix_s);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string hhmm(std::int64_t unix_ms) {
-    std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-    return buf;
+    return format::utc_minutes(unix_ms);
 }
 
 std::string num(double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf,
-                  v == static_cast<double>(static_cast<std::int64_t>(v)) ? "%.0f" : "%.1f", v);
-    return buf;
+    return format::compact(v);
 }
 
 std::string code(std::string_view s) {
@@ -74,63 +62,46 @@ std::string reply_payload(std::int64_t chat_id, const std::string& html) {
     return p.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-const char* kHelp =
-    "<b>saslguard bot</b>\n"
-    "/status — open incidents, active blocks, queue depth\n"
-    "/top — top SASL users right now\n"
-    "/queue — queue depth and top senders\n"
-    "/blocked — active blocks\n"
-    "/block &lt;user&gt; — reject the SASL login\n"
-    "/unblock &lt;user&gt; — lift it\n"
-    "/hold &lt;user&gt; — hold the user's queued mail\n"
-    "/release &lt;user&gt; — release it\n"
-    "/help — this text\n"
-    "Only configured admins may use the bot.";
+// The /help text: the read-only commands, then every mitigation the catalog
+// gives a bot command.
+std::string help_text() {
+    std::string t =
+        "<b>saslguard bot</b>\n"
+        "/status — open incidents, active blocks, queue depth\n"
+        "/top — top SASL users right now\n"
+        "/queue — queue depth and top senders\n"
+        "/blocked — active blocks\n";
+    for (const auto* a : catalog().actions())
+        if (!a->bot_command.empty())
+            t += std::string(a->bot_command) + " &lt;user&gt; — " + std::string(a->bot_help) + "\n";
+    return t + "/help — this text\nOnly configured admins may use the bot.";
+}
 
 }  // namespace
 
 SilenceFn alertmanager_silencer(std::string alertmanager_url) {
-    while (!alertmanager_url.empty() && alertmanager_url.back() == '/') alertmanager_url.pop_back();
-    return [url = std::move(alertmanager_url)](
-               const std::vector<std::pair<std::string, std::string>>& matchers,
-               std::chrono::seconds duration, const std::string& created_by,
-               const std::string& comment) -> Result<std::string> {
-        if (url.empty()) return make_error("no alertmanager_url configured");
-        if (matchers.empty()) return make_error("no labels to match");
-        json body;
-        body["matchers"] = json::array();
-        for (const auto& [k, v] : matchers)
-            body["matchers"].push_back(
-                {{"name", k}, {"value", v}, {"isRegex", false}, {"isEqual", true}});
-        std::int64_t now_s = system_now_ms() / 1000;
-        body["startsAt"] = rfc3339(now_s);
-        body["endsAt"] = rfc3339(now_s + duration.count());
-        body["createdBy"] = created_by;
-        body["comment"] = comment;
-        HttpClient http;
-        HttpRequest req;
-        req.method = "POST";
-        req.url = url + "/api/v2/silences";
-        req.headers = {"Content-Type: application/json"};
-        req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-        auto resp = http.perform(req);
-        if (!resp.ok()) {
-            return make_error("Alertmanager " + (resp.status
-                                                     ? "HTTP " + std::to_string(resp.status) +
-                                                           ": " + resp.body.substr(0, 200)
-                                                     : resp.error));
-        }
-        auto j = json::parse(resp.body, nullptr, false);
-        if (!j.is_object() || !j.contains("silenceID") || !j["silenceID"].is_string())
-            return make_error("Alertmanager answered without a silenceID");
-        return j["silenceID"].get<std::string>();
+    auto client = std::make_shared<alertmanager::Client>(
+        std::move(alertmanager_url), prom::fetch_with(std::make_shared<HttpClient>()));
+    auto mutex = std::make_shared<std::mutex>();  // the HttpClient is one-thread-at-a-time
+    return [client, mutex](const std::vector<std::pair<std::string, std::string>>& matchers,
+                           std::chrono::seconds duration, const std::string& created_by,
+                           const std::string& comment) -> Result<std::string> {
+        alertmanager::Silence s;
+        s.matchers = matchers;
+        s.starts_at_ms = wall_clock_ms();
+        s.ends_at_ms = s.starts_at_ms + duration.count() * 1000;
+        s.created_by = created_by;
+        s.comment = comment;
+        std::lock_guard lock(*mutex);
+        return client->create_silence(s);
     };
 }
 
 // Handles updates with one thread's store and API client.
 struct TelegramBot::Handler {
     TelegramBot& bot;
-    TelegramStore& store;
+    store::Session& session;
+    TelegramRepository& store;
     BotApi& api;
 
     std::int64_t now() const { return bot.m_options.now(); }
@@ -180,10 +151,10 @@ struct TelegramBot::Handler {
                 m["text"].get<std::string>().rfind('/', 0) == 0)
                 return on_command(id, m);
         }
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         if (auto r = claim(id); !r) return r;
-        return tx->commit();
+        return (*tx)->commit();
     }
 
     // ---- buttons ---------------------------------------------------------------
@@ -206,7 +177,7 @@ struct TelegramBot::Handler {
         std::optional<CallbackRow> cb;
         std::string refusal;
         {
-            auto tx = Transaction::begin(store.db());
+            auto tx = session.begin();
             if (!tx) return tx.error();
             if (auto r = claim(update_id); !r) return r;
             auto found = store.callback(token);
@@ -234,13 +205,13 @@ struct TelegramBot::Handler {
             }
             if (cb && cb->stage == "offer" && needs_confirmation(cb->action)) {
                 if (auto r = ask_confirmation(*cb, chat_id, message_id); !r) return r;
-                if (auto c = tx->commit(); !c) return c;
+                if (auto c = (*tx)->commit(); !c) return c;
                 bot.m_stats.callbacks_handled++;
                 bot.wake_outbox();
                 answer(cq_id, "Are you sure? Press the confirmation button.");
                 return {};
             }
-            if (auto c = tx->commit(); !c) return c;
+            if (auto c = (*tx)->commit(); !c) return c;
         }
         if (!refusal.empty()) {
             bot.m_stats.callbacks_refused++;
@@ -290,9 +261,9 @@ struct TelegramBot::Handler {
         std::string answer_text;
         std::function<void(IncidentView&)> update;
 
-        if (auto kind = action_kind_from_string(cb.action)) {
+        if (const ActionDescriptor* action = mitigation_of(cb.action)) {
             ActionRequest req;
-            req.kind = *kind;
+            req.kind = action->kind;
             req.username = target.value("username", std::string());
             req.ips = target.value("ips", std::vector<std::string>{});
             req.senders = target.value("senders", std::vector<std::string>{});
@@ -301,24 +272,18 @@ struct TelegramBot::Handler {
             req.reason = "Telegram button pressed by " + who;
             ActionOutcome out = bot.m_executor.execute(req);
             line.ok = out.ok;
-            line.text =
-                out.ok ? out.summary : std::string(to_string(*kind)) + " failed: " + out.error;
+            line.text = out.ok ? out.summary
+                               : std::string(to_string(action->kind)) + " failed: " + out.error;
             answer_text = (out.ok ? "✅ " : "❌ ") + line.text;
-            const ActionKind k = *kind;
-            update = [k, ok = out.ok](IncidentView& v) {
+            // Whether a mitigation shows as itself or as its Undo is read from the
+            // blocks in force at each render; the view only keeps what is offered:
+            // what cannot be undone goes once done, an undone kind may be done again.
+            update = [action, ok = out.ok](IncidentView& v) {
                 if (!ok) return;
-                const std::string name(to_string(k));
-                if (is_forward(k)) {
-                    erase(v.offered, name);
-                    if (inverse(k)) add_unique(v.undoable, name);
-                } else {
-                    for (ActionKind f : kForward) {
-                        if (inverse(f) == k) {
-                            erase(v.undoable, to_string(f));
-                            add_unique(v.offered, to_string(f));
-                        }
-                    }
-                }
+                if (action->destructive()) erase(v.offered, to_string(action->kind));
+                if (!action->forward)
+                    if (const auto* f = catalog().undone_by(action->kind))
+                        add_unique(v.offered, to_string(f->kind));
             };
         } else if (cb.action == "silence") {
             std::int64_t secs = target.value("duration_s", std::int64_t{3600});
@@ -361,7 +326,7 @@ struct TelegramBot::Handler {
 
     Result<void> record(std::int64_t incident_id, std::optional<LogLine> line,
                         const std::function<void(IncidentView&)>& update) {
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         auto view = load(incident_id);
         if (!view)
@@ -375,10 +340,11 @@ struct TelegramBot::Handler {
         // is still in the outbox get it through the pending edit as well.
         std::vector<std::int64_t> chats = bot.m_config.admin_chat_ids;
         for (const auto& m : *msgs) add_chat(chats, m.chat_id);
-        if (auto r = publish_incident(store, *view, chats, false, now(), bot.m_config.button_ttl);
+        if (auto r = publish_incident(store, *view, bot.m_options.blocks, chats, false, now(),
+                                      bot.m_config.button_ttl);
             !r)
             return r;
-        return tx->commit();
+        return (*tx)->commit();
     }
 
     static void add_chat(std::vector<std::int64_t>& chats, std::int64_t c) {
@@ -407,7 +373,7 @@ struct TelegramBot::Handler {
         if (auto at = cmd.find('@'); at != std::string::npos) cmd.resize(at);  // "/status@MyBot"
 
         {
-            auto tx = Transaction::begin(store.db());
+            auto tx = session.begin();
             if (!tx) return tx.error();
             if (auto r = claim(update_id); !r) return r;
             if (!is_admin(user_id)) {
@@ -418,20 +384,20 @@ struct TelegramBot::Handler {
                                   "⛔ Not authorised: only configured admins can use this bot."),
                     0, now());
                 if (!q) return q.error();
-                if (auto c = tx->commit(); !c) return c;
+                if (auto c = (*tx)->commit(); !c) return c;
                 bot.m_stats.commands_refused++;
                 bot.wake_outbox();
                 return {};
             }
-            if (auto c = tx->commit(); !c) return c;
+            if (auto c = (*tx)->commit(); !c) return c;
         }
         bot.m_stats.commands_handled++;
         std::string reply = run_command(cmd, words, user_id, who);
-        auto tx = Transaction::begin(store.db());
+        auto tx = session.begin();
         if (!tx) return tx.error();
         auto q = store.enqueue(chat_id, "sendMessage", reply_payload(chat_id, reply), 0, now());
         if (!q) return q.error();
-        if (auto c = tx->commit(); !c) return c;
+        if (auto c = (*tx)->commit(); !c) return c;
         bot.wake_outbox();
         return {};
     }
@@ -439,7 +405,7 @@ struct TelegramBot::Handler {
     std::string run_command(const std::string& cmd, const std::vector<std::string>& words,
                             std::int64_t user_id, const std::string& who) {
         auto& be = bot.m_backend;
-        if (cmd == "/help" || cmd == "/start") return kHelp;
+        if (cmd == "/help" || cmd == "/start") return help_text();
         if (cmd == "/status") {
             auto s = be.status();
             if (!s) return "❌ status unavailable: " + html_escape(s.error().message);
@@ -493,28 +459,20 @@ struct TelegramBot::Handler {
             }
             return r;
         }
-        std::optional<ActionKind> kind;
-        if (cmd == "/block")
-            kind = ActionKind::BlockLogin;
-        else if (cmd == "/unblock")
-            kind = ActionKind::UnblockLogin;
-        else if (cmd == "/hold")
-            kind = ActionKind::HoldMail;
-        else if (cmd == "/release")
-            kind = ActionKind::ReleaseMail;
-        if (!kind) return "Unknown command. /help lists what I understand.";
+        const ActionDescriptor* action = catalog().find_bot_command(cmd);
+        if (!action) return "Unknown command. /help lists what I understand.";
         if (words.size() != 2) return "Usage: " + html_escape(cmd) + " &lt;sasl username&gt;";
         const std::string& user = words[1];
         if (!validate::sasl_username(user))
             return "❌ Not a valid SASL username: " + code(clip_text(user, 64));
         ActionRequest req;
-        req.kind = *kind;
+        req.kind = action->kind;
         req.username = user;
         req.actor = "telegram:" + std::to_string(user_id);
         req.reason = "Telegram command " + cmd + " by " + who;
         ActionOutcome out = bot.m_executor.execute(req);
         return out.ok ? "✅ " + html_escape(out.summary)
-                      : "❌ " + html_escape(std::string(to_string(*kind))) +
+                      : "❌ " + html_escape(std::string(to_string(action->kind))) +
                             " failed: " + html_escape(out.error);
     }
 };
@@ -532,16 +490,27 @@ TelegramBot::~TelegramBot() {
 }
 
 Result<void> TelegramBot::start() {
-    auto a = TelegramStore::open(m_options.db_path);
+    if (!m_options.store) return make_error("telegram: no state store");
+    auto a = m_options.store->session();
     if (!a) return make_error("telegram: " + a.error().message);
-    auto b = TelegramStore::open(m_options.db_path);
+    auto b = m_options.store->session();
     if (!b) return make_error("telegram: " + b.error().message);
-    m_outbox_store = std::move(*a);
-    m_poll_store = std::move(*b);
+    m_outbox_session = std::move(*a);
+    m_poll_session = std::move(*b);
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = false;
     }
+    if (m_options.blocks)
+        m_blocks_subscription =
+            m_options.blocks->subscribe([this](const mitigation::BlockChange& c) {
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    m_block_changes.push_back(c);
+                    m_outbox_wake = true;
+                }
+                m_cv.notify_all();
+            });
     m_outbox_thread = std::thread([this] { outbox_loop(); });
     m_poll_thread = std::thread([this] { poll_loop(); });
     log::info("telegram: bot started",
@@ -552,6 +521,10 @@ Result<void> TelegramBot::start() {
 }
 
 void TelegramBot::stop() {
+    if (m_options.blocks && m_blocks_subscription) {
+        m_options.blocks->unsubscribe(m_blocks_subscription);
+        m_blocks_subscription = 0;
+    }
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = true;
@@ -578,13 +551,15 @@ bool TelegramBot::wait_for(std::chrono::milliseconds d, bool outbox) {
 
 void TelegramBot::outbox_loop() {
     BotApi api(m_config.api_url, m_config.bot_token);
-    OutboxSender sender(*m_outbox_store, api, m_stats, m_options.outbox, m_options.now);
+    OutboxSender sender(m_outbox_session->telegram(), api, m_stats, m_options.outbox,
+                        m_options.now);
     sender.refresh_pending();
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_stop) return;
         }
+        refresh_for_block_changes(*m_outbox_session);
         auto r = sender.send_one();
         if (!r) {
             log::error("telegram: outbox store error", {{"error", r.error().message}});
@@ -604,8 +579,63 @@ void TelegramBot::outbox_loop() {
     }
 }
 
-Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
-    auto offset = store.offset();
+void TelegramBot::refresh_for_block_changes(store::Session& session) {
+    std::vector<mitigation::BlockChange> changes;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        changes.swap(m_block_changes);
+    }
+    if (changes.empty()) return;
+    std::vector<std::int64_t> incidents;
+    auto add = [&](std::int64_t id) {
+        if (id && std::find(incidents.begin(), incidents.end(), id) == incidents.end())
+            incidents.push_back(id);
+    };
+    for (const auto& c : changes) {
+        // The worker (auto) and the button handler (telegram:…) render the
+        // incident they act for themselves; every other incident concerned —
+        // the block's own, and those about the same user — is refreshed here.
+        const bool rendered = c.actor == "auto" || c.actor.rfind("telegram:", 0) == 0;
+        for (const auto* list : {&c.added, &c.removed})
+            for (const auto& b : *list) {
+                if (!(rendered && b.incident_id == c.incident_id)) add(b.incident_id);
+                const auto* applier = catalog().applier_of_block(b.kind);
+                if (!applier || applier->target != mitigation::TargetKind::Login) continue;
+                if (auto ids = session.alerts().incidents_of_user(b.target, 20))
+                    for (auto id : *ids)
+                        if (!(rendered && id == c.incident_id)) add(id);
+            }
+    }
+    for (auto id : incidents) {
+        auto r = [&]() -> Result<void> {
+            auto tx = session.begin();
+            if (!tx) return tx.error();
+            auto& store = session.telegram();
+            auto json = store.load_incident(id);
+            if (!json) return json.error();
+            if (!*json) return {};  // no message for it (before Telegram was enabled)
+            auto view = incident_view_from_json(**json);
+            if (!view) return {};
+            auto msgs = store.messages(id);
+            if (!msgs) return msgs.error();
+            std::vector<std::int64_t> chats = m_config.admin_chat_ids;
+            for (const auto& m : *msgs)
+                if (std::find(chats.begin(), chats.end(), m.chat_id) == chats.end())
+                    chats.push_back(m.chat_id);
+            if (auto p = publish_incident(store, *view, m_options.blocks, chats, false,
+                                          m_options.now(), m_config.button_ttl);
+                !p)
+                return p;
+            return (*tx)->commit();
+        }();
+        if (!r)
+            log::warn("telegram: could not refresh an incident message after a block change",
+                      {{"incident", std::to_string(id)}, {"error", r.error().message}});
+    }
+}
+
+Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
+    auto offset = session.telegram().offset();
     if (!offset) return offset.error();
     json req{{"timeout", m_config.poll_timeout.count()},
              {"allowed_updates", {"message", "callback_query"}}};
@@ -618,7 +648,7 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
     }
     auto updates = json::parse(r.result_json, nullptr, false);
     if (!updates.is_array()) return make_error("getUpdates: result is not an array");
-    Handler h{*this, store, api};
+    Handler h{*this, session, session.telegram(), api};
     // An update whose fields have the wrong JSON types (a hostile or broken api_url)
     // makes nlohmann's value() throw. Uncaught, that would end the receiver; returned
     // as an error, the same update would be fetched and fail forever. So it is logged,
@@ -630,10 +660,10 @@ Result<int> TelegramBot::poll_once(TelegramStore& store, BotApi& api) {
             log::warn("telegram: malformed update skipped", {{"error", ex.what()}});
             if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer())
                 return {};
-            auto tx = Transaction::begin(h.store.db());
+            auto tx = h.session.begin();
             if (!tx) return tx.error();
             if (auto r = h.claim(u["update_id"].get<std::int64_t>()); !r) return r;
-            return tx->commit();
+            return (*tx)->commit();
         }
     };
     int n = 0;
@@ -656,7 +686,7 @@ void TelegramBot::poll_loop() {
             if (m_stop) return;
         }
         const std::int64_t t0 = m_options.now();
-        auto r = poll_once(*m_poll_store, api);
+        auto r = poll_once(*m_poll_session, api);
         if (!r) {
             ++failures;
             std::int64_t delay = std::min<std::int64_t>(60000, 1000LL << std::min(failures - 1, 6));
@@ -674,43 +704,50 @@ void TelegramBot::poll_loop() {
     }
 }
 
-TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store,
-                                   TelegramBot* bot, NowMs now)
-    : m_config(std::move(config)), m_store(std::move(store)), m_bot(bot), m_now(std::move(now)) {}
+TelegramNotifier::TelegramNotifier(TelegramConfig config, std::unique_ptr<store::Session> session,
+                                   TelegramBot* bot, Clock now)
+    : m_config(std::move(config)),
+      m_session(std::move(session)),
+      m_bot(bot),
+      m_now(std::move(now)) {}
+
+const mitigation::ActiveBlocks* TelegramNotifier::blocks() const {
+    return m_bot ? m_bot->blocks() : nullptr;
+}
 
 Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
-    auto tx = Transaction::begin(m_store->db());
+    auto tx = m_session->begin();
     if (!tx) return tx.error();
-    auto existing = m_store->load_incident(notice.incident_id);
+    auto existing = m_session->telegram().load_incident(notice.incident_id);
     if (!existing) return existing.error();
-    if (*existing) return tx->commit();  // notified before (at-least-once delivery)
+    if (*existing) return (*tx)->commit();  // notified before (at-least-once delivery)
     IncidentView view = view_from_notice(notice, m_config);
-    if (auto r = publish_incident(*m_store, view, m_config.admin_chat_ids, true, m_now(),
-                                  m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), view, blocks(), m_config.admin_chat_ids,
+                                  true, m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
-    if (auto c = tx->commit(); !c) return c;
+    if (auto c = (*tx)->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();
     return {};
 }
 
 Result<void> TelegramNotifier::incident_resolved(const IncidentNotice& notice) {
-    auto tx = Transaction::begin(m_store->db());
+    auto tx = m_session->begin();
     if (!tx) return tx.error();
-    auto existing = m_store->load_incident(notice.incident_id);
+    auto existing = m_session->telegram().load_incident(notice.incident_id);
     if (!existing) return existing.error();
     std::optional<IncidentView> view;
     if (*existing) view = incident_view_from_json(**existing);
     const bool initial = !view;
     if (!view) view = view_from_notice(notice, m_config);
-    if (view->resolved && !initial) return tx->commit();
+    if (view->resolved && !initial) return (*tx)->commit();
     view->resolved = true;
     erase(view->offered, "silence");  // nothing left to silence
-    if (auto r = publish_incident(*m_store, *view, m_config.admin_chat_ids, initial, m_now(),
-                                  m_config.button_ttl);
+    if (auto r = publish_incident(m_session->telegram(), *view, blocks(), m_config.admin_chat_ids,
+                                  initial, m_now(), m_config.button_ttl);
         !r)
         return make_error("telegram: " + r.error().message);
-    if (auto c = tx->commit(); !c) return c;
+    if (auto c = (*tx)->commit(); !c) return c;
     if (m_bot) m_bot->wake_outbox();
     return {};
 }

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cmath>
-#include <cstdio>
+#include "saslguard/common/format.hpp"
+#include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -41,18 +41,11 @@ std::size_t utf8_seq(std::string_view s, std::size_t i, char32_t& cp) {
 }
 
 std::string percent(double ratio) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f%%", std::round(ratio * 100.0));
-    return buf;
+    return format::percent(ratio);
 }
 
 std::string number(double v) {
-    char buf[48];
-    if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 1e15)
-        std::snprintf(buf, sizeof buf, "%.0f", v);
-    else
-        std::snprintf(buf, sizeof buf, "%.1f", v);
-    return buf;
+    return format::compact(v);
 }
 
 std::string code(std::string_view raw) {
@@ -217,17 +210,11 @@ bool safe_link(std::string_view url) {
 }
 
 std::string action_label(std::string_view a) {
-    if (a == "block_login") return "🚫 Block login";
-    if (a == "hold_mail") return "⏸ Hold mail";
-    if (a == "delete_mail") return "🗑 Delete mail";
-    if (a == "lock_account") return "🔒 Lock account";
-    if (a == "block_ips") return "⛔ Block IPs";
+    if (auto kind = action_kind_from_string(a))
+        if (const auto* action = mitigation::catalog().find(*kind))
+            return std::string(action->label);
     if (a == "silence") return "🔕 Silence";
     if (a == "ignore") return "🙈 Ignore";
-    if (a == "unblock_login") return "↩ Undo block login";
-    if (a == "release_mail") return "↩ Release mail";
-    if (a == "unlock_account") return "↩ Unlock account";
-    if (a == "unblock_ips") return "↩ Unblock IPs";
     return std::string(a);
 }
 
@@ -310,7 +297,6 @@ std::string to_json(const IncidentView& v) {
     j["mode"] = v.mode;
     j["reason"] = v.reason;
     j["offered"] = v.offered;
-    j["undoable"] = v.undoable;
     j["silence_matchers"] = nlohmann::json::array();
     for (const auto& [k, val] : v.silence_matchers) j["silence_matchers"].push_back({k, val});
     j["log"] = nlohmann::json::array();
@@ -346,7 +332,6 @@ std::optional<IncidentView> incident_view_from_json(std::string_view text) {
         v.mode = j.value("mode", "");
         v.reason = j.value("reason", "");
         v.offered = j.value("offered", std::vector<std::string>{});
-        v.undoable = j.value("undoable", std::vector<std::string>{});
         for (const auto& m : j.value("silence_matchers", nlohmann::json::array()))
             v.silence_matchers.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
         for (const auto& l : j.value("log", nlohmann::json::array()))

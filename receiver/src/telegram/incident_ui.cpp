@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "saslguard/receiver/mitigation/catalog.hpp"
+
 namespace saslguard::receiver::telegram {
 namespace {
 
@@ -13,16 +15,41 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+using mitigation::ActionDescriptor;
+using mitigation::catalog;
+using mitigation::TargetKind;
+
+const ActionDescriptor* descriptor(std::string_view action) {
+    auto kind = action_kind_from_string(action);
+    return kind ? catalog().find(*kind) : nullptr;
+}
+
+// What a button acts on, stored with its token (the callback_data is only the token).
 std::string target_json(const IncidentView& v, std::string_view action, std::int64_t duration_s) {
     nlohmann::json t;
     t["username"] = v.username;
-    if (action == "block_ips" || action == "unblock_ips") {
+    const ActionDescriptor* a = descriptor(action);
+    if (a && a->target == TargetKind::Ips) {
         t["ips"] = nlohmann::json::array();
         for (const auto& ip : v.top_ips) t["ips"].push_back(ip.ip);
     }
-    if (action.find("mail") != std::string_view::npos) t["senders"] = v.senders;
+    if (a && a->uses_senders) t["senders"] = v.senders;
     if (duration_s) t["duration_s"] = duration_s;
     return t.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Whether `a`'s block is in force for what the incident is about: its user, or
+// (by-IP kinds) `all` of its IPs / any of them.
+bool in_force(const ActionDescriptor& a, const IncidentView& v,
+              const mitigation::ActiveBlocks* blocks, bool all) {
+    if (!blocks || a.block_kind.empty()) return false;
+    if (a.target == TargetKind::Ips) {
+        if (v.top_ips.empty()) return false;
+        for (const auto& ip : v.top_ips)
+            if (blocks->is_blocked(a.block_kind, ip.ip) != all) return !all;
+        return all;
+    }
+    return !v.username.empty() && blocks->is_blocked(a.block_kind, v.username);
 }
 
 }  // namespace
@@ -85,15 +112,15 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
 
     const bool have_user = !v.username.empty();
     if (n.decision.mode == Mode::Confirm) {
-        // The decision's suggestions first, then every other action that fits the
-        // evidence: the admin chooses, the suggestion only orders the buttons.
+        // The decision's suggestions first, then every other mitigation that fits
+        // the evidence: the admin chooses, the suggestion only orders the list.
         std::vector<ActionKind> kinds = n.decision.actions;
-        for (ActionKind k : {ActionKind::BlockLogin, ActionKind::HoldMail, ActionKind::DeleteMail,
-                             ActionKind::LockAccount, ActionKind::BlockIps})
+        for (ActionKind k : catalog().forward_kinds())
             if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
         for (ActionKind k : kinds) {
-            if (k == ActionKind::BlockIps && v.top_ips.empty()) continue;
-            if (k != ActionKind::BlockIps && !have_user) continue;
+            const ActionDescriptor* a = catalog().find(k);
+            if (!a || !a->forward) continue;
+            if (a->target == TargetKind::Ips ? v.top_ips.empty() : !have_user) continue;
             v.offered.emplace_back(to_string(k));
         }
     }
@@ -103,8 +130,6 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
                                   : std::string(to_string(r.request.kind)) + ": " + r.outcome.error,
                      r.outcome.ok};
         v.log.push_back(std::move(line));
-        if (r.outcome.ok && inverse(r.request.kind))
-            v.undoable.emplace_back(to_string(r.request.kind));
     }
     if (n.interrupted)
         v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
@@ -115,7 +140,8 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     return v;
 }
 
-Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std::int64_t now_ms,
+Result<Keyboard> issue_keyboard(TelegramRepository& store, const IncidentView& v,
+                                const mitigation::ActiveBlocks* blocks, std::int64_t now_ms,
                                 std::chrono::seconds ttl) {
     Keyboard kb;
     const std::int64_t expires = now_ms + ttl.count() * 1000;
@@ -132,11 +158,10 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std
         if (auto r = store.add_callback(row); !r) return r.error();
         return Button{std::move(label), row.token};
     };
-    auto add_row = [&](std::initializer_list<std::string_view> actions) -> Result<void> {
+    auto add_row = [&](const std::vector<const ActionDescriptor*>& actions) -> Result<void> {
         std::vector<Button> row;
-        for (auto a : actions) {
-            if (!contains(v.offered, a)) continue;
-            auto b = button(a, action_label(a), 0);
+        for (const auto* a : actions) {
+            auto b = button(to_string(a->kind), std::string(a->label), 0);
             if (!b) return b.error();
             row.push_back(std::move(*b));
         }
@@ -144,8 +169,18 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std
         return {};
     };
     if (!v.closed) {
-        if (auto r = add_row({"block_login", "hold_mail", "block_ips"}); !r) return r.error();
-        if (auto r = add_row({"lock_account", "delete_mail"}); !r) return r.error();
+        // Offered mitigations not in force: those that act at once, then those
+        // that ask for confirmation (the irreversible last).
+        std::vector<const ActionDescriptor*> plain, confirmed;
+        for (const auto* a : catalog().actions()) {
+            if (!a->forward || !contains(v.offered, to_string(a->kind))) continue;
+            if (in_force(*a, v, blocks, true)) continue;  // shows as its Undo below
+            (a->confirm ? confirmed : plain).push_back(a);
+        }
+        std::stable_partition(confirmed.begin(), confirmed.end(),
+                              [](const auto* a) { return !a->destructive(); });
+        if (auto r = add_row(plain); !r) return r.error();
+        if (auto r = add_row(confirmed); !r) return r.error();
         if (contains(v.offered, "silence")) {
             std::vector<Button> row;
             for (std::int64_t hours : {1, 4, 24}) {
@@ -156,18 +191,19 @@ Result<Keyboard> issue_keyboard(TelegramStore& store, const IncidentView& v, std
             }
             kb.push_back(std::move(row));
         }
-        if (auto r = add_row({"ignore"}); !r) return r.error();
+        if (contains(v.offered, "ignore")) {
+            auto b = button("ignore", action_label("ignore"), 0);
+            if (!b) return b.error();
+            kb.push_back({std::move(*b)});
+        }
     }
-    std::vector<Button> undo;
-    for (const auto& done : v.undoable) {
-        auto kind = action_kind_from_string(done);
-        auto inv = kind ? inverse(*kind) : std::nullopt;
-        if (!inv) continue;
-        auto b = button(to_string(*inv), action_label(to_string(*inv)), 0);
-        if (!b) return b.error();
-        undo.push_back(std::move(*b));
-    }
-    if (!undo.empty()) kb.push_back(std::move(undo));
+    // Undo for every block in force for this incident's user or IPs, whoever put
+    // it there (the blocks table is the truth; Undo stays after Ignore).
+    std::vector<const ActionDescriptor*> undo;
+    for (const auto* a : catalog().actions())
+        if (a->forward && a->undo && in_force(*a, v, blocks, false))
+            if (const auto* u = catalog().find(*a->undo)) undo.push_back(u);
+    if (auto r = add_row(undo); !r) return r.error();
     return kb;
 }
 
@@ -183,11 +219,12 @@ std::string message_payload(std::int64_t chat_id, std::int64_t message_id, const
     return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<void> publish_incident(TelegramStore& store, const IncidentView& v,
+Result<void> publish_incident(TelegramRepository& store, const IncidentView& v,
+                              const mitigation::ActiveBlocks* blocks,
                               const std::vector<std::int64_t>& chats, bool initial,
                               std::int64_t now_ms, std::chrono::seconds ttl) {
     if (auto r = store.expire_callbacks(v.incident_id, now_ms); !r) return r;
-    auto kb = issue_keyboard(store, v, now_ms, ttl);
+    auto kb = issue_keyboard(store, v, blocks, now_ms, ttl);
     if (!kb) return kb.error();
     if (auto r = store.save_incident(v.incident_id, to_json(v), now_ms); !r) return r;
     const std::string html = format_incident(v);

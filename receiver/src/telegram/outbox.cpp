@@ -8,14 +8,8 @@
 
 namespace saslguard::receiver::telegram {
 
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-OutboxSender::OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
-                           OutboxOptions options, NowMs now)
+OutboxSender::OutboxSender(store::TelegramRepository& store, BotApi& api, TelegramStats& stats,
+                           OutboxOptions options, Clock now)
     : m_store(store), m_api(api), m_stats(stats), m_options(options), m_now(std::move(now)) {
     m_rng ^= static_cast<std::uint64_t>(m_now());
 }
@@ -52,7 +46,7 @@ Result<bool> OutboxSender::send_one() {
     auto due = m_store.next_due(now);
     if (!due) return due.error();
     if (!*due) return false;
-    const OutboxRow& row = **due;
+    const store::OutboxRow& row = **due;
 
     std::string payload = row.payload_json;
     auto body = nlohmann::json::parse(payload, nullptr, false);
@@ -61,8 +55,9 @@ Result<bool> OutboxSender::send_one() {
         // The edit of an incident message: find the message its sendMessage produced.
         auto msgs = m_store.messages(row.incident_id);
         if (!msgs) return msgs.error();
-        auto it = std::find_if(msgs->begin(), msgs->end(),
-                               [&](const IncidentMessage& m) { return m.chat_id == row.chat_id; });
+        auto it = std::find_if(msgs->begin(), msgs->end(), [&](const store::IncidentMessage& m) {
+            return m.chat_id == row.chat_id;
+        });
         if (it == msgs->end()) {
             ApiResult waiting;
             waiting.description = "incident message not sent yet";

@@ -1,50 +1,37 @@
 #include "saslguard/receiver/telegram/service.hpp"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
 
-#include <cstdlib>
-
+#include "saslguard/common/duration.hpp"
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
-#include "saslguard/receiver/database.hpp"
-#include "saslguard/receiver/resolver.hpp"
+#include "saslguard/common/prometheus.hpp"
 
 namespace saslguard::receiver::telegram {
+namespace {
+std::string label(const prom::Series& s, const char* name) {
+    auto it = s.labels.find(name);
+    return it == s.labels.end() ? std::string() : it->second;
+}
+}  // namespace
 
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
-    std::unique_ptr<Database> db;
-    HttpClient http;
+    std::unique_ptr<store::Session> session;
+    const mitigation::ActiveBlocks& blocks;
+    prom::Client client;
 
-    // An instant vector: (labels, value) pairs.
-    Result<std::vector<std::pair<nlohmann::json, double>>> query(const std::string& promql) {
-        HttpRequest req;
-        req.url = prometheus.url + "/api/v1/query?query=" + HttpClient::url_encode(promql);
-        req.timeout = prometheus.timeout;
-        req.bearer_token = prometheus.bearer_token;
-        auto res = http.perform(req);
-        if (!res.ok())
-            return make_error("Prometheus: " +
-                              (res.status ? "HTTP " + std::to_string(res.status) : res.error));
-        auto doc = nlohmann::json::parse(res.body, nullptr, false);
-        if (!doc.is_object() || doc.value("status", "") != "success" || !doc["data"].is_object() ||
-            !doc["data"]["result"].is_array())
-            return make_error("Prometheus answer not understood");
-        std::vector<std::pair<nlohmann::json, double>> out;
-        for (const auto& item : doc["data"]["result"]) {
-            if (!item.is_object() || !item["value"].is_array() || item["value"].size() != 2 ||
-                !item["value"][1].is_string())
-                continue;
-            out.emplace_back(item.value("metric", nlohmann::json::object()),
-                             std::strtod(item["value"][1].get<std::string>().c_str(), nullptr));
-        }
-        return out;
-    }
+    Impl(PrometheusConfig p, std::unique_ptr<store::Session> s, const mitigation::ActiveBlocks& b)
+        : prometheus(std::move(p)),
+          session(std::move(s)),
+          blocks(b),
+          client({prometheus.url, prometheus.timeout, prometheus.bearer_token},
+                 prom::fetch_with(std::make_shared<HttpClient>())) {}
 
     std::optional<std::int64_t> queue_depth() {
-        auto r = query("sum(postfix_showq_queue_depth)");
-        if (!r || r->empty()) return std::nullopt;
-        return static_cast<std::int64_t>(r->front().second);
+        auto r = client.scalar("sum(postfix_showq_queue_depth)");
+        if (!r || !*r) return std::nullopt;
+        return static_cast<std::int64_t>(**r);
     }
 };
 
@@ -52,45 +39,33 @@ ReceiverCommandBackend::ReceiverCommandBackend(std::unique_ptr<Impl> impl)
     : m_impl(std::move(impl)) {}
 ReceiverCommandBackend::~ReceiverCommandBackend() = default;
 
-Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(const Config& config) {
-    auto db = Database::open(config.state_path);
-    if (!db) return db.error();
-    auto impl = std::make_unique<Impl>();
-    impl->prometheus = config.prometheus;
-    impl->db = std::move(*db);
+Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(
+    const Config& config, store::StateStore& store, const mitigation::ActiveBlocks& blocks) {
+    auto session = store.session();
+    if (!session) return session.error();
+    auto impl = std::make_unique<Impl>(config.prometheus, std::move(*session), blocks);
     return std::unique_ptr<ReceiverCommandBackend>(new ReceiverCommandBackend(std::move(impl)));
 }
 
 Result<StatusInfo> ReceiverCommandBackend::status() {
     StatusInfo s;
-    auto st = m_impl->db->prepare(
-        "SELECT id, alertname, COALESCE(username, ''), opened_at FROM incidents WHERE status = "
-        "'open' "
-        "ORDER BY id DESC LIMIT 50");
-    if (!st) return st.error();
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        s.open_incidents.push_back(
-            {st->column_int64(0), st->column_text(1), st->column_text(2), st->column_int64(3)});
-    }
-    if (m_impl->db->table_exists("blocks")) {
-        auto n = m_impl->db->query_int64("SELECT count(*) FROM blocks");
-        if (!n) return n.error();
-        s.active_blocks = n->value_or(0);
-    }
+    auto open = m_impl->session->alerts().open_incidents(50);
+    if (!open) return open.error();
+    for (const auto& i : *open)
+        s.open_incidents.push_back({i.id, i.alertname, i.username, i.opened_at_ms});
+    s.active_blocks = static_cast<std::int64_t>(m_impl->blocks.snapshot().size());
     s.queue_depth = m_impl->queue_depth();
     return s;
 }
 
 Result<std::vector<UserCount>> ReceiverCommandBackend::top_users(std::size_t n) {
-    auto r = m_impl->query("topk(" + std::to_string(n) +
-                           ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
-                           promql_duration(m_impl->prometheus.window) + "])))");
+    auto r = m_impl->client.query(
+        "topk(" + std::to_string(n) +
+        ", sum by (sasl_username) (increase(postfix_sasl_user_messages_total[" +
+        format_duration(m_impl->prometheus.window) + "])))");
     if (!r) return r.error();
     std::vector<UserCount> out;
-    for (const auto& [labels, v] : *r) out.push_back({labels.value("sasl_username", ""), v});
+    for (const auto& s : *r) out.push_back({label(s, "sasl_username"), s.value});
     std::sort(out.begin(), out.end(),
               [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
     return out;
@@ -99,28 +74,22 @@ Result<std::vector<UserCount>> ReceiverCommandBackend::top_users(std::size_t n) 
 Result<QueueInfo> ReceiverCommandBackend::queue() {
     QueueInfo q;
     q.depth = m_impl->queue_depth();
-    auto r = m_impl->query("topk(10, sum by (sender) (postfix_queue_sender_messages))");
+    auto r = m_impl->client.query("topk(10, sum by (sender) (postfix_queue_sender_messages))");
     if (!r) return r.error();
-    for (const auto& [labels, v] : *r) q.top_senders.push_back({labels.value("sender", ""), v});
+    for (const auto& s : *r) q.top_senders.push_back({label(s, "sender"), s.value});
     std::sort(q.top_senders.begin(), q.top_senders.end(),
               [](const UserCount& a, const UserCount& b) { return a.count > b.count; });
     return q;
 }
 
 Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
+    auto blocks = m_impl->blocks.snapshot();
+    // Newest first, at most 50 (a chat message has a length limit).
+    std::stable_sort(blocks.begin(), blocks.end(),
+                     [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
+    if (blocks.size() > 50) blocks.resize(50);
     std::vector<BlockInfo> out;
-    if (!m_impl->db->table_exists("blocks")) return out;
-    auto st = m_impl->db->prepare(
-        "SELECT b.kind, b.target, COALESCE(a.actor, ''), b.expires_at FROM blocks b "
-        "LEFT JOIN actions a ON a.id = b.action_id ORDER BY b.created_at DESC LIMIT 50");
-    if (!st) return st.error();
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        std::optional<std::int64_t> exp = st->column_opt_int64(3);
-        out.push_back({st->column_text(0), st->column_text(1), st->column_text(2), exp});
-    }
+    for (const auto& b : blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at});
     return out;
 }
 
@@ -161,7 +130,9 @@ std::string metrics_text(const TelegramStats& s) {
 }
 
 Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config,
-                                                                ActionExecutor& executor) {
+                                                                store::StateStore& store,
+                                                                ActionExecutor& executor,
+                                                                mitigation::ActiveBlocks& blocks) {
     const TelegramConfig& tc = config.telegram;
     if (tc.bot_token.empty()) return make_error("telegram: no bot token (telegram.bot_token_file)");
     if (tc.admin_chat_ids.empty())
@@ -169,16 +140,17 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     if (tc.admin_user_ids.empty())
         return make_error("telegram: admin_user_ids is empty: nobody could act");
     std::unique_ptr<TelegramService> s(new TelegramService());
-    auto backend = ReceiverCommandBackend::open(config);
+    auto backend = ReceiverCommandBackend::open(config, store, blocks);
     if (!backend) return make_error("telegram: " + backend.error().message);
     s->m_backend = std::move(*backend);
     BotOptions options;
-    options.db_path = config.state_path;
+    options.store = &store;
+    options.blocks = &blocks;
     s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend,
                                              alertmanager_silencer(tc.alertmanager_url));
-    auto store = TelegramStore::open(config.state_path);
-    if (!store) return make_error("telegram: " + store.error().message);
-    s->m_notifier = std::make_shared<TelegramNotifier>(tc, std::move(*store), s->m_bot.get());
+    auto session = store.session();
+    if (!session) return make_error("telegram: " + session.error().message);
+    s->m_notifier = std::make_shared<TelegramNotifier>(tc, std::move(*session), s->m_bot.get());
     if (auto r = s->m_bot->start(); !r) return r.error();
     return s;
 }

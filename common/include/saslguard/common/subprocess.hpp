@@ -6,9 +6,12 @@
 // (and `output_truncated` set) so a chatty command cannot exhaust memory.
 // The caller is still responsible for validating each argument's *meaning*
 // (see validate.hpp): argv stops shell injection, not option injection.
+#include <sys/types.h>
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "saslguard/common/result.hpp"
 
 namespace saslguard {
 
@@ -37,5 +40,47 @@ struct ProcessResult {
 
 // argv[0] is looked up in PATH when it has no '/'.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// A long-running child (a log reader such as journalctl, a test's emulator),
+// started by the same spawner as run_process: argv only, no shell, its own
+// process group, the daemon's blocked signals unblocked. Its stdout (and
+// stderr) go where ChildOptions says. stop() signals the whole group and
+// reaps it; the destructor stops a child that still runs.
+struct ChildOptions {
+    enum class Output {
+        Inherit,  // the parent's stdout/stderr
+        Pipe,     // stdout to a pipe the caller reads (stdout_fd()); stderr inherited
+        File,     // stdout and stderr to output_path (created 0644, truncated)
+    };
+    Output output = Output::Inherit;
+    std::string output_path;
+    bool inherit_env = true;  // false: PATH, LANG=C and extra_env only (as run_process)
+    std::vector<std::string> extra_env;
+};
+
+class ChildProcess {
+public:
+    static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                      const ChildOptions& options = {});
+    ChildProcess(ChildProcess&& other) noexcept;
+    ChildProcess& operator=(ChildProcess&& other) noexcept;
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+    ~ChildProcess();
+
+    pid_t pid() const { return m_pid; }
+    int stdout_fd() const { return m_stdout; }  // -1 unless Output::Pipe
+    // True while the child has not exited (reaps it when it has).
+    bool running();
+    // Sends `signal` to the child's process group and waits for the child;
+    // returns its wait status (-1 when it was already reaped).
+    int stop(int signal = 15 /* SIGTERM */);
+
+private:
+    ChildProcess(pid_t pid, int stdout_fd) : m_pid(pid), m_stdout(stdout_fd) {}
+    pid_t m_pid = -1;
+    int m_stdout = -1;
+    int m_status = -1;
+};
 
 }  // namespace saslguard

@@ -1,10 +1,13 @@
 #pragma once
-// saslguard-receiver wired together: store, intake, worker, HTTP listener, metrics.
-// main.cpp only parses flags, loads the config and runs an App.
+// saslguard-receiver wired together: the state store, the intake, the worker,
+// the mitigation executor with its expiry, the Telegram bot, the HTTP listener
+// and the metrics. run_receiver() (daemon.hpp) parses flags, loads the config
+// and runs an App; tests build one directly.
 //
 // Wiring points (call before start()):
-//   set_executor(...)   the ActionExecutor the worker calls in auto mode
-//                       (default: LogExecutor, which changes nothing)
+//   set_executor(...)   the ActionExecutor for the worker and the Telegram bot
+//                       (default: the real mitigation, MitigationService, which
+//                       also reverts expired blocks)
 //   add_notifier(...)   one more Notifier beside the always-on LogNotifier
 #include <memory>
 
@@ -16,14 +19,6 @@ namespace saslguard::receiver {
 
 class Notifier;
 
-// The executor used until a real one is wired: validates nothing, changes
-// nothing, logs the request and reports "not executed". ok=false so an operator
-// never mistakes it for a block that is in force.
-class LogExecutor final : public ActionExecutor {
-public:
-    ActionOutcome execute(const ActionRequest& request) override;
-};
-
 class App {
 public:
     explicit App(Config config);
@@ -34,10 +29,12 @@ public:
     void set_executor(std::shared_ptr<ActionExecutor> executor);
     void add_notifier(std::shared_ptr<Notifier> notifier);
 
-    // Opens and migrates the state database, recovers, starts the worker and the
-    // HTTP listener. Fails (nothing left running) when the port or the database is unusable.
+    // Opens the state store (migrating it), marks actions a crash left running
+    // as interrupted, then starts the mitigation's expiry, the Telegram bot, the
+    // worker and the HTTP listener. Fails (nothing left running) when the port,
+    // the store or the mitigation settings are unusable.
     Result<void> start();
-    void stop();  // stops accepting, lets the intake finish its batch, stops the worker
+    void stop();  // stops accepting, lets the intake finish its batch, stops the rest
 
     int port() const;  // bound port (listen_address may say :0 in tests)
     const Config& config() const;

@@ -2,8 +2,11 @@
 // saslguard-receiver configuration (YAML). Every key, its default and meaning is
 // documented once, in deploy/receiver.yml.
 //
-// load_config() is strict: an unknown key, a wrong type, a bad duration or value
-// fails with "FILE:LINE: what is wrong", and the daemon refuses to start.
+// One model, validated once: load_config() is strict — an unknown key, a wrong
+// type, a bad duration (common/duration.hpp: the syntax every binary shares) or
+// a broken rule of a section (e.g. mitigation::validate) fails with
+// "FILE:LINE: what is wrong". The daemon and --check-config run exactly this, so
+// a config that passes the check is one the daemon starts with.
 // Secrets are never in the YAML: keys ending in `_file` name a file whose first
 // line is the secret; load_config() reads them (so a missing secret also stops
 // the start) into the matching non-file field.
@@ -14,13 +17,10 @@
 
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
+#include "saslguard/receiver/incident.hpp"
+#include "saslguard/receiver/mitigation/settings.hpp"
 
 namespace saslguard::receiver {
-
-// How the receiver treats an alert: tell only, tell with action buttons, or act then tell.
-enum class Mode { Notify, Confirm, Auto };
-std::string_view to_string(Mode mode);
-std::optional<Mode> mode_from_string(std::string_view name);
 
 struct WebhookConfig {
     std::string bearer_token_file;
@@ -50,26 +50,6 @@ struct PolicyConfig {
     std::chrono::seconds action_expiry{24 * 3600};  // 0: automatic blocks never expire
 };
 
-enum class SaslBackend { Sasldb, SaslauthdShadow, Command, None };
-std::string_view to_string(SaslBackend backend);
-
-struct MitigationConfig {
-    bool dry_run = false;
-    std::string postfix_config_dir = "/etc/postfix";
-    std::string sasl_access_map = "/etc/postfix/saslguard_sasl_access";
-    std::string client_access_map = "/etc/postfix/saslguard_client_access";
-    std::string map_type = "hash";
-    std::string showq_path = "/var/spool/postfix/public/showq";
-    std::string mail_log = "/var/log/mail.log";
-    SaslBackend sasl_backend = SaslBackend::Sasldb;
-    std::string sasldb_path = "/etc/sasldb2";
-    std::vector<std::string> lock_command;    // argv; required when sasl_backend is command
-    std::vector<std::string> unlock_command;  // argv
-    int max_block_ips = 50;
-    std::chrono::milliseconds command_timeout{30000};
-    std::string postfix_bin_dir = "/usr/sbin";
-};
-
 struct TelegramConfig {
     bool enabled = false;
     std::string api_url = "https://api.telegram.org";
@@ -91,7 +71,7 @@ struct Config {
     WebhookConfig webhook;
     PrometheusConfig prometheus;
     PolicyConfig policy;
-    MitigationConfig mitigation;
+    mitigation::MitigationSettings mitigation;  // one model: the Mitigator takes it as is
     TelegramConfig telegram;
 
     // listen_address split; valid after load.
@@ -103,8 +83,5 @@ Result<Config> load_config(const std::string& path);
 // Same, from text (tests); `name` is used in error messages in place of a path.
 // Relative *_file paths are resolved against the current directory.
 Result<Config> parse_config(const std::string& yaml_text, const std::string& name);
-
-// "30s", "5m", "1h", "250ms", "2d"; a bare number is refused (units matter).
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 }  // namespace saslguard::receiver

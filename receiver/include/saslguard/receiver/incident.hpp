@@ -6,13 +6,18 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "saslguard/receiver/actions.hpp"
-#include "saslguard/receiver/config.hpp"
 
 namespace saslguard::receiver {
+
+// How the receiver treats an alert: tell only, tell with action buttons, or act then tell.
+enum class Mode { Notify, Confirm, Auto };
+std::string_view to_string(Mode mode);
+std::optional<Mode> mode_from_string(std::string_view name);
 
 // One alert of an Alertmanager webhook (payload version 4), as Alertmanager defines it.
 struct Alert {
@@ -32,6 +37,25 @@ struct Alert {
         auto it = annotations.find(name);
         return it == annotations.end() ? std::string() : it->second;
     }
+};
+
+// The Alertmanager webhook payload, version 4, modelled exactly as Alertmanager
+// defines it (notify/webhook: Message = template.Data + version, groupKey,
+// truncatedAlerts). Nothing invented, nothing dropped. parse_webhook()
+// (webhook.hpp) builds it from a request; an alert the receiver raises itself
+// (e.g. a sending guard of the SMTP policy service) can be given the same shape
+// (receiver "saslguard", its own body) and enter the same durable intake.
+struct WebhookPayload {
+    std::string version;  // "4"
+    std::string group_key;
+    std::uint64_t truncated_alerts = 0;  // alerts Alertmanager left out (max_alerts)
+    std::string status;                  // "firing" | "resolved"
+    std::string receiver;
+    std::map<std::string, std::string> group_labels;
+    std::map<std::string, std::string> common_labels;
+    std::map<std::string, std::string> common_annotations;
+    std::string external_url;
+    std::vector<Alert> alerts;
 };
 
 // One SASL user's numbers in the evidence window. Unknown values stay nullopt.

@@ -2,36 +2,36 @@
 // Durable webhook intake with group commit.
 //
 // accept() is called by HTTP handler threads. It hands the parsed payload to one
-// writer thread and blocks until that thread has committed it: the verbatim body
-// into `webhooks` and each alert into `alerts` (INSERT OR IGNORE on
-// fingerprint+startsAt+status, so a redelivery only bumps `duplicates`). Payloads
-// that arrive while a commit is in flight are written together in the next
-// transaction: one fsync for many webhooks. Only after accept() returns may the
-// handler answer 200; a crash at any point before that loses nothing Alertmanager
-// will not resend.
+// writer thread and blocks until that thread has committed it
+// (AlertRepository::store_webhooks: the verbatim body and each alert event,
+// unique on fingerprint+startsAt+status, so a redelivery only bumps
+// `duplicates`). Payloads that arrive while a commit is in flight are written
+// together in the next transaction: one fsync for many webhooks. Only after
+// accept() returns may the handler answer 200; a crash at any point before that
+// loses nothing Alertmanager will not resend.
+//
+// The door is not only for Alertmanager: an alert the receiver raises itself
+// (a WebhookPayload it builds, see incident.hpp) takes the same path and gets
+// the same durability, deduplication and worker.
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string_view>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/result.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver {
 
-class Database;
-struct WebhookPayload;
-
-struct IntakeResult {
-    std::int64_t webhook_id = 0;
-    int new_firing = 0;
-    int new_resolved = 0;
-    int duplicates = 0;
-};
+using store::IntakeResult;
 
 class Intake {
 public:
-    // Takes its own connection (the writer thread is its only user).
-    explicit Intake(std::unique_ptr<Database> db, std::size_t max_batch = 512);
+    // Takes its own session (the writer thread is its only user); one opened
+    // with Durability::Full makes a 200 mean "on disk".
+    explicit Intake(std::unique_ptr<store::Session> session, std::size_t max_batch = 512,
+                    Clock clock = wall_clock_ms);
     ~Intake();  // finishes the queued payloads, then stops the writer
     Intake(const Intake&) = delete;
     Intake& operator=(const Intake&) = delete;

@@ -20,31 +20,14 @@
 #include <string_view>
 #include <vector>
 
-#include "saslguard/common/http_client.hpp"
+#include "saslguard/common/prometheus.hpp"
 #include "saslguard/receiver/config.hpp"
 #include "saslguard/receiver/incident.hpp"
 
 namespace saslguard::receiver {
 
-// One sample of the Prometheus text exposition format.
-struct Sample {
-    std::string name;
-    std::map<std::string, std::string> labels;
-    double value = 0;
-};
-
-// Parses the text format (0.0.4): comments and blank lines skipped; a malformed
-// line is skipped and counted in *malformed. Label values are unescaped.
-std::vector<Sample> parse_metrics_text(std::string_view text, std::size_t* malformed = nullptr);
-
-// A PromQL string literal for `value` (double-quoted, \ " and newline escaped).
-std::string promql_quote(std::string_view value);
-
-// "10m", "1h", "90s": a duration as PromQL range syntax.
-std::string promql_duration(std::chrono::seconds d);
-
 // Performs one HTTP request; injected so tests replay recorded Prometheus answers.
-using HttpFetch = std::function<HttpResponse(const HttpRequest&)>;
+using HttpFetch = prom::Fetch;
 
 class Resolver {
 public:

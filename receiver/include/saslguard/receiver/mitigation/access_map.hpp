@@ -51,7 +51,7 @@ struct MapUpdate {
 class AccessMap {
 public:
     AccessMap(std::string path, std::string type, std::string config_dir,
-              std::string postmap_binary, CommandRunner& runner, std::chrono::seconds timeout);
+              std::string postmap_binary, CommandRunner& runner, std::chrono::milliseconds timeout);
 
     // The entries currently in the source file (empty when the file is missing).
     Result<MapEntries> read() const;
@@ -72,7 +72,7 @@ private:
     std::string m_config_dir;
     std::string m_postmap;
     CommandRunner& m_runner;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
     std::mutex m_mutex;
 };
 

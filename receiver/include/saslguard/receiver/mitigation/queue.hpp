@@ -35,7 +35,7 @@ public:
 class PostqueueSource final : public QueueSource {
 public:
     PostqueueSource(CommandRunner& runner, std::string postqueue, std::string config_dir,
-                    std::chrono::seconds timeout)
+                    std::chrono::milliseconds timeout)
         : m_runner(runner),
           m_postqueue(std::move(postqueue)),
           m_config_dir(std::move(config_dir)),
@@ -46,7 +46,7 @@ private:
     CommandRunner& m_runner;
     std::string m_postqueue;
     std::string m_config_dir;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
 };
 
 // Reads the queue straight from the showq socket (common's read_showq), without
@@ -70,7 +70,7 @@ std::map<std::string, std::string> parse_postcat_sasl_logins(std::string_view te
 class PostfixQueue {
 public:
     PostfixQueue(CommandRunner& runner, QueueSource& source, std::string bin_postsuper,
-                 std::string bin_postcat, std::string config_dir, std::chrono::seconds timeout)
+                 std::string bin_postcat, std::string config_dir, std::chrono::milliseconds timeout)
         : m_runner(runner),
           m_source(source),
           m_postsuper(std::move(bin_postsuper)),
@@ -99,7 +99,7 @@ private:
     std::string m_postsuper;
     std::string m_postcat;
     std::string m_config_dir;
-    std::chrono::seconds m_timeout;
+    std::chrono::milliseconds m_timeout;
 };
 
 }  // namespace saslguard::receiver::mitigation

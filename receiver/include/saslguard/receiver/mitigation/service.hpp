@@ -1,43 +1,57 @@
 #pragma once
-// The Mitigator with everything it needs, built from the receiver's Config:
-// its own SQLite connection to state_path (Database is one-thread-at-a-time;
-// the Mitigator serializes every action under its mutex, so the worker thread,
-// the Telegram thread and saslguardctl can all share the executor safely), the
-// real command runner, and the showq socket or postqueue.
+// The Mitigator with everything it needs, over the receiver's state store: its
+// own session (the Mitigator serializes every action under its lock, so the
+// worker thread, the Telegram thread and the expiry thread share the executor
+// safely), the real command runner, and the showq socket or postqueue. It also
+// reverts expired blocks, on a thread of its own, once start_expiry() is called.
 //
-// Wiring in the receiver:
-//   auto svc = MitigationService::open(config);          // fails: refuse to start
-//   app.set_executor(*svc);                              // shared_ptr<ActionExecutor>
-//   every minute or so: (*svc)->run_expiries();           // automatic reverts
+//   auto svc = MitigationService::open(store, config.mitigation, allow_auto_delete, &blocks);
+//   svc->execute(request);            // the ActionExecutor of the worker and the bot
+//   svc->start_expiry();  …  svc->stop();
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/mitigation/mitigator.hpp"
-
-namespace saslguard::receiver {
-struct Config;
-class Database;
-}  // namespace saslguard::receiver
+#include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver::mitigation {
 
 class MitigationService final : public ActionExecutor {
 public:
-    static Result<std::shared_ptr<MitigationService>> open(const Config& config);
+    // Fails on settings the Mitigator refuses (see validate()) or an unusable store.
+    // `blocks` (may be null: saslguardctl) is told of every change.
+    static Result<std::shared_ptr<MitigationService>> open(store::StateStore& store,
+                                                           const MitigationSettings& settings,
+                                                           bool allow_auto_delete,
+                                                           ActiveBlocks* blocks = nullptr);
     ~MitigationService() override;
 
     ActionOutcome execute(const ActionRequest& request) override;
     std::vector<ActionOutcome> run_expiries();
     // For list-blocks and audit; use only while no action runs on another thread.
-    MitigationStore& store();
+    store::MitigationRepository& repository();
+    // Each mechanism and where it acts on this host.
+    std::vector<std::pair<std::string, std::string>> describe() const;
+
+    // Reverts the blocks whose expiry is due every `interval` (and logs each
+    // revert), so an expired block lasts at most `interval` longer than asked.
+    void start_expiry(std::chrono::seconds interval = std::chrono::seconds(30));
+    void stop();
 
 private:
     MitigationService() = default;
-    std::unique_ptr<Database> m_db;
-    std::unique_ptr<MitigationStore> m_store;
+    std::unique_ptr<store::Session> m_session;
     SystemCommandRunner m_runner;
     std::unique_ptr<Mitigator> m_mitigator;
+    std::thread m_expiry;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stopping = false;
 };
 
 }  // namespace saslguard::receiver::mitigation

@@ -1,14 +1,18 @@
 #pragma once
-// What the mitigation layer needs to know about the host: where Postfix and its
-// maps live, which SASL backend holds the accounts, and the safety bounds.
-// The receiver's YAML `mitigation:` section maps onto this one-to-one
-// (docs/mitigation.md lists every key with its default).
+// The `mitigation:` section of the receiver's YAML: the one model of it. The
+// config loader (config.hpp) fills it and reports the first broken rule with
+// the key's line; the receiver and saslguardctl hand the same struct to the
+// Mitigator. Every YAML key is documented once, next to its default, in
+// deploy/receiver.yml; the fields below the line are fixed in code
+// (docs/mitigation.md says why).
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "saslguard/common/result.hpp"
 
 namespace saslguard::receiver::mitigation {
 
@@ -19,45 +23,53 @@ enum class SaslBackendKind {
     Command,          // lock_command / unlock_command argv templates ({user} substituted)
 };
 
+// "none", "sasldb", "saslauthd_shadow", "command" (the YAML values).
 std::string_view to_string(SaslBackendKind kind);
 std::optional<SaslBackendKind> sasl_backend_from_string(std::string_view name);
 
 struct MitigationSettings {
     bool dry_run = false;  // every action only describes what it would do
     std::string postfix_config_dir = "/etc/postfix";
-    std::string postfix_bin_dir;  // "" = find postmap/postsuper/postqueue/postcat in PATH
-    std::string sasl_access_map =
-        "/etc/postfix/saslguard_sasl_access";  // source file; postmap makes .db
+    std::string postfix_bin_dir = "/usr/sbin";  // "" = find postmap, postsuper, … in PATH
+    std::string sasl_access_map = "/etc/postfix/saslguard_sasl_access";  // postmap makes .db
     std::string client_access_map = "/etc/postfix/saslguard_client_access";
-    std::string map_type = "hash";                                          // hash|btree|lmdb|cdb
-    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";  // login map value
-    std::string ip_reject_text =
-        "REJECT 5.7.1 client address blocked by saslguard";  // client map value
-    std::string showq_path;  // showq socket; "" = run `postqueue -j` instead
-    std::string mail_log;    // reserved for the log-side lookup (not used yet)
-    SaslBackendKind sasl_backend = SaslBackendKind::None;
+    std::string map_type = "hash";                               // hash|btree|lmdb|cdb
+    std::string showq_path = "/var/spool/postfix/public/showq";  // "" = run `postqueue -j`
+    SaslBackendKind sasl_backend = SaslBackendKind::Sasldb;
     std::string sasldb_path = "/etc/sasldb2";
     std::vector<std::string> lock_command;  // e.g. {"/usr/local/sbin/ldap-lock", "{user}"}
     std::vector<std::string> unlock_command;
-    std::size_t max_block_ips = 16;      // a block_ips request naming more is refused
+    std::size_t max_block_ips = 50;  // a block_ips request naming more is refused
+    std::chrono::milliseconds command_timeout{30000};
+
+    // ---- fixed in code, not YAML keys ----
+    std::string reject_text = "REJECT 5.7.1 account blocked by saslguard";  // login map value
+    std::string ip_reject_text = "REJECT 5.7.1 client address blocked by saslguard";
     std::size_t max_queue_ids = 100000;  // a hold/delete finding more is refused (runaway guard)
-    std::chrono::seconds command_timeout{30};
-    bool match_sasl_login = true;    // also find queued mail by the SASL login recorded in it
-    bool allow_auto_delete = false;  // delete_mail by actor "auto" is refused unless true
-    std::string
-        lock_file;  // "" = <sasl_access_map>.mitigation.lock: serializes receiver and saslguardctl
+    bool match_sasl_login = true;        // also find queued mail by the SASL login recorded in it
+    std::string lock_file;  // "" = <sasl_access_map>.mitigation.lock (receiver + saslguardctl)
 
     // The binary `name` (postmap, postsuper, …) honoring postfix_bin_dir.
     std::string postfix_command(std::string_view name) const;
     std::string effective_lock_file() const;
 };
 
-}  // namespace saslguard::receiver::mitigation
+// A broken rule: `key` is the YAML key under mitigation: that is wrong.
+struct SettingsError {
+    std::string key;
+    std::string message;
+};
 
-namespace saslguard::receiver {
-struct Config;
-namespace mitigation {
-// The receiver's YAML (`mitigation:` plus policy.allow_auto_delete) as settings.
-MitigationSettings settings_from_config(const Config& config);
-}  // namespace mitigation
-}  // namespace saslguard::receiver
+// Every rule on the settings, in one place: map types Postfix picks up without
+// a reload (hash, btree, lmdb, cdb; texthash is refused), at least one IP per
+// request, a positive timeout, and for the command backend both templates with
+// "{user}" as a whole argument. The loader (so --check-config) and
+// Mitigator::create apply the same function.
+std::optional<SettingsError> validate(const MitigationSettings& settings);
+
+// A lock/unlock argv template is usable: not empty, not "{user}" as the
+// program, "{user}" present and only ever as a whole argument (inside a longer
+// argument a login's '=' or ',' could reshape e.g. an LDAP DN).
+Result<void> check_user_template(const std::vector<std::string>& tmpl);
+
+}  // namespace saslguard::receiver::mitigation

@@ -26,11 +26,15 @@
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/notifier.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/outbox.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
 
 namespace saslguard::receiver::telegram {
+
+using store::StateStore;
 
 // What the read-only commands show. The receiver implements it over its store,
 // the mitigation's block table and Prometheus; tests use a fake.
@@ -79,12 +83,17 @@ using SilenceFn = std::function<Result<std::string>(
 SilenceFn alertmanager_silencer(std::string alertmanager_url);
 
 struct BotOptions {
-    std::string db_path;  // the receiver's state database
+    StateStore* store = nullptr;  // required: the bot opens a session per thread
+    // What is in force (null: nothing, e.g. tests without an executor that
+    // blocks): Undo buttons render from it, and a change of it re-renders the
+    // messages of the incidents it concerns (a block lifted by saslguardctl or
+    // by expiry loses its Undo button).
+    mitigation::ActiveBlocks* blocks = nullptr;
     OutboxOptions outbox;
     std::chrono::milliseconds idle_poll{
         500};  // pause after an empty, immediate getUpdates (emulators)
     std::chrono::seconds confirm_ttl{120};  // how long an "are you sure" button stays valid
-    NowMs now = system_now_ms;
+    Clock now = wall_clock_ms;
 };
 
 class TelegramBot {
@@ -100,15 +109,18 @@ public:
     void stop();
     // Wakes the outbox thread (a row was queued by another thread).
     void wake_outbox();
+    const mitigation::ActiveBlocks* blocks() const { return m_options.blocks; }
 
     TelegramStats& stats() { return m_stats; }
 
     // One getUpdates round and the handling of what it returned (tests drive this).
-    Result<int> poll_once(TelegramStore& store, BotApi& api);
+    Result<int> poll_once(store::Session& session, BotApi& api);
 
 private:
     struct Handler;
     void outbox_loop();
+    // Re-renders the messages of the incidents the queued block changes concern.
+    void refresh_for_block_changes(store::Session& session);
     void poll_loop();
     bool wait_for(std::chrono::milliseconds d, bool outbox);
 
@@ -119,14 +131,16 @@ private:
     SilenceFn m_silencer;
     TelegramStats m_stats;
 
-    std::unique_ptr<TelegramStore> m_outbox_store;
-    std::unique_ptr<TelegramStore> m_poll_store;
+    std::unique_ptr<store::Session> m_outbox_session;
+    std::unique_ptr<store::Session> m_poll_session;
     std::thread m_outbox_thread;
     std::thread m_poll_thread;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stop = false;
     bool m_outbox_wake = false;
+    std::vector<mitigation::BlockChange> m_block_changes;  // under m_mutex
+    std::size_t m_blocks_subscription = 0;
 };
 
 // The Notifier the receiver's worker calls: renders the incident and queues it in
@@ -134,16 +148,17 @@ private:
 class TelegramNotifier final : public Notifier {
 public:
     // `bot` may be null (tests): rows are queued, nobody is woken.
-    TelegramNotifier(TelegramConfig config, std::unique_ptr<TelegramStore> store, TelegramBot* bot,
-                     NowMs now = system_now_ms);
+    TelegramNotifier(TelegramConfig config, std::unique_ptr<store::Session> session,
+                     TelegramBot* bot, Clock now = wall_clock_ms);
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
 
 private:
+    const mitigation::ActiveBlocks* blocks() const;  // the bot's (Undo buttons)
     TelegramConfig m_config;
-    std::unique_ptr<TelegramStore> m_store;
+    std::unique_ptr<store::Session> m_session;
     TelegramBot* m_bot;
-    NowMs m_now;
+    Clock m_now;
 };
 
 }  // namespace saslguard::receiver::telegram

@@ -72,10 +72,13 @@ struct IncidentView {
     std::vector<std::string> senders;  // queued envelope senders the mail actions act on
     std::string grafana_url;
     std::string alertmanager_url;
-    std::string mode;                   // notify|confirm|auto
-    std::string reason;                 // the policy's one-line reason for the mode
-    std::vector<std::string> offered;   // action names the policy allows as buttons
-    std::vector<std::string> undoable;  // applied actions whose Undo is offered
+    std::string mode;    // notify|confirm|auto
+    std::string reason;  // the policy's one-line reason for the mode
+    // Action names offered as buttons (the policy's, then what admins did: a
+    // kind that cannot be undone goes once done; an undone kind comes back).
+    // Whether a kind shows as itself or as its Undo is not stored here: it is
+    // read from the blocks in force whenever the message is rendered.
+    std::vector<std::string> offered;
     std::vector<std::pair<std::string, std::string>>
         silence_matchers;  // label=value for /api/v2/silences
     std::vector<LogLine> log;
@@ -89,8 +92,8 @@ std::optional<IncidentView> incident_view_from_json(std::string_view json);
 // The whole message text (HTML, within the limit).
 std::string format_incident(const IncidentView& view);
 
-// Human label of a button action: "block_login" → "🚫 Block login", "unblock_login" → "↩ Undo block
-// login".
+// Human label of a button action: the catalog's for a mitigation ("block_login" →
+// "🚫 Block login", "unblock_login" → "↩ Undo block login"), else silence/ignore.
 std::string action_label(std::string_view action);
 
 // Only http(s) URLs without quotes/angle brackets become links; anything else is dropped.

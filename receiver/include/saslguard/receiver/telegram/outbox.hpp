@@ -17,10 +17,11 @@
 #include <cstdint>
 #include <functional>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/result.hpp"
+#include "saslguard/receiver/store/telegram_repository.hpp"
 #include "saslguard/receiver/telegram/bot_api.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
-#include "saslguard/receiver/telegram/store.hpp"
 
 namespace saslguard::receiver::telegram {
 
@@ -30,13 +31,10 @@ struct OutboxOptions {
     int max_attempts = 30;
 };
 
-using NowMs = std::function<std::int64_t()>;  // unix ms; injectable for tests
-std::int64_t system_now_ms();
-
 class OutboxSender {
 public:
-    OutboxSender(TelegramStore& store, BotApi& api, TelegramStats& stats,
-                 OutboxOptions options = {}, NowMs now = system_now_ms);
+    OutboxSender(store::TelegramRepository& store, BotApi& api, TelegramStats& stats,
+                 OutboxOptions options = {}, Clock now = wall_clock_ms);
 
     // Sends the oldest due row, if any (and the outbox is not paused by a 429).
     // Returns true when a row was attempted. Errors are store failures only.
@@ -51,11 +49,11 @@ public:
 private:
     std::int64_t backoff_ms(std::int64_t attempts, const ApiResult& r);
 
-    TelegramStore& m_store;
+    store::TelegramRepository& m_store;
     BotApi& m_api;
     TelegramStats& m_stats;
     OutboxOptions m_options;
-    NowMs m_now;
+    Clock m_now;
     std::int64_t m_paused_until = 0;
     std::uint64_t m_rng = 0x9E3779B97F4A7C15ull;
 };

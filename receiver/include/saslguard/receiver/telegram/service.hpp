@@ -26,11 +26,14 @@
 
 namespace saslguard::receiver::telegram {
 
-// /status, /top, /queue, /blocked from the receiver's state database (own
-// connection) and Prometheus (HTTP API). Used from the poller thread only.
+// /status, /top, /queue, /blocked from the receiver's state store (a session
+// of its own) and Prometheus (HTTP API). Used from the poller thread only.
 class ReceiverCommandBackend final : public CommandBackend {
 public:
-    static Result<std::unique_ptr<ReceiverCommandBackend>> open(const Config& config);
+    // /status and /blocked read what is in force from `blocks` (the same view
+    // the Undo buttons render from).
+    static Result<std::unique_ptr<ReceiverCommandBackend>> open(
+        const Config& config, store::StateStore& store, const mitigation::ActiveBlocks& blocks);
     ~ReceiverCommandBackend() override;
     Result<StatusInfo> status() override;
     Result<std::vector<UserCount>> top_users(std::size_t n) override;
@@ -50,7 +53,9 @@ class TelegramService {
 public:
     // Requires config.telegram.enabled, a bot token and at least one admin chat and user.
     static Result<std::unique_ptr<TelegramService>> start(const Config& config,
-                                                          ActionExecutor& executor);
+                                                          store::StateStore& store,
+                                                          ActionExecutor& executor,
+                                                          mitigation::ActiveBlocks& blocks);
     ~TelegramService();
     std::shared_ptr<Notifier> notifier() const { return m_notifier; }
     std::string metrics() const { return metrics_text(m_bot->stats()); }

@@ -1,12 +1,14 @@
 #pragma once
-// A small SQLite wrapper for the receiver's state (incidents, evidence, actions,
-// blocks, Telegram outbox). sqlite3.h does not leak into this header.
+// The SQLite engine under the store (private to receiver/src/store: the
+// repositories' SQLite implementations and the connection factory use it;
+// everything else goes through store/state_store.hpp). sqlite3.h does not leak
+// into this header.
 //
 // Contract:
 // - One Database is one connection. It may be used from one thread at a time;
-//   give each thread (HTTP intake, worker, Telegram loop, saslguardctl) its own
-//   connection to the same file. WAL mode lets readers run beside one writer;
-//   writers wait up to `busy_timeout` for each other instead of failing.
+//   the factory gives each session its own connection to the same file. WAL
+//   mode lets readers run beside one writer; writers wait up to `busy_timeout`
+//   for each other instead of failing.
 // - open() sets journal_mode=WAL, synchronous (FULL by default: a COMMIT that
 //   returned is on disk, see docs/receiver.md), foreign_keys=ON, busy_timeout,
 //   and runs the migrations (migrations.hpp) unless told not to.
@@ -24,12 +26,9 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace saslguard::receiver {
+namespace saslguard::receiver::store::sqlite {
 
 class Database;
-
-// The store's timestamp unit: Unix time in milliseconds (wall clock).
-std::int64_t unix_ms();
 
 // A prepared statement. Parameters are 1-based (as in SQLite); columns 0-based.
 // bind_*() remember the first error and report it from step()/run().
@@ -106,7 +105,8 @@ public:
 
     // Convenience for "SELECT <one integer>" queries; nullopt when no row.
     Result<std::optional<std::int64_t>> query_int64(std::string_view sql);
-    bool table_exists(std::string_view name);
+    // True inside a Transaction of this connection.
+    bool in_transaction() const { return m_in_transaction; }
 
     sqlite3* handle() { return m_db; }  // escape hatch; prefer the methods above
 
@@ -119,10 +119,12 @@ public:
     const std::shared_ptr<std::mutex>& write_lock() const { return m_write_lock; }
 
 private:
+    friend class Transaction;
     Database(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
     sqlite3* m_db = nullptr;
     std::string m_path;
     std::shared_ptr<std::mutex> m_write_lock;
+    bool m_in_transaction = false;
 };
 
 // RAII transaction. BEGIN IMMEDIATE by default: a writer takes the write lock up
@@ -146,4 +148,4 @@ private:
     bool m_open = true;
 };
 
-}  // namespace saslguard::receiver
+}  // namespace saslguard::receiver::store::sqlite

@@ -1,13 +1,13 @@
-#include "saslguard/receiver/database.hpp"
+#include "database.hpp"
 
 #include <sqlite3.h>
 
 #include <chrono>
 #include <utility>
 
-#include "saslguard/receiver/migrations.hpp"
+#include "migrations.hpp"
 
-namespace saslguard::receiver {
+namespace saslguard::receiver::store::sqlite {
 namespace {
 
 // The first words of a statement, to say which one failed without dumping it all.
@@ -24,12 +24,6 @@ Error sql_error(sqlite3* db, std::string_view what) {
 }
 
 }  // namespace
-
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // ---- Statement -------------------------------------------------------------
 
@@ -200,14 +194,6 @@ Result<std::optional<std::int64_t>> Database::query_int64(std::string_view sql) 
     return std::optional<std::int64_t>{st->column_int64(0)};
 }
 
-bool Database::table_exists(std::string_view name) {
-    auto st = prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1");
-    if (!st) return false;
-    st->bind(1, name);
-    auto row = st->step();
-    return row && *row;
-}
-
 // ---- Transaction -----------------------------------------------------------
 
 Result<Transaction> Transaction::begin(Database& db, Kind kind) {
@@ -215,6 +201,7 @@ Result<Transaction> Transaction::begin(Database& db, Kind kind) {
     if (db.write_lock()) lock = std::unique_lock<std::mutex>(*db.write_lock());
     auto r = db.exec(kind == Kind::Immediate ? "BEGIN IMMEDIATE" : "BEGIN");
     if (!r) return r.error();
+    db.m_in_transaction = true;
     return Transaction(db, std::move(lock));
 }
 
@@ -235,6 +222,7 @@ Result<void> Transaction::commit() {
         return r;
     }
     m_open = false;
+    m_db->m_in_transaction = false;
     if (m_lock.owns_lock()) m_lock.unlock();
     return {};
 }
@@ -242,8 +230,9 @@ Result<void> Transaction::commit() {
 void Transaction::rollback() {
     if (!m_open) return;
     m_open = false;
+    m_db->m_in_transaction = false;
     (void)m_db->exec("ROLLBACK");
     if (m_lock.owns_lock()) m_lock.unlock();
 }
 
-}  // namespace saslguard::receiver
+}  // namespace saslguard::receiver::store::sqlite

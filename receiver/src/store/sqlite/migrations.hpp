@@ -1,5 +1,5 @@
 #pragma once
-// Schema migrations: an append-only list of SQL steps (receiver/src/store/migrations.cpp).
+// Schema migrations: an append-only list of SQL steps (receiver/src/store/sqlite/migrations.cpp).
 // Step N (1-based position in the list) brings the schema to version N; the
 // `schema_version` table records which version a database file is at.
 //
@@ -12,7 +12,7 @@
 
 #include "saslguard/common/result.hpp"
 
-namespace saslguard::receiver {
+namespace saslguard::receiver::store::sqlite {
 
 class Database;
 
@@ -26,6 +26,8 @@ const std::vector<Migration>& migrations();
 // Brings `db` to the latest version; returns it. Fails on a database newer than
 // this binary knows (a downgrade), naming both versions.
 Result<int> migrate(Database& db);
+// Up to `target` only (tests of a step's data migration start from the one before).
+Result<int> migrate(Database& db, int target);
 Result<int> schema_version(Database& db);
 
-}  // namespace saslguard::receiver
+}  // namespace saslguard::receiver::store::sqlite

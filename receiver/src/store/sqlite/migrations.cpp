@@ -5,13 +5,13 @@
 // the field have run it. Version numbers are positions (1-based), so appending
 // is a one-entry edit. Timestamps are Unix milliseconds (INTEGER) unless a column
 // says otherwise; JSON columns hold objects written by nlohmann::json.
-#include "saslguard/receiver/migrations.hpp"
+#include "migrations.hpp"
 
 #include <string>
 
-#include "saslguard/receiver/database.hpp"
+#include "database.hpp"
 
-namespace saslguard::receiver {
+namespace saslguard::receiver::store::sqlite {
 namespace {
 
 const std::vector<Migration> kMigrations = {
@@ -210,6 +210,91 @@ CREATE INDEX blocks_expiring ON blocks(expires_at) WHERE expires_at IS NOT NULL;
 ALTER TABLE incidents ADD COLUMN resolved_alert_id INTEGER REFERENCES alerts(id);
 CREATE INDEX incidents_by_fingerprint ON incidents(fingerprint, status);
 )SQL"},
+    // 5 ---------------------------------------------------------------------
+    {"one action log: the worker's planned actions and the executor's audit trail become one "
+     "table with one state vocabulary",
+     R"SQL(
+-- Until now an automatic action had two rows (incident_actions: planned, running,
+-- done, failed, interrupted; actions: requested, applied, failed, reverted). From
+-- here on every action is one row of `actions`:
+--   planned -> running -> applied | failed | interrupted, and applied -> reverted.
+-- `actions` is rebuilt for its new CHECK. Its rows are put back after the new
+-- table has the old name, so the blocks pointing at them are whole again by
+-- COMMIT (foreign keys are checked there).
+PRAGMA defer_foreign_keys = ON;
+-- The executor's rows keep their ids; one it never finished (a crash) is interrupted.
+CREATE TEMP TABLE actions_v4 AS
+SELECT a.id, a.incident_id, a.kind, a.target, a.params_json, a.actor, a.reason, a.dry_run,
+       CASE a.state WHEN 'requested' THEN 'interrupted' ELSE a.state END AS state,
+       a.result, a.error, a.created_at,
+       (SELECT max(ia.started_at) FROM incident_actions ia WHERE ia.audit_id = a.id) AS started_at,
+       a.finished_at, a.expires_at, a.reverts_action_id
+FROM actions a;
+-- The worker's rows the executor kept no row for (not run yet, or run by an
+-- executor that keeps none) become rows of their own, in their order.
+CREATE TEMP TABLE incident_actions_v4 AS
+SELECT ia.id, ia.incident_id, ia.kind,
+       coalesce(json_extract(ia.request, '$.username'), '') AS target,
+       CASE WHEN json_valid(ia.request) THEN ia.request ELSE '{}' END AS params_json,
+       ia.actor,
+       coalesce(json_extract(ia.request, '$.reason'), '') AS reason,
+       coalesce(json_extract(ia.request, '$.dry_run'), 0) AS dry_run,
+       CASE ia.state WHEN 'done' THEN 'applied' ELSE ia.state END AS state,
+       coalesce(ia.summary, '') AS result, coalesce(ia.error, '') AS error,
+       ia.created_at, ia.started_at, ia.finished_at
+FROM incident_actions ia
+WHERE ia.audit_id IS NULL OR ia.audit_id NOT IN (SELECT id FROM actions);
+DROP TABLE incident_actions;
+DROP TABLE actions;
+CREATE TABLE actions (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id       INTEGER,                -- NULL when not tied to an incident (saslguardctl)
+    kind              TEXT NOT NULL,          -- block_login | unblock_login | hold_mail | …
+    target            TEXT NOT NULL,          -- SASL login (log-quoted when it failed validation)
+    params_json       TEXT NOT NULL,          -- ips, senders, expires_after_s, affected, …
+    actor             TEXT NOT NULL,          -- auto | telegram:<id> | cli:<user> | expiry
+    reason            TEXT NOT NULL,
+    dry_run           INTEGER NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('planned', 'running', 'applied', 'failed',
+                                                     'interrupted', 'reverted')),
+    result            TEXT NOT NULL DEFAULT '',
+    error             TEXT NOT NULL DEFAULT '',
+    created_at        INTEGER NOT NULL,
+    started_at        INTEGER,
+    finished_at       INTEGER,
+    expires_at        INTEGER,
+    reverts_action_id INTEGER REFERENCES actions(id)
+);
+INSERT INTO actions (id, incident_id, kind, target, params_json, actor, reason, dry_run, state,
+                     result, error, created_at, started_at, finished_at, expires_at,
+                     reverts_action_id)
+SELECT id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error,
+       created_at, started_at, finished_at, expires_at, reverts_action_id
+FROM temp.actions_v4 ORDER BY id;
+INSERT INTO actions (incident_id, kind, target, params_json, actor, reason, dry_run, state,
+                     result, error, created_at, started_at, finished_at)
+SELECT incident_id, kind, target, params_json, actor, reason, dry_run, state, result, error,
+       created_at, started_at, finished_at
+FROM temp.incident_actions_v4 ORDER BY id;
+DROP TABLE temp.actions_v4;
+DROP TABLE temp.incident_actions_v4;
+CREATE INDEX actions_by_target ON actions(target, created_at);
+CREATE INDEX actions_by_incident ON actions(incident_id);
+-- The hourly budget of automatic actions counts actor = 'auto' by created_at.
+CREATE INDEX actions_by_actor_created ON actions(actor, created_at);
+CREATE INDEX actions_unfinished ON actions(state) WHERE state IN ('planned', 'running');
+)SQL"},
+    // 6 ---------------------------------------------------------------------
+    {"alerts: keep the webhook's externalURL with each alert event", R"SQL(
+-- The worker links the Alertmanager that sent an alert; it no longer parses the
+-- stored webhook body again to find it. Events still to be processed get it from
+-- their webhook; done ones keep ''.
+ALTER TABLE alerts ADD COLUMN external_url TEXT NOT NULL DEFAULT '';
+UPDATE alerts SET external_url = coalesce(
+    (SELECT json_extract(w.body, '$.externalURL') FROM webhooks w
+     WHERE w.id = alerts.webhook_id AND json_valid(w.body)), '')
+WHERE state != 'done';
+)SQL"},
     // Append new steps here (one entry each).
 };
 
@@ -228,6 +313,10 @@ Result<int> schema_version(Database& db) {
 }
 
 Result<int> migrate(Database& db) {
+    return migrate(db, static_cast<int>(kMigrations.size()));
+}
+
+Result<int> migrate(Database& db, int target) {
     const int latest = static_cast<int>(kMigrations.size());
     for (;;) {
         auto tx =
@@ -238,9 +327,9 @@ Result<int> migrate(Database& db) {
         if (*current > latest)
             return make_error("database schema version " + std::to_string(*current) +
                               " is newer than this program's " + std::to_string(latest));
-        if (*current == latest) {
+        if (*current >= target) {
             if (auto c = tx->commit(); !c) return c.error();
-            return latest;
+            return *current;
         }
         const Migration& m = kMigrations[static_cast<std::size_t>(*current)];
         const int next = *current + 1;
@@ -255,4 +344,4 @@ Result<int> migrate(Database& db) {
     }
 }
 
-}  // namespace saslguard::receiver
+}  // namespace saslguard::receiver::store::sqlite
