@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # A private Postfix instance for tests, benchmarks and the demo: its own
 # config_directory, queue_directory, data_directory, ports and log file, started
-# with `postfix -c DIR start`. It never touches the host's Postfix (the host's
-# /etc/postfix is only read for the defaults of daemon and command paths).
+# with `postfix -c DIR start`. It never touches the host's Postfix: the host's
+# /etc/postfix is only read (the defaults of daemon and command paths, and
+# postfix-files for the private directories' owners and modes); no
+# `postfix set-permissions`, which would chown/chmod the host's shared files.
 #
 # Mail stays queued: relayhost points at a dead local port, so every delivery
 # attempt is a real "status=deferred (connect … Connection refused)".
@@ -133,11 +135,48 @@ CF
   postmap -c "$dir/etc" "hash:$dir/etc/sasl_access"
   postmap -c "$dir/etc" "hash:$dir/etc/client_access"
   chown -R root:root "$dir/etc"
-  postfix -c "$dir/etc" set-permissions >/dev/null 2>&1 || true
+  _pf_set_private_permissions "$dir"
   # smtpd (user postfix) must read the sasldb (created by the first pf_add_user).
   chown root:postfix "$dir/etc/sasl"
   chmod 750 "$dir/etc/sasl"
   touch "$dir/log/mail.log"
+}
+
+# _pf_set_private_permissions DIR: the private queue and data directories with
+# the owner, group and mode the host's postfix-files gives them. This is what
+# `postfix set-permissions` does for a secondary instance (post-install's
+# NON_SHARED entries) — but post-install only treats an instance as secondary
+# when the host's main.cf lists it in multi_instance_directories, and otherwise
+# also chowns and chmods the host's shared files (/etc/postfix meta files,
+# /usr/sbin/post*, /usr/lib/postfix, man pages). So it is done here, and only
+# under DIR (tests/harness/postfix_host_untouched_test.sh checks).
+# shellcheck disable=SC2016 # the '$name's are postfix-files' literal text
+_pf_set_private_permissions() {
+  local dir=$1 meta f path type owner group mode flags _rest p
+  meta=$(postconf -d -h meta_directory)
+  for f in "$meta/postfix-files" "$meta"/postfix-files.d/*; do
+    [ -f "$f" ] || continue
+    while IFS=: read -r path type owner group mode flags _rest; do
+      case $path in
+        '$queue_directory'|'$queue_directory/'*) p=$dir/spool${path#'$queue_directory'} ;;
+        '$data_directory'|'$data_directory/'*) p=$dir/data${path#'$data_directory'} ;;
+        *) continue ;;
+      esac
+      [ "$type" = d ] || continue
+      [[ $p != *..* ]] || continue
+      owner=${owner//'$mail_owner'/postfix}
+      group=${group//'$setgid_group'/postdrop}
+      [ "$group" = - ] && group=
+      mkdir -p "$p"
+      if [[ $flags == *r* ]]; then
+        chown -R "$owner${group:+:$group}" "$p"
+        find "$p" -type d -exec chmod "$mode" {} +
+      else
+        chown "$owner${group:+:$group}" "$p"
+        chmod "$mode" "$p"
+      fi
+    done < "$f"
+  done
 }
 
 pf_add_user() { # DIR USER PASS
