@@ -39,7 +39,8 @@ rcv_start() {
   "$RCV_BIN" --config "$dir/receiver.yml" >> "$dir/receiver.log" 2>&1 &
   echo $! > "$dir/receiver.pid"
   cleanup_push "rcv_stop '$dir'"
-  wait_http "$RCV_URL/healthz" 20
+  # Generous: a restart after SIGKILL recovers the WAL, and a loaded machine is slow.
+  wait_http "$RCV_URL/healthz" 60
 }
 
 rcv_stop() {
