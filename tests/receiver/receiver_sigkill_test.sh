@@ -18,21 +18,7 @@ kills=${SIGKILL_KILLS:-5}
 work=$(make_workdir rcv-kill)
 [ -n "${KEEP_WORKDIR:-}" ] || cleanup_push "rm -rf '$work'"
 
-rcv_create "$work/rcv" "prometheus:
-  url: http://127.0.0.1:1
-  timeout: 1s
-  exporter_url: ''
-policy:
-  max_auto_actions_per_hour: 100000
-mitigation:
-  dry_run: true
-  # Private paths: the dry runs must not read the host's Postfix queue or maps.
-  postfix_config_dir: $work/rcv
-  sasl_access_map: $work/rcv/sasl_access
-  client_access_map: $work/rcv/client_access
-  showq_path: $work/rcv/no-showq
-  mail_log: $work/rcv/no-mail.log
-  sasl_backend: none"
+rcv_create "$work/rcv" "$(rcv_dry_run_yaml "$work/rcv")"
 rcv_start "$work/rcv"
 . "$work/rcv/rcv_env"
 sql() { rcv_sql "$work/rcv" "$1"; }
