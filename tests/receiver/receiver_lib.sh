@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Starting a real saslguard-receiver for integration tests and benchmarks.
 #   rcv_create DIR [EXTRA_YAML]   writes DIR/receiver.yml (free port, private state.db, token)
+#   rcv_dry_run_yaml DIR          EXTRA_YAML for an auto, dry-run receiver with private paths
 #   rcv_start DIR / rcv_kill9 DIR / rcv_stop DIR
 #   rcv_sql DIR "SELECT …"         query its state database
 # DIR/rcv_env holds RCV_PORT, RCV_URL, RCV_TOKEN_FILE.
@@ -32,6 +33,30 @@ $extra
 YML
 }
 
+# rcv_dry_run_yaml DIR: the extra YAML of a receiver that acts automatically on
+# every alert, in dry run only, with Prometheus unreachable (evidence from the
+# labels) and its mitigation paths inside DIR, so the dry runs never read the
+# host's Postfix queue or maps.
+rcv_dry_run_yaml() {
+  local d=$1
+  cat <<YML
+prometheus:
+  url: http://127.0.0.1:1
+  timeout: 1s
+  exporter_url: ''
+policy:
+  max_auto_actions_per_hour: 100000
+mitigation:
+  dry_run: true
+  postfix_config_dir: $d
+  sasl_access_map: $d/sasl_access
+  client_access_map: $d/client_access
+  showq_path: $d/no-showq
+  mail_log: $d/no-mail.log
+  sasl_backend: none
+YML
+}
+
 rcv_start() {
   local dir=$1
   # shellcheck disable=SC1091
@@ -39,7 +64,8 @@ rcv_start() {
   "$RCV_BIN" --config "$dir/receiver.yml" >> "$dir/receiver.log" 2>&1 &
   echo $! > "$dir/receiver.pid"
   cleanup_push "rcv_stop '$dir'"
-  wait_http "$RCV_URL/healthz" 20
+  # Generous: a restart after SIGKILL recovers the WAL, and a loaded machine is slow.
+  wait_http "$RCV_URL/healthz" 60
 }
 
 rcv_stop() {
