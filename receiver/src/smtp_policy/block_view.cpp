@@ -1,0 +1,108 @@
+#include "saslguard/receiver/smtp_policy/block_view.hpp"
+
+#include <functional>
+#include <unordered_set>
+
+#include "saslguard/common/validate.hpp"
+
+namespace saslguard::receiver::smtp_policy {
+namespace {
+
+// Heterogeneous lookup: a string_view key is looked up without building a string.
+struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+using Set = std::unordered_set<std::string, Hash, std::equal_to<>>;
+
+}  // namespace
+
+void canonical_login(std::string_view login, std::string& out) {
+    out.assign(login.data(), login.size());
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+}
+
+std::string canonical_login(std::string_view login) {
+    std::string out;
+    canonical_login(login, out);
+    return out;
+}
+
+struct BlockSet::Snapshot {
+    Set logins;
+    Set ips;
+};
+
+BlockSet::BlockSet() : m_snapshot(std::make_shared<const Snapshot>()) {}
+BlockSet::~BlockSet() = default;
+
+bool BlockSet::login_blocked(std::string_view login) const {
+    const auto snap = m_snapshot.load(std::memory_order_acquire);
+    return snap->logins.find(login) != snap->logins.end();
+}
+
+bool BlockSet::client_blocked(std::string_view ip) const {
+    const auto snap = m_snapshot.load(std::memory_order_acquire);
+    return snap->ips.find(ip) != snap->ips.end();
+}
+
+template <class F>
+bool BlockSet::update(F&& change) {
+    std::lock_guard lock(m_write);
+    auto next = std::make_shared<Snapshot>(*m_snapshot.load(std::memory_order_acquire));
+    if (!change(*next)) return false;
+    m_snapshot.store(std::move(next), std::memory_order_release);
+    return true;
+}
+
+bool BlockSet::block_login(std::string_view login) {
+    if (login.empty()) return false;
+    return update(
+        [key = canonical_login(login)](Snapshot& s) { return s.logins.insert(key).second; });
+}
+
+bool BlockSet::unblock_login(std::string_view login) {
+    return update([key = canonical_login(login)](Snapshot& s) { return s.logins.erase(key) > 0; });
+}
+
+bool BlockSet::block_client(std::string_view ip) {
+    auto key = validate::canonical_ip(ip);
+    if (!key) return false;
+    return update([&](Snapshot& s) { return s.ips.insert(*key).second; });
+}
+
+bool BlockSet::unblock_client(std::string_view ip) {
+    auto key = validate::canonical_ip(ip);
+    if (!key) return false;
+    return update([&](Snapshot& s) { return s.ips.erase(*key) > 0; });
+}
+
+std::size_t BlockSet::replace(const std::vector<std::string>& logins,
+                              const std::vector<std::string>& ips) {
+    auto next = std::make_shared<Snapshot>();
+    std::size_t invalid = 0;
+    for (const auto& l : logins)
+        if (!l.empty()) next->logins.insert(canonical_login(l));
+    for (const auto& ip : ips) {
+        if (auto key = validate::canonical_ip(ip))
+            next->ips.insert(std::move(*key));
+        else
+            ++invalid;
+    }
+    std::lock_guard lock(m_write);
+    m_snapshot.store(std::move(next), std::memory_order_release);
+    return invalid;
+}
+
+std::size_t BlockSet::login_count() const {
+    return m_snapshot.load(std::memory_order_acquire)->logins.size();
+}
+
+std::size_t BlockSet::client_count() const {
+    return m_snapshot.load(std::memory_order_acquire)->ips.size();
+}
+
+}  // namespace saslguard::receiver::smtp_policy
