@@ -5,6 +5,7 @@
 // It is not installed and not a product.
 //
 //   saslguard-policy-host --listen inet:127.0.0.1:PORT [--listen unix:/path]
+//       [--socket-group GROUP]     group of unix sockets (e.g. postfix)
 //       [--blocks FILE]            lines "login NAME" / "client IP"; '#' comments.
 //                                  Re-read when it changes (checked every 20 ms,
 //                                  as the receiver would update its BlockSet).
@@ -131,6 +132,8 @@ int main(int argc, char** argv) {
             settings.server.listen.push_back(value());
         else if (arg == "--blocks")
             blocks_path = value();
+        else if (arg == "--socket-group")
+            settings.server.socket_group = value();
         else if (arg == "--max-messages")
             settings.guard.limits.max_messages = static_cast<std::uint32_t>(number());
         else if (arg == "--max-recipients")

@@ -31,28 +31,31 @@ for u in alice bob carol dave frank; do pf_add_user "$work/pf" "$u@saslguard.tes
 
 port=$(free_port)
 policy="inet:127.0.0.1:$port"
-# The wiring docs/policy-service.md describes (a helper in tests/lib/postfix.sh
-# may do this later; until then the test says it here).
+# The wiring docs/policy-service.md describes, per-service settings form
+# (Postfix >= 3.0): RCPT over the unix socket in the queue directory (the path
+# chrooted smtpd processes see), END-OF-MESSAGE over loopback TCP, both fail-open.
+# (A helper in tests/lib/postfix.sh may do this later; until then the test says it here.)
 postconf -c "$PF_ETC" -e \
-  "smtpd_recipient_restrictions = check_policy_service $policy" \
-  "smtpd_end_of_data_restrictions = check_policy_service $policy" \
-  "smtpd_policy_service_default_action = DUNNO" \
-  "smtpd_policy_service_timeout = 10s" \
-  "smtpd_policy_service_max_idle = 300s"
+  "smtpd_recipient_restrictions = check_policy_service { unix:private/saslguard-policy, timeout=10s, default_action=DUNNO }" \
+  "smtpd_end_of_data_restrictions = check_policy_service { $policy, timeout=10s, default_action=DUNNO }"
+assert_eq "$(postconf -c "$PF_ETC" -h smtpd_policy_service_default_action)" "451 4.3.5 Server configuration problem" \
+  "the global default action (fail-open must come from the per-service setting)"
 
 blocks=$work/blocks
 : > "$blocks"
 host_pid=
 start_host() {
-  "$HOST_BIN" --listen "$policy" --blocks "$blocks" --max-messages 5 --max-recipients 1000 \
-    --log-level info >> "$work/host.log" 2>&1 &
+  "$HOST_BIN" --listen "unix:$PF_SPOOL/private/saslguard-policy" --listen "$policy" \
+    --socket-group postfix --blocks "$blocks" --max-messages 5 --max-recipients 1000 --log-level info >> "$work/host.log" 2>&1 &
   host_pid=$!
   wait_for 20 grep -q "policy: listening.*$port" "$work/host.log" || fail "host did not start: $(cat "$work/host.log")"
 }
 stop_host() { [ -n "$host_pid" ] && kill -9 "$host_pid" 2>/dev/null; wait "$host_pid" 2>/dev/null || true; host_pid=; }
 cleanup_push stop_host
-start_host
 pf_start "$work/pf"
+start_host
+[ "$(stat -c %G:%a "$PF_SPOOL/private/saslguard-policy")" = postfix:660 ] ||
+  fail "socket owner/mode: $(stat -c %U:%G:%a "$PF_SPOOL/private/saslguard-policy")"
 
 # reply USER [swaks args]: "250" when queued, else the first 4xx/5xx reply line.
 reply() {
@@ -122,6 +125,7 @@ assert_eq "$(reply carol@saslguard.test)" 250 "carol with the service down (the 
 r=$(reply dave@saslguard.test)
 [[ $r == "554 5.7.1 <dave@saslguard.test>: SASL login name rejected: account blocked by saslguard" ]] ||
   fail "dave blocked by the map with the service down: got '$r'"
+pf_wait_log "$work/pf" "warning: problem talking to server private/saslguard-policy" 1 10
 pf_wait_log "$work/pf" "warning: problem talking to server 127.0.0.1:$port" 1 10
 
 echo "== 5. service back: Postfix reconnects and the guard holds again ($SECONDS s)"

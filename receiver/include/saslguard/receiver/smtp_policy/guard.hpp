@@ -10,7 +10,7 @@
 // bucket more: a trip is never late, at most window/20 early (3 s of a minute).
 // Cost: one hash lookup and at most kBuckets + 1 bucket clears per request, O(1).
 //
-// Memory: at most max_tracked_users entries of about 300 bytes (bench/policy
+// Memory: at most max_tracked_users entries of about 460 bytes (bench/policy
 // prints the measured figure). A user with nothing left in either window and no
 // hold is forgotten on the next request or sweep(); at the cap, the least
 // recently seen user is dropped (LRU), held or not: memory wins over one
