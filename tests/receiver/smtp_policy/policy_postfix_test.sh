@@ -31,13 +31,18 @@ for u in alice bob carol dave frank; do pf_add_user "$work/pf" "$u@saslguard.tes
 
 port=$(free_port)
 policy="inet:127.0.0.1:$port"
-# The wiring docs/policy-service.md describes, per-service settings form
-# (Postfix >= 3.0): RCPT over the unix socket in the queue directory (the path
-# chrooted smtpd processes see), END-OF-MESSAGE over loopback TCP, both fail-open.
+# The wiring docs/policy-service.md describes: per-service settings (Postfix
+# >= 3.0) in main.cf variables, used in master.cf overrides of the submission
+# service (as Debian's example submission entry overrides the lists). RCPT over
+# the unix socket in the queue directory (the path chrooted smtpd processes
+# see), END-OF-MESSAGE over loopback TCP, both fail-open.
 # (A helper in tests/lib/postfix.sh may do this later; until then the test says it here.)
 postconf -c "$PF_ETC" -e \
-  "smtpd_recipient_restrictions = check_policy_service { unix:private/saslguard-policy, timeout=10s, default_action=DUNNO }" \
-  "smtpd_end_of_data_restrictions = check_policy_service { $policy, timeout=10s, default_action=DUNNO }"
+  "saslguard_rcpt_policy = check_policy_service { unix:private/saslguard-policy, timeout=10s, default_action=DUNNO }" \
+  "saslguard_eom_policy = check_policy_service { $policy, timeout=10s, default_action=DUNNO }"
+postconf -c "$PF_ETC" -P \
+  "127.0.0.1:$PF_SUBMISSION_PORT/inet/smtpd_recipient_restrictions=\$saslguard_rcpt_policy,permit_sasl_authenticated,reject" \
+  "127.0.0.1:$PF_SUBMISSION_PORT/inet/smtpd_end_of_data_restrictions=\$saslguard_eom_policy"
 assert_eq "$(postconf -c "$PF_ETC" -h smtpd_policy_service_default_action)" "451 4.3.5 Server configuration problem" \
   "the global default action (fail-open must come from the per-service setting)"
 
