@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -364,7 +365,16 @@ struct PolicyServer::Impl {
 
     void answer(Connection& c, RequestParser::Status status, TimePoint now) {
         if (status == RequestParser::Status::Complete) {
-            const Verdict v = handler(c.parser.request());
+            Verdict v;
+            try {
+                v = handler(c.parser.request());
+            } catch (const std::exception& e) {
+                // Out of memory or a bug in a BlockView/GuardEvents implementation:
+                // fail open for this request rather than take the thread down.
+                log::error("policy: decision failed, answered DUNNO",
+                           {{"conn", std::to_string(c.id)}, {"error", e.what()}});
+                v = Verdict{};
+            }
             append_answer(c.out, v.action, v.text);
             add(stats.answers[static_cast<std::size_t>(v.action)]);
         } else {
@@ -473,7 +483,13 @@ struct PolicyServer::Impl {
         for (auto id : expired) close_connection(id);
         stats.buffered.store(buffered, std::memory_order_relaxed);
         for (LogLimiter* l : {&refuse_log, &error_log, &timeout_log}) l->report_remainder(now);
-        if (tick) tick(now);
+        if (tick) {
+            try {
+                tick(now);
+            } catch (const std::exception& e) {
+                log::error("policy: housekeeping failed", {{"error", e.what()}});
+            }
+        }
     }
 
     void run() {

@@ -361,3 +361,18 @@ TEST_CASE("a port in use is a clear start error, and stop is idempotent") {
     PolicyClient gone(first.address());
     CHECK_FALSE(gone.connected());
 }
+
+TEST_CASE("a decision that throws is answered DUNNO and the server goes on") {
+    ServerSettings s;
+    s.listen = {"inet:127.0.0.1:0"};
+    int calls = 0;
+    PolicyServer server(s, [&calls](const PolicyRequest& r) -> Verdict {
+        if (++calls == 1) throw std::runtime_error("a broken BlockView");
+        return {Action::Reject, Reason::LoginBlocked, "5.7.1 " + r.sasl_username};
+    });
+    REQUIRE(server.start().ok());
+    PolicyClient c(server.bound().at(0));
+    CHECK(c.ask(rcpt("a")) == kDunno);
+    CHECK(c.ask(rcpt("b")) == "action=REJECT 5.7.1 b\n\n");
+    server.stop();
+}
