@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <unordered_set>
+#include <utility>
 
 #include "saslguard/common/validate.hpp"
 
@@ -39,22 +40,36 @@ struct BlockSet::Snapshot {
 BlockSet::BlockSet() : m_snapshot(std::make_shared<const Snapshot>()) {}
 BlockSet::~BlockSet() = default;
 
+std::shared_ptr<const BlockSet::Snapshot> BlockSet::current() const {
+    std::lock_guard lock(m_read);
+    return m_snapshot;
+}
+
+void BlockSet::publish(std::shared_ptr<const Snapshot> next) {
+    std::shared_ptr<const Snapshot> old;
+    {
+        std::lock_guard lock(m_read);
+        old = std::exchange(m_snapshot, std::move(next));
+    }
+    // `old` is freed here, outside the readers' lock.
+}
+
 bool BlockSet::login_blocked(std::string_view login) const {
-    const auto snap = m_snapshot.load(std::memory_order_acquire);
+    const auto snap = current();
     return snap->logins.find(login) != snap->logins.end();
 }
 
 bool BlockSet::client_blocked(std::string_view ip) const {
-    const auto snap = m_snapshot.load(std::memory_order_acquire);
+    const auto snap = current();
     return snap->ips.find(ip) != snap->ips.end();
 }
 
 template <class F>
 bool BlockSet::update(F&& change) {
     std::lock_guard lock(m_write);
-    auto next = std::make_shared<Snapshot>(*m_snapshot.load(std::memory_order_acquire));
+    auto next = std::make_shared<Snapshot>(*current());
     if (!change(*next)) return false;
-    m_snapshot.store(std::move(next), std::memory_order_release);
+    publish(std::move(next));
     return true;
 }
 
@@ -93,16 +108,16 @@ std::size_t BlockSet::replace(const std::vector<std::string>& logins,
             ++invalid;
     }
     std::lock_guard lock(m_write);
-    m_snapshot.store(std::move(next), std::memory_order_release);
+    publish(std::move(next));
     return invalid;
 }
 
 std::size_t BlockSet::login_count() const {
-    return m_snapshot.load(std::memory_order_acquire)->logins.size();
+    return current()->logins.size();
 }
 
 std::size_t BlockSet::client_count() const {
-    return m_snapshot.load(std::memory_order_acquire)->ips.size();
+    return current()->ips.size();
 }
 
 }  // namespace saslguard::receiver::smtp_policy

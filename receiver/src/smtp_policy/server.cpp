@@ -250,6 +250,11 @@ struct PolicyServer::Impl {
                     unlink(l.address.path.c_str());
             }
         }
+    }
+
+    // After the thread is joined (or never started): stop() writes to wake_fd,
+    // so the loop thread must not close it under its feet.
+    void close_loop_fds() {
         for (int* fd : {&epoll_fd, &wake_fd, &spare_fd})
             if (*fd >= 0) {
                 close(*fd);
@@ -578,6 +583,7 @@ Result<void> PolicyServer::start() {
         const std::string e = errno_text(errno);
         d.listeners = std::move(bound);
         d.close_all_fds();
+        d.close_loop_fds();
         return make_error("policy service: epoll/eventfd: " + e);
     }
     epoll_event ev{};
@@ -607,6 +613,7 @@ void PolicyServer::stop() {
     const std::uint64_t one = 1;
     [[maybe_unused]] auto r = write(d.wake_fd, &one, sizeof one);
     d.thread.join();
+    d.close_loop_fds();
     log::info("policy: stopped");
 }
 
