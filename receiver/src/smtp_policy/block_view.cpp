@@ -1,24 +1,13 @@
 #include "saslguard/receiver/smtp_policy/block_view.hpp"
 
-#include <functional>
-#include <unordered_set>
 #include <utility>
 
 #include "saslguard/common/validate.hpp"
+#include "string_hash.hpp"
 
 namespace saslguard::receiver::smtp_policy {
-namespace {
 
-// Heterogeneous lookup: a string_view key is looked up without building a string.
-struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
-using Set = std::unordered_set<std::string, Hash, std::equal_to<>>;
-
-}  // namespace
+using Set = detail::StringSet;
 
 void canonical_login(std::string_view login, std::string& out) {
     out.assign(login.data(), login.size());

@@ -7,9 +7,9 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "saslguard/receiver/smtp_policy/block_view.hpp"
+#include "string_hash.hpp"
 
 namespace saslguard::receiver::smtp_policy {
 namespace {
@@ -22,13 +22,6 @@ constexpr std::size_t kBuckets = SendingGuard::kBuckets;
 constexpr std::size_t kRing = kBuckets + 1;
 // A sweep walks at most this many entries, so the lock is never held long.
 constexpr std::size_t kSweepBudget = 512;
-
-struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
 
 std::int64_t since_epoch_ns(TimePoint t) {
     const auto ns =
@@ -99,15 +92,15 @@ struct SendingGuard::Impl {
     GuardSettings settings;
     std::int64_t message_bucket_ns;
     std::int64_t recipient_bucket_ns;
-    std::unordered_set<std::string, Hash, std::equal_to<>> allow_users;
-    std::unordered_set<std::string, Hash, std::equal_to<>> allow_domains;
-    std::unordered_map<std::string, GuardLimits, Hash, std::equal_to<>> user_limits;
+    detail::StringSet allow_users;
+    detail::StringSet allow_domains;
+    detail::StringMap<GuardLimits> user_limits;
 
     mutable std::mutex mutex;
     std::list<Entry> lru;  // front: most recently seen
     std::unordered_map<std::string_view, std::list<Entry>::iterator>
-        index;                                                    // keys view Entry::user
-    std::unordered_set<std::string, Hash, std::equal_to<>> held;  // users with held=true
+        index;               // keys view Entry::user
+    detail::StringSet held;  // users with held=true
     std::uint64_t trips = 0;
     std::uint64_t evicted = 0;
     std::atomic<std::uint64_t> exempt{0};  // counted outside the lock
