@@ -108,7 +108,7 @@ TEST_CASE("a window's edge is exact to one bucket (window/20), never late") {
     CHECK_FALSE(send(h, "u", t0 + 60s + 3s).hold);
 }
 
-TEST_CASE("a hold ends after hold_for; still over the limit then means a new trip") {
+TEST_CASE("a hold ends after hold_for, still over the limit then means a new trip") {
     GuardSettings s;
     s.limits = {5, 0};
     s.hold_for = 10min;
@@ -158,7 +158,7 @@ TEST_CASE("clear with a grace period lets released bulk mail go on without tripp
     CHECK(send(g, "bulk", t0 + 2h).trip);
 }
 
-TEST_CASE("per-user limits override the defaults; a zero limit switches that count off") {
+TEST_CASE("per-user limits override the defaults, a zero limit switches that count off") {
     GuardSettings s;
     s.user_limits["Newsletter@Example.com"] = {500, 0};
     s.user_limits["nolimit@example.com"] = {0, 0};
@@ -235,7 +235,7 @@ TEST_CASE("the first distinct client addresses of an episode go with the trip") 
     CHECK(trip->client_addresses == std::vector<std::string>{"192.0.2.1", "198.51.100.7"});
 }
 
-TEST_CASE("memory is bounded by max_tracked_users; idle users are forgotten by sweep") {
+TEST_CASE("memory is bounded by max_tracked_users, idle users are forgotten by sweep") {
     GuardSettings s;
     s.max_tracked_users = 1000;
     SendingGuard g(s);
