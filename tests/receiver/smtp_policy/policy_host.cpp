@@ -213,8 +213,16 @@ int main(int argc, char** argv) {
             load_blocks(blocks_path, blocks, ++generation);
         }
     }
+    // The server's own answer times (read() of a request to its answer handed
+    // to the kernel), as the receiver's histogram will show them. Printed on
+    // stdout for bench/policy: "ANSWER_TIMES le_50us=… … count=…" (cumulative).
+    const ServerStats st = service ? service->server_stats() : trivial->stats();
+    std::cout << "ANSWER_TIMES";
+    for (std::size_t i = 0; i < ServerStats::kLatencyBounds.size(); ++i)
+        std::cout << " le_" << static_cast<long>(ServerStats::kLatencyBounds[i] * 1e6)
+                  << "us=" << st.latency_le[i];
+    std::cout << " count=" << st.latency_count << " sum_s=" << st.latency_sum_seconds << std::endl;
     if (service) {
-        const auto st = service->server_stats();
         log::info("host: stopping",
                   {{"dunno", std::to_string(st.answers[static_cast<std::size_t>(Action::Dunno)])},
                    {"reject", std::to_string(st.answers[static_cast<std::size_t>(Action::Reject)])},
