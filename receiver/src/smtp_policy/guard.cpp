@@ -1,5 +1,6 @@
 #include "saslguard/receiver/smtp_policy/guard.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <functional>
@@ -117,6 +118,9 @@ struct SendingGuard::Impl {
         for (const auto& d : settings.allow_domains) allow_domains.insert(canonical_login(d));
         for (const auto& [user, limits] : settings.user_limits)
             user_limits[canonical_login(user)] = limits;
+        // Buckets for every user up front (8 bytes each): a rehash of tens of
+        // thousands of entries would stall the policy thread for a moment.
+        index.reserve(std::min<std::size_t>(settings.max_tracked_users, 1u << 20));
     }
 
     std::int64_t mbucket(TimePoint t) const { return since_epoch_ns(t) / message_bucket_ns; }
