@@ -118,7 +118,7 @@ TEST_CASE("SASL failures with and without sasl_username") {
             .kind == EventKind::Unsupported);
 }
 
-TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code") {
+TEST_CASE("rejects carry the SMTP code, and a client port is not taken for the code") {
     auto ev = parse_line(
         "Nov 23 09:22:42 mail mail-in/smtpd[1]: NOQUEUE: reject: CONNECT from "
         "unknown[198.51.100.9]:54321: 554 5.7.1 "
@@ -131,7 +131,7 @@ TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code"
     CHECK(ev.syslog_name == "mail-in");
 }
 
-TEST_CASE("qmgr from= gives size and nrcpt; expired and removed are recognised") {
+TEST_CASE("qmgr from= gives size and nrcpt, and expired and removed are recognised") {
     auto from = parse_line(
         "Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<alice@saslguard.test>, size=439, "
         "nrcpt=12 (queue "
