@@ -5,6 +5,7 @@
 
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/receiver/containment/containment.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
@@ -33,6 +34,9 @@ struct App::Impl {
     std::unique_ptr<HttpServer> server;
     std::unique_ptr<store::Session> metrics_session;      // read side for /metrics gauges
     std::unique_ptr<telegram::TelegramService> telegram;  // when telegram.enabled
+    // The SMTP policy service, when smtp_policy.enabled: the worker and the
+    // bot act through its executor (a release ends the guard's hold).
+    std::unique_ptr<containment::Containment> containment;
     std::mutex metrics_mu;
     int port = 0;
 
@@ -118,9 +122,18 @@ Result<void> App::start() {
             log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
     }
 
+    ActionExecutor* acting = s.executor.get();
+    if (c.smtp_policy.service.enabled) {
+        auto cont = containment::Containment::create(c, *s.state, *s.blocks, *s.executor);
+        if (!cont) return cont.error();
+        s.containment = std::move(*cont);
+        acting = &s.containment->executor();
+        s.metrics.add_text_source([p = s.containment.get()] { return p->metrics_text(); });
+    }
+
     s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
                                             prom::fetch_with(std::make_shared<HttpClient>()));
-    s.worker = std::make_unique<Worker>(std::move(*worker_session), c, *s.resolver, *s.executor,
+    s.worker = std::make_unique<Worker>(std::move(*worker_session), c, *s.resolver, *acting,
                                         *s.notifier, &s.metrics);
     // Before anything can act again: what a crash left running is interrupted, never re-run.
     if (auto r = s.worker->recover(); !r)
@@ -128,7 +141,7 @@ Result<void> App::start() {
 
     // The Telegram bot runs its own threads; the worker only queues rows for it.
     if (c.telegram.enabled) {
-        auto tg = telegram::TelegramService::start(c, *s.state, *s.executor, *s.blocks);
+        auto tg = telegram::TelegramService::start(c, *s.state, *acting, *s.blocks);
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
@@ -138,6 +151,14 @@ Result<void> App::start() {
     s.intake = std::make_unique<Intake>(std::move(*intake_session));
     Worker* worker = s.worker.get();
     s.intake->set_on_commit([worker] { worker->wake(); });
+
+    // Postfix can ask from here on: before the worker and the webhook listener,
+    // after the intake the guard's alerts go through.
+    if (s.containment)
+        if (auto r = s.containment->start(*s.intake); !r) {
+            stop();
+            return r.error();
+        }
 
     HttpServerOptions opts;
     opts.host = c.listen_host();
@@ -163,6 +184,8 @@ Result<void> App::start() {
 
 void App::stop() {
     auto& s = *m_impl;
+    // No new policy requests; the guard's queued alerts reach the intake.
+    if (s.containment) s.containment->stop();
     if (s.server) s.server->stop();  // no new webhooks; in-flight handlers finish
     if (s.intake) s.intake->stop();
     if (s.worker) s.worker->stop();
@@ -171,7 +194,8 @@ void App::stop() {
     s.worker.reset();
     if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
     if (s.mitigation) s.mitigation->stop();
-    s.blocks.reset();  // stops its watch
+    s.containment.reset();  // nothing acts through its executor any more
+    s.blocks.reset();       // stops its watch
 }
 
 }  // namespace saslguard::receiver

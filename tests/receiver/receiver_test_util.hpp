@@ -81,8 +81,13 @@ public:
         resolved.push_back(n);
         return {};
     }
+    Result<void> incident_joined(const IncidentNotice& n) override {
+        std::lock_guard lock(mu);
+        joined.push_back(n);
+        return {};
+    }
     std::mutex mu;
-    std::vector<IncidentNotice> opened, resolved;
+    std::vector<IncidentNotice> opened, resolved, joined;
 };
 
 class CountingExecutor final : public ActionExecutor {
