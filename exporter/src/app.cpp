@@ -47,6 +47,7 @@ LogMetricsConfig metrics_config(const Options& o) {
     c.wall_clock = o.oneshot_path.empty();
     c.sources_horizon_s = o.sources_horizon.count();
     c.sources_learning_s = o.sources_learning_period.count();
+    c.sources_new_for_s = o.sources_new_for.count();
     c.max_networks_per_user = o.max_networks_per_user;
     return c;
 }

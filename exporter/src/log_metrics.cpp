@@ -127,8 +127,8 @@ struct LogMetrics::User {
 struct LogMetrics::State {
     explicit State(const LogMetricsConfig& c)
         : config(c),
-          sources(SourceMemoryConfig{c.sources_horizon_s, c.sources_learning_s, c.max_users,
-                                     c.max_networks_per_user}) {}
+          sources(SourceMemoryConfig{c.sources_horizon_s, c.sources_learning_s, c.sources_new_for_s,
+                                     c.max_users, c.max_networks_per_user}) {}
     mutable std::mutex mutex;
     std::deque<User> users;
     std::vector<std::uint32_t> free_slots;
@@ -181,8 +181,10 @@ public:
             "Delivery attempts of messages from a SASL user, by status", MetricType::Counter);
         MetricFamily new_sources = family(
             "postfix_sasl_user_new_source_messages_total",
-            "Messages a SASL user submitted from a client network (IPv4 /24, IPv6 /64) it had not "
-            "used within the source horizon (0 while the exporter is still learning)",
+            "Messages a SASL user submitted from a client network (IPv4 /24, IPv6 /64) that was "
+            "new "
+            "for that user (unused within the source horizon) when it appeared, during the first "
+            "--sources.new-for after that (none while the exporter is still learning)",
             MetricType::Counter);
         MetricFamily unknown =
             family("postfix_sasl_user_unknown_recipients_total",

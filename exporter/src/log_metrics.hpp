@@ -55,6 +55,7 @@ struct LogMetricsConfig {
     // New sources (SourceMemory); max_users bounds it too.
     std::int64_t sources_horizon_s = 30 * 86400;
     std::int64_t sources_learning_s = 7 * 86400;
+    std::int64_t sources_new_for_s = 86400;
     std::size_t max_networks_per_user = 64;
 };
 

@@ -152,6 +152,11 @@ const std::vector<Flag>& flag_table() {
              }
              return parse_dur(v, o.sources_learning_period);
          }},
+        {"sources.new-for",
+         "submissions from a network count as new-source messages for this long after it "
+         "appears",
+         "24h", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.sources_new_for); }},
         {"sources.max-networks-per-user",
          "client networks remembered per user; the least recently used is forgotten beyond it",
          "64", false,

@@ -52,6 +52,7 @@ struct Options {
     std::chrono::milliseconds state_save_interval{std::chrono::minutes(5)};
     std::chrono::seconds sources_horizon{30 * 86400};
     std::chrono::seconds sources_learning_period{7 * 86400};
+    std::chrono::seconds sources_new_for{86400};
     std::size_t max_networks_per_user = 64;
 };
 

@@ -11,7 +11,8 @@
 //   # comment lines
 //   saslguard-exporter-sources 1                  header: format name and version
 //   learning_since UNIX_SECONDS                     when learning started (log time)
-//   user NAME LAST_SEEN NET=SEEN[,NET=SEEN...]      one per user; NET as to_string()
+//   user NAME LAST_SEEN NET=FIRST:LAST[,...]        one per user; NET as to_string(),
+//                                                   FIRST/LAST: when it became new / was last used
 // NAME is a sanitized label value (valid UTF-8, no control bytes, so no TAB or
 // newline). Times are Unix seconds of log time.
 
@@ -47,9 +48,9 @@ std::optional<Network> network_of(std::string_view ip) {
     buf[ip.size()] = '\0';
     unsigned char a[16];
     if (::inet_pton(AF_INET, buf, a) == 1)
-        return Network{(std::uint64_t{a[0]} << 24) | (std::uint64_t{a[1]} << 16) |
-                           (std::uint64_t{a[2]} << 8),
-                       false};
+        return Network{
+            (std::uint64_t{a[0]} << 24) | (std::uint64_t{a[1]} << 16) | (std::uint64_t{a[2]} << 8),
+            false};
     if (::inet_pton(AF_INET6, buf, a) != 1) return std::nullopt;
     static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (std::memcmp(a, kMapped, 12) == 0)
@@ -105,37 +106,38 @@ SourceMemory::UserEntry& SourceMemory::entry_for(std::string_view user, std::int
     return m_users.front();
 }
 
-void SourceMemory::add_network(UserEntry& u, const Network& net, std::int64_t seen) {
+SourceMemory::Known& SourceMemory::add_network(UserEntry& u, const Network& net, std::int64_t first,
+                                               std::int64_t last) {
     for (auto& k : u.nets)
         if (k.net == net) {
-            k.last_seen = std::max(k.last_seen, seen);
-            return;
+            k.last_seen = std::max(k.last_seen, last);
+            return k;
         }
     if (u.nets.size() >= m_config.max_networks_per_user) {
-        auto oldest = std::min_element(u.nets.begin(), u.nets.end(), [](const Known& a, const Known& b) {
-            return a.last_seen < b.last_seen;
-        });
-        *oldest = Known{net, seen};
-        return;
+        auto oldest = std::min_element(
+            u.nets.begin(), u.nets.end(),
+            [](const Known& a, const Known& b) { return a.last_seen < b.last_seen; });
+        *oldest = Known{net, first, last};
+        return *oldest;
     }
-    u.nets.push_back(Known{net, seen});
+    u.nets.push_back(Known{net, first, last});
     ++m_networks;
+    return u.nets.back();
 }
 
 SourceMemory::Seen SourceMemory::observe(std::string_view user, const Network& net,
                                          std::int64_t now) {
     if (m_learning_since == 0) m_learning_since = now;
     UserEntry& u = entry_for(user, now);
-    bool known = false;
     // Networks past the horizon are forgotten here, lazily, one user at a time.
     const std::int64_t horizon_start = now - m_config.horizon_s;
     std::size_t before = u.nets.size();
     std::erase_if(u.nets, [&](const Known& k) { return k.last_seen < horizon_start; });
     m_networks -= before - u.nets.size();
-    for (const auto& k : u.nets) known = known || k.net == net;
-    add_network(u, net, now);
-    if (known) return Seen::Known;
-    return now < m_learning_since + m_config.learning_s ? Seen::Learning : Seen::New;
+    const Known& k = add_network(u, net, now, now);
+    const std::int64_t learned_by = m_learning_since + m_config.learning_s;
+    if (k.first_seen < learned_by) return now < learned_by ? Seen::Learning : Seen::Known;
+    return now - k.first_seen < m_config.new_for_s ? Seen::New : Seen::Known;
 }
 
 std::string SourceMemory::serialize(std::int64_t now) const {
@@ -151,7 +153,8 @@ std::string SourceMemory::serialize(std::int64_t now) const {
         for (const auto& k : it->nets) {
             if (k.last_seen < horizon_start) continue;
             if (!nets.empty()) nets += ',';
-            nets += to_string(k.net) + "=" + std::to_string(k.last_seen);
+            nets += to_string(k.net) + "=" + std::to_string(k.first_seen) + ":" +
+                    std::to_string(k.last_seen);
         }
         if (nets.empty()) continue;
         out += "user\t" + it->name + "\t" + std::to_string(it->last_seen) + "\t" + nets + "\n";
@@ -201,14 +204,17 @@ Result<std::size_t> SourceMemory::load(std::string_view text, const std::string&
         bool bad = false;
         for (std::string_view item : split(f[3], ',')) {
             auto eq = item.find('=');
-            std::int64_t seen = 0;
+            auto colon = item.find(':', eq == std::string_view::npos ? 0 : eq);
+            std::int64_t first = 0, last = 0;
             std::optional<Network> net;
-            if (eq != std::string_view::npos) net = parse_network(item.substr(0, eq));
-            if (!net || !parse_i64(item.substr(eq + 1), seen)) {
+            if (eq != std::string_view::npos && colon != std::string_view::npos)
+                net = parse_network(item.substr(0, eq));
+            if (!net || !parse_i64(item.substr(eq + 1, colon - eq - 1), first) ||
+                !parse_i64(item.substr(colon + 1), last) || first > last) {
                 bad = true;
                 continue;
             }
-            add_network(u, *net, seen);
+            add_network(u, *net, first, last);
         }
         if (bad) warnings.push_back(where() + "unreadable networks skipped");
         ++users;

@@ -9,16 +9,19 @@
 // produces new networks now and then: this is a corroborating signal for the
 // rules, never an alert on its own (docs/rules.md).
 //
+// New: a network a user had not used within `horizon_s` becomes new when it
+// first appears, and its submissions stay "new" for `new_for_s` after that (a
+// spammer's thousand messages from a VPS all count, not just the first one);
+// then it is known. Every network of a user the memory has never seen is new (a
+// dormant account waking up).
 // Learning: until `learning_s` of log time has passed since the memory was first
 // created (kept across restarts in the state file), networks are remembered but
-// nothing is called new — a fresh install knows nobody's habits yet. After that,
-// a network not seen for a user within `horizon_s` is new, including every
-// network of a user the memory has never seen (a dormant account waking up).
+// nothing is called new — a fresh install knows nobody's habits yet.
 //
 // Bounds: at most `max_users` users (the least recently active is forgotten
 // first) and `max_networks_per_user` networks per user (the least recently seen
 // is forgotten first); entries older than the horizon are dropped. Memory is
-// about 24 bytes per network plus the username per user (docs/exporter.md).
+// about 40 bytes per network plus the username per user (docs/exporter.md).
 //
 // Persistence: serialize()/load() use a small line-oriented text format
 // (documented in source_memory.cpp); the caller writes it with
@@ -41,6 +44,7 @@ namespace saslguard::exporter {
 struct SourceMemoryConfig {
     std::int64_t horizon_s = 30 * 86400;
     std::int64_t learning_s = 7 * 86400;
+    std::int64_t new_for_s = 86400;
     std::size_t max_users = 10000;
     std::size_t max_networks_per_user = 64;
 };
@@ -85,6 +89,7 @@ public:
 private:
     struct Known {
         Network net;
+        std::int64_t first_seen;  // since it last became new (after a gap > horizon)
         std::int64_t last_seen;
     };
     struct UserEntry {
@@ -95,7 +100,8 @@ private:
     using List = std::list<UserEntry>;  // most recently active first
 
     UserEntry& entry_for(std::string_view user, std::int64_t now);
-    void add_network(UserEntry& u, const Network& net, std::int64_t seen);
+    // Returns the entry (new or updated).
+    Known& add_network(UserEntry& u, const Network& net, std::int64_t first, std::int64_t last);
 
     SourceMemoryConfig m_config;
     std::int64_t m_learning_since = 0;  // 0: not started (no line, no state yet)

@@ -266,6 +266,7 @@ TEST_CASE("eviction follows activity: a user who sends again is not the idlest a
 TEST_CASE("submissions from a network new for the user are counted once learning is over") {
     LogMetricsConfig c = Harness::oneshot();
     c.sources_learning_s = 60;
+    c.sources_new_for_s = 5;
     Harness h(c);
     const std::string series = "postfix_sasl_user_new_source_messages_total{sasl_username=\"u@x\"}";
     h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),      // learning
@@ -273,11 +274,12 @@ TEST_CASE("submissions from a network new for the user are counted once learning
              client(70, "AAAAA00003", "u@x", "192.0.2.50")});  // known /24
     CHECK(h.value(series) == 0);
     CHECK(h.value("saslguard_exporter_source_learning") == 0);
-    h.lines({client(80, "AAAAA00004", "u@x", "203.0.113.7"),  // new
-             client(81, "AAAAA00005", "u@x", "203.0.113.8"),  // now known
-             client(82, "AAAAA00006", "u@x", "2001:db8::1"),  // new
-             client(83, "AAAAA00007", "v@x", "192.0.2.1")});  // new for v@x
-    CHECK(h.value(series) == 2);
+    h.lines({client(80, "AAAAA00004", "u@x", "203.0.113.7"),    // new
+             client(81, "AAAAA00005", "u@x", "203.0.113.8"),    // same /24, still new (5s)
+             client(82, "AAAAA00006", "u@x", "2001:db8::1"),    // new
+             client(83, "AAAAA00007", "v@x", "192.0.2.1"),      // new for v@x
+             client(90, "AAAAA00008", "u@x", "203.0.113.9")});  // known after 5s
+    CHECK(h.value(series) == 3);
     CHECK(h.value("postfix_sasl_user_new_source_messages_total{sasl_username=\"v@x\"}") == 1);
     CHECK(h.value("saslguard_exporter_source_networks") == 5);
     CHECK(h.value("saslguard_exporter_source_users") == 2);
@@ -318,6 +320,7 @@ TEST_CASE("the source memory is saved with mode 0600 and loaded by the next run"
     std::string path = (dir / "sources.state").string();
     LogMetricsConfig c = Harness::oneshot();
     c.sources_learning_s = 0;
+    c.sources_new_for_s = 1;
     {
         Harness h(c);
         auto none = h.metrics.load_sources(path);  // first start: no file yet

@@ -19,6 +19,7 @@ Network net(const char* ip) {
 SourceMemoryConfig config(std::int64_t learning = 0) {
     SourceMemoryConfig c;
     c.learning_s = learning;
+    c.new_for_s = 60;
     c.max_users = 100;
     c.max_networks_per_user = 8;
     return c;
@@ -42,12 +43,13 @@ TEST_CASE("an address belongs to its IPv4 /24 or IPv6 /64") {
     CHECK_FALSE(parse_network("2001:db8::/48"));
 }
 
-TEST_CASE("a network is new for a user once, known afterwards; per user, not per server") {
+TEST_CASE("a network is new for a user for new_for after it appears; per user, not per server") {
     SourceMemory m(config());
     CHECK(m.observe("alice", net("192.0.2.1"), kT0) == Seen::New);
-    CHECK(m.observe("alice", net("192.0.2.99"), kT0 + 10) == Seen::Known);
-    CHECK(m.observe("bob", net("192.0.2.1"), kT0 + 20) == Seen::New);
-    CHECK(m.observe("alice", net("198.51.100.1"), kT0 + 30) == Seen::New);
+    CHECK(m.observe("alice", net("192.0.2.99"), kT0 + 59) == Seen::New);  // same /24, still new
+    CHECK(m.observe("alice", net("192.0.2.99"), kT0 + 60) == Seen::Known);
+    CHECK(m.observe("bob", net("192.0.2.1"), kT0 + 70) == Seen::New);
+    CHECK(m.observe("alice", net("198.51.100.1"), kT0 + 80) == Seen::New);
     CHECK(m.users() == 2);
     CHECK(m.networks() == 3);
 }
@@ -56,7 +58,7 @@ TEST_CASE("during the learning period networks are learned, never new") {
     SourceMemory m(config(7 * kDay));
     CHECK(m.observe("alice", net("192.0.2.1"), kT0) == Seen::Learning);
     CHECK(m.observe("alice", net("198.51.100.1"), kT0 + 6 * kDay) == Seen::Learning);
-    CHECK(m.observe("alice", net("198.51.100.1"), kT0 + 8 * kDay) == Seen::Known);
+    CHECK(m.observe("alice", net("198.51.100.1"), kT0 + 7 * kDay + 1) == Seen::Known);
     CHECK(m.observe("alice", net("203.0.113.1"), kT0 + 8 * kDay) == Seen::New);
     // A user first seen after learning: every network is new (a dormant account).
     CHECK(m.observe("dormant", net("192.0.2.1"), kT0 + 9 * kDay) == Seen::New);
@@ -70,6 +72,7 @@ TEST_CASE("a network unused for longer than the horizon is new again") {
     CHECK(m.observe("alice", net("192.0.2.1"), kT0 + 29 * kDay) == Seen::Known);
     CHECK(m.observe("alice", net("192.0.2.1"), kT0 + 59 * kDay) == Seen::Known);
     CHECK(m.observe("alice", net("192.0.2.1"), kT0 + 90 * kDay) == Seen::New);
+    CHECK(m.observe("alice", net("192.0.2.1"), kT0 + 90 * kDay + 61) == Seen::Known);
     CHECK(m.networks() == 1);
 }
 
@@ -85,14 +88,14 @@ TEST_CASE("the memory is bounded: users by activity, networks per user by last u
     m.observe("d", net("10.0.1.1"), kT0 + 4);
     CHECK(m.users() == 3);
     CHECK(m.users_forgotten() == 1);
-    CHECK(m.observe("a", net("10.0.1.1"), kT0 + 5) == Seen::Known);
-    CHECK(m.observe("b", net("10.0.1.1"), kT0 + 6) == Seen::New);  // forgotten
+    CHECK(m.observe("a", net("10.0.1.1"), kT0 + 100) == Seen::Known);
+    CHECK(m.observe("b", net("10.0.1.1"), kT0 + 101) == Seen::New);  // forgotten
 
-    m.observe("a", net("10.0.2.1"), kT0 + 7);
-    m.observe("a", net("10.0.1.1"), kT0 + 8);  // 10.0.2 is now a's least recently used
-    m.observe("a", net("10.0.3.1"), kT0 + 9);  // replaces 10.0.2
-    CHECK(m.observe("a", net("10.0.1.1"), kT0 + 10) == Seen::Known);
-    CHECK(m.observe("a", net("10.0.2.1"), kT0 + 11) == Seen::New);
+    m.observe("a", net("10.0.2.1"), kT0 + 102);
+    m.observe("a", net("10.0.1.1"), kT0 + 103);  // 10.0.2 is now a's least recently used
+    m.observe("a", net("10.0.3.1"), kT0 + 104);  // replaces 10.0.2
+    CHECK(m.observe("a", net("10.0.1.1"), kT0 + 200) == Seen::Known);
+    CHECK(m.observe("a", net("10.0.2.1"), kT0 + 201) == Seen::New);
     CHECK(m.networks() <= c.max_users * c.max_networks_per_user);
 }
 
@@ -123,9 +126,10 @@ TEST_CASE("a damaged state file: bad records are skipped and named, a foreign fi
         "# comment\n"
         "saslguard-exporter-sources\t1\n"
         "learning_since\t1800000000\n"
-        "user\talice\t1800000100\t192.0.2.0/24=1800000100,garbage,192.0.3.5/24=1\n"
-        "user\t\t1800000100\t192.0.2.0/24=1800000100\n"
-        "user\tbob\tnot-a-time\t192.0.2.0/24=1800000100\n"
+        "user\talice\t1800000100\t192.0.2.0/24=1800000000:1800000100,garbage,"
+        "192.0.3.5/24=1:2,192.0.4.0/24=9:1\n"
+        "user\t\t1800000100\t192.0.2.0/24=1800000100:1800000100\n"
+        "user\tbob\tnot-a-time\t192.0.2.0/24=1800000100:1800000100\n"
         "something else\n",
         "/var/lib/x/state", warnings);
     REQUIRE(loaded);
@@ -138,7 +142,8 @@ TEST_CASE("a damaged state file: bad records are skipped and named, a foreign fi
     SourceMemory f(config());
     auto foreign = f.load("[sources]\nalice=1\n", "/etc/passwd", warnings);
     REQUIRE_FALSE(foreign);
-    CHECK(foreign.error().message.find("/etc/passwd:1: not a saslguard-exporter source memory") == 0);
+    CHECK(foreign.error().message.find("/etc/passwd:1: not a saslguard-exporter source memory") ==
+          0);
     CHECK(f.users() == 0);
 }
 
