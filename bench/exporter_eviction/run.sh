@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 # users interleaved so that the table is always full of recently active users.
 gen() {
   python3 - "$1" "$2" <<'PY'
-import sys
+import sys, time
 users, path = int(sys.argv[1]), sys.argv[2]
 t0 = 1_800_000_000
 with open(path, "w") as f:
@@ -30,7 +30,7 @@ with open(path, "w") as f:
         for u in range(users):
             q += 1
             t = t0 + rnd * users + u
-            ts = f"2027-01-15T08:{(t // 60) % 60:02d}:{t % 60:02d}Z mail"
+            ts = time.strftime("%Y-%m-%dT%H:%M:%SZ mail", time.gmtime(t))
             qid = f"{q:010X}"
             f.write(f"{ts} postfix/submission/smtpd[1]: {qid}: client=unknown[10.{u // 65536 % 256}.{u // 256 % 256}.{u % 256}], sasl_method=PLAIN, sasl_username=user{u}@example.org\n")
             f.write(f"{ts} postfix/qmgr[2]: {qid}: from=<user{u}@example.org>, size=900, nrcpt=1 (queue active)\n")
