@@ -56,7 +56,7 @@ struct LogMetricsConfig {
     std::int64_t sources_horizon_s = 30 * 86400;
     std::int64_t sources_learning_s = 7 * 86400;
     std::int64_t sources_new_for_s = 86400;
-    std::size_t max_networks_per_user = 64;
+    std::size_t max_networks_per_user = 32;
 };
 
 class LogMetrics {

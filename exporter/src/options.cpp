@@ -159,7 +159,7 @@ const std::vector<Flag>& flag_table() {
          [](Options& o, const std::string& v) { return parse_dur(v, o.sources_new_for); }},
         {"sources.max-networks-per-user",
          "client networks remembered per user; the least recently used is forgotten beyond it",
-         "64", false,
+         "32", false,
          [](Options& o, const std::string& v) { return parse_size(v, o.max_networks_per_user); }},
     };
     return table;

@@ -53,7 +53,7 @@ struct Options {
     std::chrono::seconds sources_horizon{30 * 86400};
     std::chrono::seconds sources_learning_period{7 * 86400};
     std::chrono::seconds sources_new_for{86400};
-    std::size_t max_networks_per_user = 64;
+    std::size_t max_networks_per_user = 32;
 };
 
 struct Flag {

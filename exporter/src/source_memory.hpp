@@ -46,7 +46,7 @@ struct SourceMemoryConfig {
     std::int64_t learning_s = 7 * 86400;
     std::int64_t new_for_s = 86400;
     std::size_t max_users = 10000;
-    std::size_t max_networks_per_user = 64;
+    std::size_t max_networks_per_user = 32;
 };
 
 // A client network: IPv4 /24 or IPv6 /64 (the prefix bits, host part zero).

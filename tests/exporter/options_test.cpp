@@ -57,7 +57,7 @@ TEST_CASE("source memory flags: defaults, a zero learning period, bad values") {
     CHECK(d->sources_horizon == std::chrono::hours(30 * 24));
     CHECK(d->sources_learning_period == std::chrono::hours(7 * 24));
     CHECK(d->sources_new_for == std::chrono::hours(24));
-    CHECK(d->max_networks_per_user == 64);
+    CHECK(d->max_networks_per_user == 32);
     const char* a[] = {"x", "--state.path=/var/lib/saslguard-exporter/sources.state",
                        "--sources.learning-period=0", "--sources.horizon=14d",
                        "--sources.new-for=6h"};
