@@ -446,7 +446,7 @@ def s_remote_outage(step):
     for q in ("active", "incoming", "maildrop", "hold"):
         sim.gauge(f'postfix_showq_queue_depth{{instance="{INSTANCE}",job="{JOB}",queue="{q}"}}', lambda t: 1)
     sim.gauge(f'postfix_showq_queue_depth{{instance="{INSTANCE}",job="{JOB}",queue="deferred"}}', qdep)
-    return sim, ev, end, [("PostfixDeliveriesDeferred", None, "notify", 15 * MIN)]
+    return sim, ev, end, [("PostfixDeliveriesDeferred", None, "notify", 20 * MIN)]
 
 
 # (file, step, category, function, kind)
@@ -502,7 +502,22 @@ def lab_text(d, name=""):
     return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(d.items())) + "}"
 
 
+def parse_measure():
+    """Reads promtool's failure output of a --measure run: one line per delay."""
+    import re, sys
+    text = sys.stdin.read()
+    for m in re.finditer(r"got: (\{[^}]*\}) (\S+)", text):
+        labels, v = m.group(1), float(m.group(2))
+        who = re.search(r'(?:sasl_username|client_ip)="([^"]+)"', labels)
+        name = re.search(r'alertname="([^"]+)"', labels).group(1)
+        mit = re.search(r'mitigation="([^"]+)"', labels).group(1)
+        print(f"{name:32s} {who.group(1) if who else '-':28s} {mit:8s} {v:6.0f} s after the event starts")
+
+
 def main():
+    import sys
+    if "--parse-measure" in sys.argv:
+        return parse_measure()
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--measure", action="store_true")

@@ -19,16 +19,8 @@ for f in "$work"/*.test.yml; do
 done
 if [ "${1:-}" = --measure ]; then
   # Each delay query expected -1; promtool prints what it got: the delay in seconds.
-  cat "$work"/*.out | python3 -c '
-import re, sys
-text = sys.stdin.read()
-for m in re.finditer(r"got: (\{[^}]*\}) (\S+)", text):
-    labels, v = m.group(1), float(m.group(2))
-    who = re.search(r"(?:sasl_username|client_ip)=\"([^\"]+)\"", labels)
-    name = re.search(r"alertname=\"([^\"]+)\"", labels).group(1)
-    mit = re.search(r"mitigation=\"([^\"]+)\"", labels).group(1)
-    print(f"{name:32s} {who.group(1) if who else \"-\":28s} {mit:8s} {v:6.0f} s after the event starts")
-'
+  cat "$work"/*.out > "${MEASURE_OUT:-/dev/null}"
+  cat "$work"/*.out | python3 "$here/gen.py" --parse-measure
   exit 0
 fi
 cat "$work"/*.out
