@@ -129,7 +129,8 @@ TEST_CASE("messages without SASL are not attributed to anyone") {
     CHECK(h.metrics.tracked_users() == 0);
 }
 
-TEST_CASE("beyond --max-users the idlest user is evicted and counted, and its queue ids go with it") {
+TEST_CASE(
+    "beyond --max-users the idlest user is evicted and counted, and its queue ids go with it") {
     LogMetricsConfig c = Harness::oneshot();
     c.max_users = 2;
     Harness h(c);
