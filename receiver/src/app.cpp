@@ -132,7 +132,7 @@ Result<void> App::start() {
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
-        s.metrics.add_text_source([t = s.telegram.get()] { return t->metrics(); });
+        for (auto& m : s.telegram->metrics()) s.metrics.add_external(std::move(m));
     }
 
     s.intake = std::make_unique<Intake>(std::move(*intake_session));
