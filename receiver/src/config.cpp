@@ -385,13 +385,12 @@ private:
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value, 8);
         if (v.empty() || v.size() > 4 || ec != std::errc() || p != v.data() + v.size() ||
             value > 0777)
-            return fail(n, qualify(ctx, key) + ": expected an octal mode like 0660, got '" + v +
-                               "'");
+            return fail(n,
+                        qualify(ctx, key) + ": expected an octal mode like 0660, got '" + v + "'");
         out = static_cast<mode_t>(value);
     }
 
-    void guard_limits(const YAML::Node& n, const std::string& ctx,
-                      smtp_policy::GuardLimits& out) {
+    void guard_limits(const YAML::Node& n, const std::string& ctx, smtp_policy::GuardLimits& out) {
         if (!mapping(n, ctx, {"max_messages", "max_recipients"})) {
             if (!n.IsDefined() || n.IsNull())
                 fail(n, ctx + ": expected a mapping with max_messages and/or max_recipients");

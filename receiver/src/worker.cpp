@@ -148,10 +148,10 @@ Result<void> Worker::decide_firing(Row& row) {
     row.planned = std::move(planned);
     log::info(joined ? "alert joined the user's open incident" : "incident stored",
               {{"incident", std::to_string(*incident_id)},
-                                  {"alertname", alert.label("alertname")},
-                                  {"user", row.incident->evidence.culprit.value_or("")},
-                                  {"mode", std::string(to_string(row.incident->decision.mode))},
-                                  {"reason", row.incident->decision.reason}});
+               {"alertname", alert.label("alertname")},
+               {"user", row.incident->evidence.culprit.value_or("")},
+               {"mode", std::string(to_string(row.incident->decision.mode))},
+               {"reason", row.incident->decision.reason}});
     return {};
 }
 

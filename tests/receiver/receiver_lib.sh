@@ -52,7 +52,6 @@ mitigation:
   sasl_access_map: $d/sasl_access
   client_access_map: $d/client_access
   showq_path: $d/no-showq
-  mail_log: $d/no-mail.log
   sasl_backend: none
 YML
 }

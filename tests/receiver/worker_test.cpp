@@ -207,9 +207,9 @@ TEST_CASE("an alert naming a user with an open incident joins it: one incident, 
     CHECK(f.run() == 1);
     REQUIRE(f.notifier.opened.size() == 1);
     // The guard's incident asks about the held mail.
-    CHECK(f.notifier.opened[0].decision.actions ==
-          std::vector<ActionKind>{ActionKind::ReleaseMail, ActionKind::BlockLogin,
-                                  ActionKind::DeleteMail});
+    CHECK(f.notifier.opened[0].decision.actions == std::vector<ActionKind>{ActionKind::ReleaseMail,
+                                                                           ActionKind::BlockLogin,
+                                                                           ActionKind::DeleteMail});
     CHECK(f.notifier.opened[0].decision.reason.find("the sending guard holds the mail of "
                                                     "alice@example.com") != std::string::npos);
     CHECK(f.executor.requests.empty());
@@ -250,7 +250,8 @@ TEST_CASE("an alert naming a user with an open incident joins it: one incident, 
     CHECK(f.notifier.resolved.size() == 1);
 
     // Once closed, the next alert for the user opens a new incident.
-    f.deliver(payload_json({alert_json("00000000000000a1", "firing", surge, "2026-11-23T10:00:00Z")}));
+    f.deliver(
+        payload_json({alert_json("00000000000000a1", "firing", surge, "2026-11-23T10:00:00Z")}));
     f.run();
     CHECK(f.q("SELECT count(*) FROM incidents") == 2);
     CHECK(f.notifier.opened.size() == 2);

@@ -12,32 +12,6 @@ namespace {
 
 using smtp_policy::canonical_login;
 
-// Prometheus text format, a few lines at a time.
-class Text {
-public:
-    void family(const char* name, const char* type, const char* help) {
-        m_out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    }
-    void sample(const std::string& name, double value) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", value);
-        m_out += name + " " + buf + "\n";
-    }
-    void sample(const std::string& name, std::uint64_t value) {
-        m_out += name + " " + std::to_string(value) + "\n";
-    }
-    std::string take() { return std::move(m_out); }
-
-private:
-    std::string m_out;
-};
-
-std::string le_text(double bound) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", bound);
-    return buf;
-}
-
 }  // namespace
 
 ContainmentExecutor::ContainmentExecutor(ActionExecutor& inner, smtp_policy::SendingGuard& guard,
@@ -79,9 +53,9 @@ Containment::~Containment() {
 }
 
 Result<std::unique_ptr<Containment>> Containment::create(const Config& config,
-                                                        store::StateStore& store,
-                                                        mitigation::ActiveBlocks& blocks,
-                                                        ActionExecutor& inner) {
+                                                         store::StateStore& store,
+                                                         mitigation::ActiveBlocks& blocks,
+                                                         ActionExecutor& inner) {
     const SmtpPolicyConfig& c = config.smtp_policy;
     if (!c.service.enabled) return make_error("smtp_policy: not enabled");
     // The loader checked the same rules; a programmatic caller meets them here.
@@ -140,69 +114,93 @@ void Containment::stop() {
     s.started = false;
 }
 
-std::string Containment::metrics_text() const {
-    const Impl& s = *m_impl;
-    const smtp_policy::ServerStats st = s.service->server_stats();
-    const smtp_policy::GuardStats g = s.service->guard_stats();
-    const GuardIncidentsStats gi = s.incidents->stats();
-    Text t;
-    t.family("saslguard_policy_answers_total", "counter",
-             "Answers of the SMTP policy service, by action.");
+std::vector<ExternalMetric> Containment::metrics() const {
+    const Impl* s = m_impl.get();
+    auto server = [s] { return s->service->server_stats(); };
+    auto guard = [s] { return s->service->guard_stats(); };
+    auto incidents = [s] { return s->incidents->stats(); };
+    auto num = [](auto v) { return static_cast<double>(v); };
+    std::vector<ExternalMetric> out;
+
+    ExternalMetric answers{"saslguard_policy_answers_total",
+                           "Answers of the SMTP policy service, by action.",
+                           true,
+                           {}};
     for (std::size_t i = 0; i < smtp_policy::kActionCount; ++i)
-        t.sample("saslguard_policy_answers_total{action=\"" +
-                     std::string(smtp_policy::to_string(static_cast<smtp_policy::Action>(i))) +
-                     "\"}",
-                 st.answers[i]);
-    t.family("saslguard_policy_errors_total", "counter",
-             "Requests answered DUNNO because they were malformed or never ended, by kind.");
+        answers.series.push_back(
+            {{{"action", std::string(smtp_policy::to_string(static_cast<smtp_policy::Action>(i)))}},
+             [=] { return num(server().answers[i]); },
+             {}});
+    out.push_back(std::move(answers));
+
+    ExternalMetric errors{
+        "saslguard_policy_errors_total",
+        "Requests answered DUNNO because they were malformed or never ended, by kind.",
+        true,
+        {}};
     for (std::size_t i = 0; i < smtp_policy::kParseErrorCount; ++i)
-        t.sample(
-            "saslguard_policy_errors_total{kind=\"" +
-                std::string(smtp_policy::to_string(static_cast<smtp_policy::ParseError>(i))) +
-                "\"}",
-            st.parse_errors[i]);
-    t.sample("saslguard_policy_errors_total{kind=\"request_timeout\"}", st.request_timeouts);
-    t.family("saslguard_policy_connections_total", "counter",
-             "Connections to the policy service, accepted or refused (over max_connections).");
-    t.sample("saslguard_policy_connections_total{result=\"accepted\"}", st.connections_accepted);
-    t.sample("saslguard_policy_connections_total{result=\"refused\"}", st.connections_refused);
-    t.family("saslguard_policy_connections", "gauge", "Open connections to the policy service.");
-    t.sample("saslguard_policy_connections", st.connections_open);
-    t.family("saslguard_policy_answer_duration_seconds", "histogram",
-             "From the read that completed a request to its answer handed to the kernel.");
-    for (std::size_t i = 0; i < st.latency_le.size(); ++i) {
-        const std::string le = i < smtp_policy::ServerStats::kLatencyBounds.size()
-                                   ? le_text(smtp_policy::ServerStats::kLatencyBounds[i])
-                                   : "+Inf";
-        t.sample("saslguard_policy_answer_duration_seconds_bucket{le=\"" + le + "\"}",
-                 st.latency_le[i]);
-    }
-    t.sample("saslguard_policy_answer_duration_seconds_sum", st.latency_sum_seconds);
-    t.sample("saslguard_policy_answer_duration_seconds_count", st.latency_count);
-    t.family("saslguard_policy_guard_trips_total", "counter",
-             "Times the sending guard started holding a login's mail.");
-    t.sample("saslguard_policy_guard_trips_total", g.trips);
-    t.family("saslguard_policy_guard_tracked_users", "gauge",
-             "Logins the sending guard is counting now.");
-    t.sample("saslguard_policy_guard_tracked_users", static_cast<std::uint64_t>(g.tracked_users));
-    t.family("saslguard_policy_guard_held_users", "gauge",
-             "Logins whose mail the sending guard is holding now.");
-    t.sample("saslguard_policy_guard_held_users", static_cast<std::uint64_t>(g.held_users));
-    t.family("saslguard_policy_guard_users_evicted_total", "counter",
-             "Logins dropped at guard.max_tracked_users.");
-    t.sample("saslguard_policy_guard_users_evicted_total", g.evicted);
-    t.family("saslguard_policy_guard_held_messages_total", "counter",
-             "Messages the sending guard answered HOLD (queue id known).");
-    t.sample("saslguard_policy_guard_held_messages_total", gi.held);
-    t.family("saslguard_policy_guard_alerts_total", "counter",
-             "SaslUserSendingGuard alert events (firing, resolved) handed to the intake, by "
-             "result (failed ones are retried).");
-    t.sample("saslguard_policy_guard_alerts_total{result=\"stored\"}", gi.alerts_stored);
-    t.sample("saslguard_policy_guard_alerts_total{result=\"failed\"}", gi.alerts_failed);
-    t.family("saslguard_policy_guard_events_dropped_total", "counter",
-             "Held-message events dropped because the guard's queue was full.");
-    t.sample("saslguard_policy_guard_events_dropped_total", gi.events_dropped);
-    return t.take();
+        errors.series.push_back({{{"kind", std::string(smtp_policy::to_string(
+                                               static_cast<smtp_policy::ParseError>(i)))}},
+                                 [=] { return num(server().parse_errors[i]); },
+                                 {}});
+    errors.series.push_back(
+        {{{"kind", "request_timeout"}}, [=] { return num(server().request_timeouts); }, {}});
+    out.push_back(std::move(errors));
+
+    out.push_back(
+        {"saslguard_policy_connections_total",
+         "Connections to the policy service, accepted or refused (over max_connections).",
+         true,
+         {{{{"result", "accepted"}}, [=] { return num(server().connections_accepted); }, {}},
+          {{{"result", "refused"}}, [=] { return num(server().connections_refused); }, {}}}});
+    out.push_back({"saslguard_policy_connections",
+                   "Open connections to the policy service.",
+                   false,
+                   {{{}, [=] { return num(server().connections_open); }, {}}}});
+    out.push_back({"saslguard_policy_answer_duration_seconds",
+                   "From the read that completed a request to its answer handed to the kernel.",
+                   false,
+                   {{{},
+                     {},
+                     [=] {
+                         const smtp_policy::ServerStats st = server();
+                         ExternalHistogram h;
+                         for (std::size_t i = 0;
+                              i < smtp_policy::ServerStats::kLatencyBounds.size(); ++i)
+                             h.buckets.push_back(
+                                 {smtp_policy::ServerStats::kLatencyBounds[i], st.latency_le[i]});
+                         h.count = st.latency_count;
+                         h.sum = st.latency_sum_seconds;
+                         return h;
+                     }}},
+                   true});
+
+    auto one = [&](const char* name, const char* help, bool counter, std::function<double()> v) {
+        out.push_back({name, help, counter, {{{}, std::move(v), {}}}});
+    };
+    one("saslguard_policy_guard_trips_total",
+        "Times the sending guard started holding a login's mail.", true,
+        [=] { return num(guard().trips); });
+    one("saslguard_policy_guard_tracked_users", "Logins the sending guard is counting now.", false,
+        [=] { return num(guard().tracked_users); });
+    one("saslguard_policy_guard_held_users", "Logins whose mail the sending guard is holding now.",
+        false, [=] { return num(guard().held_users); });
+    one("saslguard_policy_guard_users_evicted_total", "Logins dropped at guard.max_tracked_users.",
+        true, [=] { return num(guard().evicted); });
+    one("saslguard_policy_guard_held_messages_total",
+        "Messages the sending guard answered HOLD (queue id known).", true,
+        [=] { return num(incidents().held); });
+    out.push_back(
+        {"saslguard_policy_guard_alerts_total",
+         "SaslUserSendingGuard alert events (firing, resolved) handed to the intake, by result "
+         "(failed ones are retried).",
+         true,
+         {{{{"result", "stored"}}, [=] { return num(incidents().alerts_stored); }, {}},
+          {{{"result", "failed"}}, [=] { return num(incidents().alerts_failed); }, {}}}});
+    one("saslguard_policy_guard_events_dropped_total",
+        "Held-message events dropped because the guard's queue was full.", true,
+        [=] { return num(incidents().events_dropped); });
+    return out;
 }
 
 }  // namespace saslguard::receiver::containment

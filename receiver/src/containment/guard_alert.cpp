@@ -72,12 +72,11 @@ WebhookPayload guard_alert_firing(const smtp_policy::GuardTrip& t) {
     a.ends_at = kNotEnded;
     const bool by_messages = t.exceeded == smtp_policy::GuardLimit::Messages;
     const std::string over =
-        by_messages ? std::to_string(t.counts.messages) + " messages in " +
-                          window(t.message_window) + " (limit " +
-                          std::to_string(t.limits.max_messages) + ")"
-                    : std::to_string(t.counts.recipients) + " recipients in " +
-                          window(t.recipient_window) + " (limit " +
-                          std::to_string(t.limits.max_recipients) + ")";
+        by_messages
+            ? std::to_string(t.counts.messages) + " messages in " + window(t.message_window) +
+                  " (limit " + std::to_string(t.limits.max_messages) + ")"
+            : std::to_string(t.counts.recipients) + " recipients in " + window(t.recipient_window) +
+                  " (limit " + std::to_string(t.limits.max_recipients) + ")";
     a.annotations["summary"] = "The sending guard holds the mail of " + t.user + ": " + over;
     std::string d =
         "The SMTP policy service answered HOLD from the message over the limit on: this "
@@ -87,8 +86,8 @@ WebhookPayload guard_alert_firing(const smtp_policy::GuardTrip& t) {
         d += ", or until " + format::utc_minutes(unix_ms(*t.hold_until)) +
              " when the guard counts afresh (smtp_policy.guard.hold_for)";
     d += ". Counts: " + std::to_string(t.counts.messages) + " messages in " +
-         window(t.message_window) + ", " + std::to_string(t.counts.recipients) +
-         " recipients in " + window(t.recipient_window) + ".";
+         window(t.message_window) + ", " + std::to_string(t.counts.recipients) + " recipients in " +
+         window(t.recipient_window) + ".";
     if (!t.client_addresses.empty()) {
         d += " Client addresses:";
         for (std::size_t i = 0; i < t.client_addresses.size(); ++i)
@@ -110,9 +109,8 @@ WebhookPayload guard_alert_resolved(std::string_view user, std::string_view fing
     a.fingerprint = std::string(fingerprint);
     a.starts_at = std::string(starts_at);
     a.ends_at = format::rfc3339_ms(unix_ms(ends_at));
-    a.annotations["summary"] =
-        "The sending guard no longer holds the mail of " + std::string(user) + ": " +
-        std::string(why);
+    a.annotations["summary"] = "The sending guard no longer holds the mail of " +
+                               std::string(user) + ": " + std::string(why);
     return payload_of(std::move(a));
 }
 

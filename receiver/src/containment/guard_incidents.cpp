@@ -85,7 +85,8 @@ struct GuardIncidents::Impl {
         // Only what can end a hold or an episode: a login or account block put in
         // force, a hold lifted.
         bool relevant = false;
-        for (const auto& b : c.added) relevant = relevant || b.kind == "login" || b.kind == "account";
+        for (const auto& b : c.added)
+            relevant = relevant || b.kind == "login" || b.kind == "account";
         for (const auto& b : c.removed) relevant = relevant || b.kind == "hold";
         if (!relevant) return;
         {
@@ -151,9 +152,9 @@ struct GuardIncidents::Impl {
                 guard->clear(user, options.release_grace);
                 log::info("guard: released by another process, hold ended",
                           {{"sasl_username", user},
-                           {"grace", format_duration(std::chrono::duration_cast<
-                                                     std::chrono::milliseconds>(
-                                         options.release_grace))}});
+                           {"grace",
+                            format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                options.release_grace))}});
             }
         }
     }
@@ -188,9 +189,10 @@ struct GuardIncidents::Impl {
         t.client_addresses = clients;
         t.queue_id = clean_queue_id(t.queue_id);
 
-        ensure_hold(t.user, "the sending guard held " + t.user + "'s mail (" +
-                                std::to_string(t.counts.messages) + " messages, " +
-                                std::to_string(t.counts.recipients) + " recipients)",
+        ensure_hold(t.user,
+                    "the sending guard held " + t.user + "'s mail (" +
+                        std::to_string(t.counts.messages) + " messages, " +
+                        std::to_string(t.counts.recipients) + " recipients)",
                     t.queue_id);
         if (episodes.count(t.user)) {
             log::info("guard: tripped again within the open episode: no new alert",
@@ -246,8 +248,8 @@ struct GuardIncidents::Impl {
         change.action_id = *recorded;
         change.actor = kGuardActor;
         blocks.apply(change);
-        log::info("guard: hold recorded", {{"sasl_username", user},
-                                           {"action_id", std::to_string(*recorded)}});
+        log::info("guard: hold recorded",
+                  {{"sasl_username", user}, {"action_id", std::to_string(*recorded)}});
     }
 
     void handle_held(const std::vector<smtp_policy::HeldMessage>& hs) {
@@ -303,7 +305,8 @@ struct GuardIncidents::Impl {
             auto r = intake->accept(p, webhook_json(p));
             if (!r) {
                 stats.alerts_failed++;
-                log::error(stopping_now ? "guard: alert lost at stop" : "guard: alert not stored, retrying",
+                log::error(stopping_now ? "guard: alert lost at stop"
+                                        : "guard: alert not stored, retrying",
                            {{"alertname", a.label("alertname")},
                             {"sasl_username", a.label("sasl_username")},
                             {"status", a.status},

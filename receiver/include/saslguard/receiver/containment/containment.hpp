@@ -15,10 +15,12 @@
 // listener start; stop() before the intake and the worker stop.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/metric_source.hpp"
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/smtp_policy/guard.hpp"
 #include "saslguard/receiver/smtp_policy/server.hpp"
@@ -62,8 +64,9 @@ public:
     void stop();
 
     smtp_policy::SmtpPolicyService& service();
-    // saslguard_policy_* in the text format (docs/policy-service.md), for /metrics.
-    std::string metrics_text() const;
+    // saslguard_policy_* (docs/policy-service.md), read at each /metrics scrape
+    // (ReceiverMetrics::add_external); valid while this object lives.
+    std::vector<ExternalMetric> metrics() const;
 
 private:
     struct Impl;

@@ -54,11 +54,11 @@ struct GuardIncidentsOptions {
 
 struct GuardIncidentsStats {
     std::uint64_t trips = 0;
-    std::uint64_t held = 0;              // held messages reported
-    std::uint64_t alerts_stored = 0;     // alerts (firing and resolved) the intake committed
-    std::uint64_t alerts_failed = 0;     // intake failures (retried)
-    std::uint64_t events_dropped = 0;    // held events dropped: queue full
-    std::uint64_t holds_recorded = 0;    // hold blocks put in force
+    std::uint64_t held = 0;            // held messages reported
+    std::uint64_t alerts_stored = 0;   // alerts (firing and resolved) the intake committed
+    std::uint64_t alerts_failed = 0;   // intake failures (retried)
+    std::uint64_t events_dropped = 0;  // held events dropped: queue full
+    std::uint64_t holds_recorded = 0;  // hold blocks put in force
 };
 
 class GuardIncidents final : public smtp_policy::GuardEvents {
