@@ -68,7 +68,7 @@ reply() {
   out=$(swaks --server 127.0.0.1 --port "$PF_SUBMISSION_PORT" --auth PLAIN --auth-user "$user" \
         --auth-password "${user%@*}pw" --from "$user" --to "rcpt@remote.example" \
         --hide-informational --hide-send "$@" 2>&1) || true
-  bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5-)
+  bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5- || true)
   if [ -n "$bad" ]; then echo "$bad"
   elif printf '%s\n' "$out" | grep -q 'queued as'; then echo 250
   else echo "no reply: $out"; fi
@@ -89,6 +89,13 @@ message_of() {
 # button MID LABEL: callback data of MID's button whose text contains LABEL.
 button() { tg_messages $ADMIN | jq -r --argjson m "$1" --arg l "$2" '[.[] | select(.message_id == $m) | .buttons[] | select(.text | contains($l)) | .data][0] // empty'; }
 has_button() { [ -n "$(button "$1" "$2")" ]; }
+# For wait_for, which runs its command again each time (a "$(...)" in its
+# arguments would be read once): has_message TEXT..., sql_is QUERY VALUE,
+# sql_ge QUERY N, ok_lines_ge FILE N (smtp_load.py's 250 lines).
+has_message() { [ -n "$(message_of "$@")" ]; }
+sql_is() { [ "$(sql "$1")" = "$2" ]; }
+sql_ge() { [ "$(sql "$1")" -ge "$2" ]; }
+ok_lines_ge() { [ "$(grep -c ' 250 ' "$1" 2>/dev/null)" -ge "$2" ]; }
 policy_ask() { # USER: the service's answer to an END-OF-MESSAGE-less RCPT request (bash /dev/tcp)
   local a
   exec 3<>"/dev/tcp/127.0.0.1/$policy_port" || return 1
@@ -155,13 +162,13 @@ held=$(queue_ids carol@saslguard.test hold)
 assert_eq "$(echo "$held" | grep -c .)" 3 "carol's messages in the hold queue"
 assert_eq "$(at_sink carol@saslguard.test)" 5 "carol's messages delivered to the sink (the first 5)"
 assert_eq "$(queue_ids bob@saslguard.test hold | grep -c . || true)" 0 "bob's held messages"
-wait_for 30 test -n "$(message_of SaslUserSendingGuard carol@saslguard.test)" || fail "no Telegram message for carol"
+wait_for 30 has_message SaslUserSendingGuard carol@saslguard.test || fail "no Telegram message for carol"
 mid=$(message_of SaslUserSendingGuard carol@saslguard.test)
 wait_for 15 has_button "$mid" "Release mail" || fail "no Release mail button: $(tg_messages $ADMIN | jq -c --argjson m "$mid" '.[] | select(.message_id == $m) | .buttons')"
 has_button "$mid" "Block login" || fail "no Block login button"
 has_button "$mid" "Delete mail" || fail "no Delete mail button"
 inc=$(sql "SELECT id FROM incidents WHERE username = 'carol@saslguard.test'")
-wait_for 15 test "$(sql "SELECT count(*) FROM guard_holds WHERE incident_id = $inc")" = 3 ||
+wait_for 15 sql_is "SELECT count(*) FROM guard_holds WHERE incident_id = $inc" 3 ||
   fail "held queue ids of incident $inc: $(sql "SELECT * FROM guard_holds")"
 assert_eq "$(sql "SELECT queue_id FROM guard_holds WHERE incident_id = $inc ORDER BY queue_id")" "$held" \
   "the queue ids recorded against the incident are the ones Postfix holds"
@@ -188,21 +195,21 @@ pf_wait_sink "$work/pf" 11 60
 assert_eq "$(sink_subjects carol@saslguard.test | tr '\n' ,)" "Subject: carol 1,Subject: carol 2,Subject: carol 3,Subject: carol 4,Subject: carol 5,Subject: carol 6,Subject: carol 7,Subject: carol 8," \
   "carol's messages at the sink, each once"
 assert_eq "$(queue_ids carol@saslguard.test hold | grep -c . || true)" 0 "carol's held messages after the release"
-wait_for 30 test "$(sql "SELECT status FROM incidents WHERE id = $inc")" = resolved || fail "incident $inc not resolved"
+wait_for 30 sql_is "SELECT status FROM incidents WHERE id = $inc" resolved || fail "incident $inc not resolved"
 for i in 9 10 11 12 13 14; do assert_eq "$(reply carol@saslguard.test --header "Subject: carol $i")" 250 "carol $i"; done
 assert_eq "$(queue_ids carol@saslguard.test hold | grep -c . || true)" 0 "carol held again within the grace"
 pf_wait_sink "$work/pf" 17 60
 
 echo "== 6. Block login from the guard's message ($SECONDS s)"
-for i in 1 2 3 4 5 6; do reply erin@saslguard.test --header "Subject: erin $i" > /dev/null; done
-wait_for 30 test -n "$(message_of SaslUserSendingGuard erin@saslguard.test)" || fail "no Telegram message for erin"
+for i in 1 2 3 4 5 6; do assert_eq "$(reply erin@saslguard.test --header "Subject: erin $i")" 250 "erin $i"; done
+wait_for 30 has_message SaslUserSendingGuard erin@saslguard.test || fail "no Telegram message for erin"
 emid=$(message_of SaslUserSendingGuard erin@saslguard.test)
 wait_for 15 has_button "$emid" "Block login" || fail "no Block login button for erin"
 tg_press $ADMIN $ADMIN "$emid" "$(button "$emid" "Block login")"
 tg_wait_text $ADMIN "blocked login erin@saslguard.test" 30
 r=$(reply erin@saslguard.test)
 [[ $r == *"Sending from this account is blocked"* ]] || fail "erin after Block login: got '$r'"
-wait_for 30 test "$(sql "SELECT status FROM incidents WHERE username = 'erin@saslguard.test'")" = resolved ||
+wait_for 30 sql_is "SELECT status FROM incidents WHERE username = 'erin@saslguard.test'" resolved ||
   fail "erin's incident not resolved"
 assert_eq "$(queue_ids erin@saslguard.test hold | grep -c .)" 1 "erin's held message stays held (nobody released it)"
 
@@ -214,7 +221,7 @@ printf 'frank@saslguard.test\tfrankpw\n' | python3 "$here/../lib/smtp_load.py" "
   "frank{n}@remote.example" "$work/frank.log" > "$work/frank.out" 2>&1 &
 frank=$!
 cleanup_push "kill $frank 2>/dev/null; wait $frank 2>/dev/null"
-wait_for 20 test "$(grep -c ' 250 ' "$work/frank.log" 2>/dev/null)" -ge 2 || fail "frank's traffic: $(cat "$work/frank.out")"
+wait_for 20 ok_lines_ge "$work/frank.log" 2 || fail "frank's traffic: $(cat "$work/frank.out")"
 kill -9 "$rcv_pid"; wait "$rcv_pid" 2>/dev/null || true; rcv_pid=
 killed=$(date +%s)
 before=$(grep -c ' 250 ' "$work/frank.log")
@@ -222,7 +229,7 @@ assert_eq "$(reply bob@saslguard.test)" 250 "bob with the receiver dead"
 r=$(reply dave@saslguard.test)
 [[ $r == "554 5.7.1 <dave@saslguard.test>: SASL login name rejected: account blocked by saslguard" ]] ||
   fail "dave refused by the map with the receiver dead: got '$r'"
-wait_for 60 test "$(grep -c ' 250 ' "$work/frank.log")" -ge $((before + 3)) || fail "frank's mail stopped with the receiver dead"
+wait_for 60 ok_lines_ge "$work/frank.log" $((before + 3)) || fail "frank's mail stopped with the receiver dead"
 pf_wait_log "$work/pf" "warning: problem talking to server 127.0.0.1:$policy_port" 1 10
 echo "   frank: $(( $(grep -c ' 250 ' "$work/frank.log") - before )) messages accepted in $(( $(date +%s) - killed )) s with the receiver dead"
 
@@ -230,7 +237,7 @@ echo "== 8. receiver back: the guard holds again ($SECONDS s)"
 start_receiver
 for i in 1 2 3 4 5 6; do assert_eq "$(reply george@saslguard.test --header "Subject: george $i")" 250 "george $i"; done
 assert_eq "$(queue_ids george@saslguard.test hold | grep -c .)" 1 "george's 6th message held after the restart"
-wait_for 30 test -n "$(message_of SaslUserSendingGuard george@saslguard.test)" || fail "no Telegram message for george"
+wait_for 30 has_message SaslUserSendingGuard george@saslguard.test || fail "no Telegram message for george"
 kill "$frank" 2>/dev/null; wait "$frank" 2>/dev/null || true
 assert_eq "$(grep -vc ' 250 ' "$work/frank.log" || true)" 0 "frank's refused or failed messages"
 
@@ -250,7 +257,7 @@ for i in 1 2 3 4 5; do
       -H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$port/alertmanager")
   worst=$(awk -v a="$worst" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
 done
-wait_for 20 test "$(sql "SELECT count(*) FROM incidents")" -ge $((incidents_before + 5)) || fail "the worker did not keep up during the flood"
+wait_for 20 sql_ge "SELECT count(*) FROM incidents" $((incidents_before + 5)) || fail "the worker did not keep up during the flood"
 stored_during=$(sql "SELECT max(i.opened_at - a.received_at) FROM incidents i JOIN alerts a ON a.id = i.firing_alert_id WHERE i.username LIKE 'flood%'")
 assert_eq "$(reply bob@saslguard.test)" 250 "bob during the flood"
 wait "$flood" || true
