@@ -262,6 +262,12 @@ stored_during=$(sql "SELECT max(i.opened_at - a.received_at) FROM incidents i JO
 assert_eq "$(reply bob@saslguard.test)" 250 "bob during the flood"
 wait "$flood" || true
 cat "$work/flood.out"
+# Then bad requests alone (the held connections above kept every slot taken,
+# so those were refused before a byte was read): each answered DUNNO.
+python3 "$here/policy_flood.py" "$policy_port" 0 400 10 > "$work/bad.out" 2>&1
+cat "$work/bad.out"
+grep -qE 'churned=400 dunno=400 ' "$work/bad.out" || fail "bad requests not each answered DUNNO: $(cat "$work/bad.out")"
+assert_eq "$(reply bob@saslguard.test)" 250 "bob after the flood"
 echo "   webhooks during the flood: slowest answer ${worst}s; alert → incident at most ${stored_during} ms"
 awk -v w="$worst" 'BEGIN { exit !(w < 5) }' || fail "a webhook took ${worst}s during the flood"
 curl -fsS "http://127.0.0.1:$port/metrics" > "$work/metrics.txt"
