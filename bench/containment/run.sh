@@ -87,6 +87,9 @@ run_one() { # NAME GUARD
     STACK_GUARD=$guard STACK_QUIET=1 stack_start "$work" auto > "$out/start-$name.log" 2>&1 ||
       { echo "$name: the chain did not start: $(tail -3 "$out/start-$name.log")"; exit 1; }
     STACK_GUARD=$guard STACK_QUIET=1 stack_scenario "$work" > "$out/scenario-$name.log" 2>&1 || true
+    # The first spam Postfix accepted (smtp_load.py's own record: n start end code user).
+    first=$(awk '$4 == 250 && (f == "" || $3 < f) { f = $3 } END { if (f != "") printf "%.0f", f * 1000 }' "$work/burst.log")
+    echo "T_FIRST_SPAM_MS=$first" >> "$work/results"
     if [ "$guard" = 1 ]; then bulk_release "$work" > "$out/bulk.log" 2>&1 || cat "$out/bulk.log"; fi
     cp "$work/results" "$out/$name" )
 }
@@ -97,12 +100,20 @@ run_one guard 1 || true
 
 fig() { [ -f "$out/$1" ] && sed -n "s/^$2=//p" "$out/$1" | tail -1; }
 b_deliv=$(fig baseline SPAM_DELIVERED); g_deliv=$(fig guard SPAM_DELIVERED)
-b_time=$(fig baseline T_BLOCK); g_time=$(fig guard T_GUARD)
+# Seconds from the first spam Postfix accepted to containment (T_* are seconds after T0_MS).
+since_first() { # NAME KEY
+  local t0 first t
+  t0=$(fig "$1" T0_MS); first=$(fig "$1" T_FIRST_SPAM_MS); t=$(fig "$1" "$2")
+  [ -n "$t0" ] && [ -n "$first" ] && [ -n "$t" ] && awk -v a="$t0" -v f="$first" -v t="$t" 'BEGIN { printf "%.1f", (a + t * 1000 - f) / 1000 }'
+}
+b_time=$(since_first baseline T_BLOCK); g_time=$(since_first guard T_GUARD)
 ok=1
 echo
 printf '  %-52s %12s %12s %8s\n' "" "guard OFF" "guard ON" goal
 printf '  %-52s %12s %12s %8s\n' "spam delivered to the sink before containment" "${b_deliv:--}" "${g_deliv:--}" "≤ 20"
-printf '  %-52s %11ss %11ss %8s\n' "burst start → containment (OFF: block, ON: guard)" "${b_time:--}" "${g_time:--}" "≤ 5 s"
+printf '  %-52s %11ss %11ss %8s\n' "first spam accepted → containment" "${b_time:--}" "${g_time:--}" "≤ 5 s"
+echo "  (containment: OFF the login block, the receiver's record; ON the guard's trip, the receiver's log)"
+printf '  %-52s %11ss %11ss\n' "burst start → containment" "$(fig baseline T_BLOCK)" "$(fig guard T_GUARD)"
 printf '  %-52s %12s %12s\n' "spam accepted by Postfix during the run" "$(fig baseline SPAM_ACCEPTED)" "$(fig guard SPAM_ACCEPTED)"
 printf '  %-52s %12s %12s\n' "spam on hold at the end" "$(fig baseline SPAM_HELD)" "$(fig guard SPAM_HELD)"
 printf '  %-52s %11ss %11ss\n' "burst start → login blocked" "$(fig baseline T_BLOCK)" "$(fig guard T_BLOCK)"
