@@ -254,7 +254,7 @@ TEST_CASE("doctor: a refused bot token fails without printing the token") {
     CHECK(rendered.find("AAH-doctor") == std::string::npos);
 }
 
-TEST_CASE("doctor: an admin chat the bot cannot reach fails; an API without getChat warns") {
+TEST_CASE("doctor: an admin chat the bot cannot reach fails, an API without getChat warns") {
     World w;
     SECTION("chat not found") {
         w.answers["/getChat"] = World::status(
