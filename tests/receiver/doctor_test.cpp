@@ -54,14 +54,15 @@ struct World {
             dir.write(m, "");
             dir.write(std::string(m) + ".db", "");
         }
-        answers["/api/v1/rules?type=alert"] = ok(
-            R"({"status":"success","data":{"groups":[{"name":"saslguard.alerts","rules":[)"
-            R"({"name":"SaslUserSendingSurge","type":"alerting"},)"
-            R"({"name":"PostfixQueueSurge","type":"alerting"}]}]}})");
-        answers["/api/v1/targets?state=active"] = ok(
-            R"({"status":"success","data":{"activeTargets":[{"scrapeUrl":)"
-            R"("http://127.0.0.1:9754/metrics","health":"up","lastError":""}]}})");
-        answers["/api/v2/status"] = ok(am_status("http://127.0.0.1:9755/alertmanager", "saslguard"));
+        answers["/api/v1/rules?type=alert"] =
+            ok(R"({"status":"success","data":{"groups":[{"name":"saslguard.alerts","rules":[)"
+               R"({"name":"SaslUserSendingSurge","type":"alerting"},)"
+               R"({"name":"PostfixQueueSurge","type":"alerting"}]}]}})");
+        answers["/api/v1/targets?state=active"] =
+            ok(R"({"status":"success","data":{"activeTargets":[{"scrapeUrl":)"
+               R"("http://127.0.0.1:9754/metrics","health":"up","lastError":""}]}})");
+        answers["/api/v2/status"] =
+            ok(am_status("http://127.0.0.1:9755/alertmanager", "saslguard"));
         answers["/getMe"] = ok(R"({"ok":true,"result":{"id":666,"username":"GuardBot"}})");
         answers["/getChat"] = ok(R"({"ok":true,"result":{"id":4242,"type":"private"}})");
     }
@@ -114,7 +115,9 @@ struct World {
             ProcessResult r;
             r.started = true;
             r.exit_code = 0;
-            std::string file = argv.back() == "-n" ? "n.txt" : argv.back() == "-M" ? "M.txt" : "P.txt";
+            std::string file = argv.back() == "-n"   ? "n.txt"
+                               : argv.back() == "-M" ? "M.txt"
+                                                     : "P.txt";
             r.out = replace_all(
                 read(std::string(SASLGUARD_FIXTURES_DIR) + "/postconf/" + postconf + "/" + file),
                 "/etc/postfix/saslguard_", dir.root() + "/saslguard_");
@@ -183,7 +186,8 @@ TEST_CASE("doctor: a missing or stale map fails and says to postmap") {
         REQUIRE(::utime(w.dir.path("saslguard_sasl_access.db").c_str(), &old) == 0);
         auto text = failed_text(w.run());
         CHECK(text.find("is older than") != std::string::npos);
-        CHECK(text.find("postmap hash:" + w.dir.path("saslguard_sasl_access")) != std::string::npos);
+        CHECK(text.find("postmap hash:" + w.dir.path("saslguard_sasl_access")) !=
+              std::string::npos);
     }
     SECTION("missing: Postfix would answer 451") {
         std::remove(w.dir.path("saslguard_client_access").c_str());
@@ -269,8 +273,8 @@ TEST_CASE("doctor: an admin chat the bot cannot reach fails, an API without getC
         CHECK(failures(checks).empty());
         bool warned = false;
         for (const auto& c : checks)
-            warned |= c.status == doctor::Status::Warn && c.what.find("could not be checked") !=
-                                                              std::string::npos;
+            warned |= c.status == doctor::Status::Warn &&
+                      c.what.find("could not be checked") != std::string::npos;
         CHECK(warned);
     }
 }

@@ -21,7 +21,9 @@ using nlohmann::json;
 // The alert rules without which nothing reaches the receiver (rules/).
 const std::vector<std::string> kRequiredRules{"SaslUserSendingSurge", "PostfixQueueSurge"};
 
-Check ok(std::string area, std::string what) { return {std::move(area), Status::Ok, what, ""}; }
+Check ok(std::string area, std::string what) {
+    return {std::move(area), Status::Ok, what, ""};
+}
 Check warn(std::string area, std::string what, std::string fix) {
     return {std::move(area), Status::Warn, std::move(what), std::move(fix)};
 }
@@ -73,10 +75,10 @@ void check_wiring(const Config& c, const Probes& probes, std::vector<Check>& out
     texts.master = postconf_out(c, probes, "-M", error);
     texts.overrides = postconf_out(c, probes, "-P", error);
     if (!error.empty()) {
-        out.push_back(fail("postfix", "cannot read the Postfix configuration in " +
-                                          m.postfix_config_dir + ": " + error,
-                           "check mitigation.postfix_config_dir and postfix_bin_dir in " +
-                               c.source_path));
+        out.push_back(
+            fail("postfix",
+                 "cannot read the Postfix configuration in " + m.postfix_config_dir + ": " + error,
+                 "check mitigation.postfix_config_dir and postfix_bin_dir in " + c.source_path));
         return;
     }
     postfix::WiringExpectation expected{m.sasl_access_map, m.client_access_map, m.map_type, ""};
@@ -92,9 +94,8 @@ void check_wiring(const Config& c, const Probes& probes, std::vector<Check>& out
                            "enable SASL on the submission services (postconf -P)"));
     for (const auto& svc : report->services)
         for (const auto& f : svc.findings) {
-            std::string what = svc.label() + ": " + std::string(postfix::to_string(f.check)) +
-                               " " + std::string(postfix::to_string(f.verdict)) + " — " +
-                               f.detail;
+            std::string what = svc.label() + ": " + std::string(postfix::to_string(f.check)) + " " +
+                               std::string(postfix::to_string(f.verdict)) + " — " + f.detail;
             out.push_back(f.ok() ? ok("postfix", what) : fail("postfix", what, f.fix));
         }
     for (const auto& note : report->notes)
@@ -112,10 +113,12 @@ std::string indexed_suffix(const std::string& map_type) {
 void check_map(const Config& c, const std::string& path, std::vector<Check>& out) {
     const auto& m = c.mitigation;
     const std::string table = m.map_type + ":" + path;
-    struct stat src {}, idx {};
+    struct stat src {
+    }, idx{};
     if (::stat(path.c_str(), &src) != 0) {
-        out.push_back(fail("postfix", path + " does not exist: Postfix answers 451 (temporary "
-                                             "lookup failure) while smtpd names it",
+        out.push_back(fail("postfix",
+                           path + " does not exist: Postfix answers 451 (temporary "
+                                  "lookup failure) while smtpd names it",
                            "start saslguard-receiver once (it creates its maps), or: touch " +
                                path + " && postmap " + table));
         return;
@@ -127,9 +130,10 @@ void check_map(const Config& c, const std::string& path, std::vector<Check>& out
         return;
     }
     if (idx.st_mtime < src.st_mtime) {
-        out.push_back(fail("postfix", indexed + " is older than " + path +
-                                          ": Postfix does not see the newest blocks",
-                           "postmap " + table));
+        out.push_back(
+            fail("postfix",
+                 indexed + " is older than " + path + ": Postfix does not see the newest blocks",
+                 "postmap " + table));
         return;
     }
     out.push_back(ok("postfix", table + " exists and is current"));
@@ -137,7 +141,9 @@ void check_map(const Config& c, const std::string& path, std::vector<Check>& out
 
 // ---- sasl ----
 
-bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool executable(const std::string& path) {
+    return ::access(path.c_str(), X_OK) == 0;
+}
 
 void check_sasl(const Config& c, const std::vector<postfix::SmtpdService>& services,
                 std::vector<Check>& out) {
@@ -169,8 +175,9 @@ void check_sasl(const Config& c, const std::vector<postfix::SmtpdService>& servi
         }
         case SaslBackendKind::SaslauthdShadow:
             if (!executable("/usr/sbin/usermod")) {
-                out.push_back(fail("sasl", "/usr/sbin/usermod is missing: the Unix account "
-                                           "cannot be locked",
+                out.push_back(fail("sasl",
+                                   "/usr/sbin/usermod is missing: the Unix account "
+                                   "cannot be locked",
                                    "apt-get install passwd"));
                 return;
             }
@@ -214,9 +221,9 @@ void check_prometheus(const Config& c, const Probes& probes, std::vector<Check>&
     const std::string base = trim_slash(c.prometheus.url);
     auto rules = get(probes, base + "/api/v1/rules?type=alert", c.prometheus.bearer_token);
     if (!rules.ok()) {
-        out.push_back(fail("prometheus", "Prometheus at " + base + " " + describe(rules),
-                           "check prometheus.url in " + c.source_path +
-                               " and that Prometheus runs"));
+        out.push_back(
+            fail("prometheus", "Prometheus at " + base + " " + describe(rules),
+                 "check prometheus.url in " + c.source_path + " and that Prometheus runs"));
         return;
     }
     std::set<std::string> loaded;
@@ -254,11 +261,11 @@ void check_prometheus(const Config& c, const Probes& probes, std::vector<Check>&
             if (t.value("health", "") == "up") {
                 out.push_back(ok("prometheus", "Prometheus scrapes the exporter at " + want));
             } else {
-                out.push_back(fail("prometheus",
-                                   "Prometheus cannot scrape the exporter at " + want + ": " +
-                                       t.value("lastError", t.value("health", "")),
-                                   "systemctl status saslguard-exporter; curl " +
-                                       c.prometheus.exporter_url));
+                out.push_back(
+                    fail("prometheus",
+                         "Prometheus cannot scrape the exporter at " + want + ": " +
+                             t.value("lastError", t.value("health", "")),
+                         "systemctl status saslguard-exporter; curl " + c.prometheus.exporter_url));
             }
             return;
         }
@@ -286,8 +293,9 @@ void route_receivers(const YAML::Node& route, std::set<std::string>& names) {
 void check_alertmanager(const Config& c, const Probes& probes, std::vector<Check>& out) {
     const std::string base = trim_slash(c.telegram.alertmanager_url);
     if (base.empty()) {
-        out.push_back(warn("alertmanager", "telegram.alertmanager_url is not set: the route "
-                                           "cannot be checked and the bot cannot set silences",
+        out.push_back(warn("alertmanager",
+                           "telegram.alertmanager_url is not set: the route "
+                           "cannot be checked and the bot cannot set silences",
                            "set telegram.alertmanager_url in " + c.source_path));
         return;
     }
@@ -309,8 +317,8 @@ void check_alertmanager(const Config& c, const Probes& probes, std::vector<Check
                 std::string hp = host_port(url);
                 // The receiver listens on one port: a URL naming it by another
                 // name of this host (its hostname, a wildcard bind) counts too.
-                bool port_matches = !hp.empty() && hp.substr(hp.rfind(':') + 1) ==
-                                                       std::to_string(c.listen_port());
+                bool port_matches =
+                    !hp.empty() && hp.substr(hp.rfind(':') + 1) == std::to_string(c.listen_port());
                 if ((hp == want || hp == want_any || port_matches) &&
                     path_of(url) == "/alertmanager")
                     ours.insert(r["name"].as<std::string>(""));
@@ -333,8 +341,8 @@ void check_alertmanager(const Config& c, const Probes& probes, std::vector<Check
     }
     for (const auto& name : ours)
         if (routed.count(name)) {
-            out.push_back(ok("alertmanager", "Alertmanager routes to receiver " +
-                                                 log::quote(name) + " (this receiver)"));
+            out.push_back(ok("alertmanager", "Alertmanager routes to receiver " + log::quote(name) +
+                                                 " (this receiver)"));
             return;
         }
     out.push_back(fail("alertmanager",
@@ -374,11 +382,10 @@ void check_telegram(const Config& c, const Probes& probes, std::vector<Check>& o
     }
     auto me = bot_call(c, probes, "getMe", "{}");
     if (!me.ok()) {
-        out.push_back(fail("telegram",
-                           "the bot token is not accepted (getMe: " +
-                               scrub(me.describe(), t.bot_token) + ")",
-                           "put the token @BotFather gave into " + t.bot_token_file +
-                               " (first line, mode 0600)"));
+        out.push_back(fail(
+            "telegram",
+            "the bot token is not accepted (getMe: " + scrub(me.describe(), t.bot_token) + ")",
+            "put the token @BotFather gave into " + t.bot_token_file + " (first line, mode 0600)"));
         return;
     }
     std::string name;
@@ -439,7 +446,9 @@ std::string render(const std::vector<Check>& checks) {
     std::string text;
     int fails = 0, warns = 0;
     for (const auto& c : checks) {
-        const char* tag = c.status == Status::Ok ? "ok  " : c.status == Status::Warn ? "WARN" : "FAIL";
+        const char* tag = c.status == Status::Ok     ? "ok  "
+                          : c.status == Status::Warn ? "WARN"
+                                                     : "FAIL";
         fails += c.status == Status::Fail;
         warns += c.status == Status::Warn;
         std::string area = c.area;
