@@ -35,7 +35,8 @@ std::vector<std::string> split_units(const std::string& units) {
     std::size_t start = 0;
     while (start <= units.size()) {
         auto comma = units.find(',', start);
-        auto unit = units.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        auto unit =
+            units.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!unit.empty()) out.push_back(unit);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -49,8 +50,8 @@ std::optional<std::string> journal_line(const JournalEntry& e) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char stamp[96];  // room for any int the compiler imagines in tm
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+00:00", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+00:00",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<unsigned>(e.realtime_us % 1000000));
     std::string line = stamp;
     line += ' ';
@@ -86,15 +87,15 @@ std::string follow_journal(const JournalOptions& options, LineConsumer& out,
         sd_journal_seek_tail(c.j);
         sd_journal_previous(c.j);
     }
-    log::info("reading the journal", {{"units", [&] {
-                                           std::string u;
-                                           for (const auto& x : options.units)
-                                               u += (u.empty() ? "" : ",") + x;
-                                           return u;
-                                       }()},
-                                      {"directory", options.directory.empty()
-                                                        ? std::string("system")
-                                                        : options.directory}});
+    log::info(
+        "reading the journal",
+        {{"units",
+          [&] {
+              std::string u;
+              for (const auto& x : options.units) u += (u.empty() ? "" : ",") + x;
+              return u;
+          }()},
+         {"directory", options.directory.empty() ? std::string("system") : options.directory}});
     while (!stop.load()) {
         r = sd_journal_next(c.j);
         if (r < 0) {

@@ -42,7 +42,8 @@ void write_journal(const TempDir& dir, const std::string& name, const std::vecto
         t += 1000000;
     }
     auto export_file = dir.write(name + ".export", text);
-    auto r = saslguard::run_process({kJournalRemote, "-o", dir.path(name + ".journal"), export_file});
+    auto r =
+        saslguard::run_process({kJournalRemote, "-o", dir.path(name + ".journal"), export_file});
     INFO(r.describe() << " " << r.err);
     REQUIRE(r.success());
 }
