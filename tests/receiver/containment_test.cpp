@@ -268,7 +268,8 @@ TEST_CASE("the executor ends the guard's hold before a release and clears it aft
     CHECK_FALSE(guard.is_held("spam@example.com", now));
 }
 
-TEST_CASE("a trip records the hold and opens one incident; a later alert for the user joins it") {
+TEST_CASE(
+    "a trip records the hold and opens one incident, and a later alert for the user joins it") {
     Stack s;
     sp::GuardTrip t = trip_of(*s.guard, "alice@example.com", "4F1A2B3C4D");
     s.incidents->tripped(t);
