@@ -36,6 +36,15 @@ inline std::unique_ptr<store::sqlite::Database> open_db(const std::string& path)
     return std::move(*db);
 }
 
+// The first column of the first row of `sql`, as text (throws when there is no row).
+inline std::string query_text(store::sqlite::Database& db, const std::string& sql) {
+    auto st = db.prepare(sql);
+    if (!st) throw std::runtime_error(st.error().message);
+    auto row = st->step();
+    if (!row || !*row) throw std::runtime_error("no row: " + sql);
+    return st->column_text(0);
+}
+
 inline nlohmann::json alert_json(const std::string& fingerprint,
                                  const std::string& status = "firing",
                                  nlohmann::json labels = nullptr,

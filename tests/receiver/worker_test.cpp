@@ -45,12 +45,7 @@ struct Fixture {
         return *n;
     }
     std::int64_t q(const std::string& sql) { return db->query_int64(sql)->value_or(-1); }
-    std::string text(const std::string& sql) {
-        auto st = db->prepare(sql);
-        REQUIRE(st.ok());
-        REQUIRE(st->step().value());
-        return st->column_text(0);
-    }
+    std::string text(const std::string& sql) { return query_text(*db, sql); }
 };
 
 }  // namespace
