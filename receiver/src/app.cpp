@@ -5,6 +5,7 @@
 
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/receiver/containment/containment.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
@@ -33,6 +34,9 @@ struct App::Impl {
     std::unique_ptr<HttpServer> server;
     std::unique_ptr<store::Session> metrics_session;      // read side for /metrics gauges
     std::unique_ptr<telegram::TelegramService> telegram;  // when telegram.enabled
+    // The SMTP policy service, when smtp_policy.enabled: the worker and the
+    // bot act through its executor (a release ends the guard's hold).
+    std::unique_ptr<containment::Containment> containment;
     std::mutex metrics_mu;
     int port = 0;
 
@@ -75,6 +79,18 @@ struct App::Impl {
         return {};
     }
 
+    // The executor the worker and the bot act through.
+    ActionExecutor& acting() { return containment ? containment->executor() : *executor; }
+
+    Result<void> create_containment() {
+        if (!config.smtp_policy.service.enabled) return {};
+        auto cont = containment::Containment::create(config, *state, *blocks, *executor);
+        if (!cont) return cont.error();
+        containment = std::move(*cont);
+        for (auto& m : containment->metrics()) metrics.add_external(std::move(m));
+        return {};
+    }
+
     // Durability (docs/receiver.md): the intake commits with Full, so a 200
     // means the alert is on disk. The worker's own steps use Normal: safe
     // against any process crash (SIGKILL), and made durable by the next intake
@@ -88,7 +104,7 @@ struct App::Impl {
         metrics_session = std::move(*read_session);
         resolver = std::make_unique<Resolver>(config.prometheus, config.policy,
                                               prom::fetch_with(std::make_shared<HttpClient>()));
-        worker = std::make_unique<Worker>(std::move(*worker_session), config, *resolver, *executor,
+        worker = std::make_unique<Worker>(std::move(*worker_session), config, *resolver, acting(),
                                           *notifier, &metrics);
         // Before anything can act again: what a crash left running is
         // interrupted, never re-run.
@@ -149,10 +165,11 @@ Result<void> App::start() {
     if (!opened) return opened.error();
     s.state = std::move(*opened);
     if (auto r = s.start_mitigation(); !r) return r;
+    if (auto r = s.create_containment(); !r) return r;
     if (auto r = s.start_worker(); !r) return r;
     // The Telegram bot runs its own threads; the worker only queues rows for it.
     if (c.telegram.enabled) {
-        auto tg = telegram::TelegramService::start(c, *s.state, *s.executor, *s.blocks);
+        auto tg = telegram::TelegramService::start(c, *s.state, s.acting(), *s.blocks);
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
@@ -162,6 +179,13 @@ Result<void> App::start() {
         stop();
         return r;
     }
+    // Postfix can ask from here on: after the intake the guard's alerts go
+    // through, before the worker handles them.
+    if (s.containment)
+        if (auto r = s.containment->start(*s.intake); !r) {
+            stop();
+            return r.error();
+        }
     s.worker->start();
     if (s.mitigation) s.mitigation->start_expiry();
     s.blocks->watch();
@@ -172,6 +196,8 @@ Result<void> App::start() {
 
 void App::stop() {
     auto& s = *m_impl;
+    // No new policy requests; the guard's queued alerts reach the intake.
+    if (s.containment) s.containment->stop();
     if (s.server) s.server->stop();  // no new webhooks; in-flight handlers finish
     if (s.intake) s.intake->stop();
     if (s.worker) s.worker->stop();
@@ -180,7 +206,8 @@ void App::stop() {
     s.worker.reset();
     if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
     if (s.mitigation) s.mitigation->stop();
-    s.blocks.reset();  // stops its watch
+    s.containment.reset();  // nothing acts through its executor any more
+    s.blocks.reset();       // stops its watch
 }
 
 }  // namespace saslguard::receiver

@@ -184,7 +184,7 @@ public:
             return;  // empty file: defaults (then required keys fail)
         if (!mapping(root, "",
                      {"listen_address", "state_path", "log_level", "webhook", "prometheus",
-                      "policy", "mitigation", "telegram"}))
+                      "policy", "mitigation", "telegram", "smtp_policy"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -195,6 +195,7 @@ public:
         load_policy(root["policy"], c.policy);
         load_mitigation(root["mitigation"], c.mitigation);
         load_telegram(root["telegram"], c.telegram);
+        load_smtp_policy(root["smtp_policy"], c.smtp_policy);
     }
 
 private:
@@ -370,6 +371,112 @@ private:
         if (t.admin_user_ids.empty())
             fail(n["admin_user_ids"].IsDefined() ? n["admin_user_ids"] : n,
                  "telegram.admin_user_ids: required when telegram is enabled");
+    }
+
+    // ---- smtp_policy: the SMTP policy service (docs/policy-service.md) ----------
+
+    // socket_mode: a permission mode in octal, as chmod takes it ("0660", "660").
+    void octal_mode(const YAML::Node& parent, const std::string& ctx, const char* key,
+                    mode_t& out) {
+        YAML::Node n = parent[key];
+        if (!n.IsDefined() || n.IsNull()) return;
+        const std::string v = n.IsScalar() ? n.Scalar() : "";
+        unsigned value = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value, 8);
+        if (v.empty() || v.size() > 4 || ec != std::errc() || p != v.data() + v.size() ||
+            value > 0777)
+            return fail(n,
+                        qualify(ctx, key) + ": expected an octal mode like 0660, got '" + v + "'");
+        out = static_cast<mode_t>(value);
+    }
+
+    void guard_limits(const YAML::Node& n, const std::string& ctx, smtp_policy::GuardLimits& out) {
+        if (!mapping(n, ctx, {"max_messages", "max_recipients"})) {
+            if (!n.IsDefined() || n.IsNull())
+                fail(n, ctx + ": expected a mapping with max_messages and/or max_recipients");
+            return;
+        }
+        integer(n, ctx, "max_messages", out.max_messages, 0, 10000000);
+        integer(n, ctx, "max_recipients", out.max_recipients, 0, 10000000);
+    }
+
+    void load_smtp_policy(const YAML::Node& n, SmtpPolicyConfig& c) {
+        const std::string ctx = "smtp_policy";
+        smtp_policy::SmtpPolicySettings& s = c.service;
+        if (mapping(n, ctx,
+                    {"enabled", "listen", "socket_mode", "socket_group", "max_connections",
+                     "request_timeout", "idle_timeout", "max_line_bytes", "max_attributes",
+                     "max_request_bytes", "max_output_bytes", "block", "guard"})) {
+            smtp_policy::ServerSettings& srv = s.server;
+            boolean(n, ctx, "enabled", s.enabled);
+            strings(n, ctx, "listen", srv.listen);
+            octal_mode(n, ctx, "socket_mode", srv.socket_mode);
+            str(n, ctx, "socket_group", srv.socket_group);
+            integer(n, ctx, "max_connections", srv.max_connections, 1, 100000);
+            duration(n, ctx, "request_timeout", srv.request_timeout);
+            duration(n, ctx, "idle_timeout", srv.idle_timeout);
+            integer(n, ctx, "max_line_bytes", srv.parser.max_line_bytes, 512, 1 << 20);
+            integer(n, ctx, "max_attributes", srv.parser.max_attributes, 16, 100000);
+            integer(n, ctx, "max_request_bytes", srv.parser.max_request_bytes, 512, 16 << 20);
+            integer(n, ctx, "max_output_bytes", srv.max_output_bytes, 1024, 64 << 20);
+            const YAML::Node block = n["block"];
+            if (mapping(block, ctx + ".block", {"login_reject_text", "client_reject_text"})) {
+                str(block, ctx + ".block", "login_reject_text", s.login_reject_text);
+                str(block, ctx + ".block", "client_reject_text", s.client_reject_text);
+            }
+            load_guard(n["guard"], ctx + ".guard", c);
+        }
+        if (failed()) return;
+        // The library's rules (the same validate() the service applies), at the
+        // key they name: "smtp_policy.guard.message_window: must be 1s..1d".
+        if (auto r = smtp_policy::validate(s); !r) {
+            const std::string& msg = r.error().message;
+            YAML::Node at = n;
+            auto colon = msg.find(':');
+            if (msg.rfind("smtp_policy.", 0) == 0 && colon != std::string::npos) {
+                std::string path = msg.substr(12, colon - 12);
+                for (std::size_t start = 0; start <= path.size();) {
+                    auto dot = path.find('.', start);
+                    std::string part = path.substr(start, dot - start);
+                    if (!at.IsDefined() || !at.IsMap() || !at[part].IsDefined()) break;
+                    at = at[part];
+                    if (dot == std::string::npos) break;
+                    start = dot + 1;
+                }
+            }
+            fail(at, msg);
+        }
+    }
+
+    void load_guard(const YAML::Node& n, const std::string& ctx, SmtpPolicyConfig& c) {
+        smtp_policy::GuardSettings& g = c.service.guard;
+        if (!mapping(n, ctx,
+                     {"enabled", "max_messages", "message_window", "max_recipients",
+                      "recipient_window", "hold_for", "max_tracked_users", "user_limits",
+                      "allow_users", "allow_domains", "release_grace"}))
+            return;
+        boolean(n, ctx, "enabled", g.enabled);
+        integer(n, ctx, "max_messages", g.limits.max_messages, 0, 10000000);
+        duration(n, ctx, "message_window", g.message_window);
+        integer(n, ctx, "max_recipients", g.limits.max_recipients, 0, 10000000);
+        duration(n, ctx, "recipient_window", g.recipient_window);
+        duration(n, ctx, "hold_for", g.hold_for, true);
+        integer(n, ctx, "max_tracked_users", g.max_tracked_users, 1, 10000000);
+        strings(n, ctx, "allow_users", g.allow_users);
+        strings(n, ctx, "allow_domains", g.allow_domains);
+        duration(n, ctx, "release_grace", c.release_grace, true);
+        const YAML::Node limits = n["user_limits"];
+        if (limits.IsDefined() && !limits.IsNull()) {
+            if (!limits.IsMap())
+                return fail(limits, ctx + ".user_limits: expected a mapping of login to limits");
+            for (auto it = limits.begin(); it != limits.end(); ++it) {
+                const std::string login = it->first.as<std::string>();
+                // A key left out keeps the default limit.
+                smtp_policy::GuardLimits l = g.limits;
+                guard_limits(it->second, ctx + ".user_limits." + login, l);
+                g.user_limits[login] = l;
+            }
+        }
     }
 
     std::string m_name;

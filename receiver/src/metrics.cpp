@@ -1,5 +1,7 @@
 #include "saslguard/receiver/metrics.hpp"
 
+#include <limits>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -142,11 +144,21 @@ std::string ReceiverMetrics::serialize() const {
         prometheus::MetricFamily f;
         f.name = e.name;
         f.help = e.help;
-        f.type = e.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+        f.type = e.histogram ? prometheus::MetricType::Histogram
+                 : e.counter ? prometheus::MetricType::Counter
+                             : prometheus::MetricType::Gauge;
         for (const auto& s : e.series) {
             prometheus::ClientMetric m;
             for (const auto& [k, v] : s.labels) m.label.push_back({k, v});
-            (e.counter ? m.counter.value : m.gauge.value) = s.value();
+            if (e.histogram) {
+                const ExternalHistogram h = s.histogram();
+                m.histogram.sample_count = h.count;
+                m.histogram.sample_sum = h.sum;
+                for (const auto& [bound, n] : h.buckets) m.histogram.bucket.push_back({n, bound});
+                m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+            } else {
+                (e.counter ? m.counter.value : m.gauge.value) = s.value();
+            }
             f.metric.push_back(std::move(m));
         }
         families.push_back(std::move(f));

@@ -54,6 +54,21 @@ Result<void> LogNotifier::incident_resolved(const IncidentNotice& n) {
     return {};
 }
 
+Result<void> LogNotifier::incident_joined(const IncidentNotice& n) {
+    bool failed = false;
+    std::string outcomes = outcomes_line(n.results, failed);
+    log::write(failed || n.interrupted ? log::Level::Warn : log::Level::Info,
+               "alert joined an open incident",
+               {{"incident", std::to_string(n.incident_id)},
+                {"alertname", n.alertname},
+                {"user", n.evidence.culprit.value_or("")},
+                {"mode", std::string(to_string(n.decision.mode))},
+                {"acted", n.decision.act ? "true" : "false"},
+                {"reason", n.decision.reason},
+                {"outcomes", outcomes}});
+    return {};
+}
+
 Result<void> FanoutNotifier::each(Result<void> (Notifier::*call)(const IncidentNotice&),
                                   const IncidentNotice& notice) {
     Result<void> first;
@@ -70,6 +85,10 @@ Result<void> FanoutNotifier::incident_opened(const IncidentNotice& notice) {
 
 Result<void> FanoutNotifier::incident_resolved(const IncidentNotice& notice) {
     return each(&Notifier::incident_resolved, notice);
+}
+
+Result<void> FanoutNotifier::incident_joined(const IncidentNotice& notice) {
+    return each(&Notifier::incident_joined, notice);
 }
 
 }  // namespace saslguard::receiver

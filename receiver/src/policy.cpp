@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "saslguard/common/validate.hpp"
+#include "saslguard/receiver/containment/guard_alert.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver {
@@ -129,6 +130,18 @@ std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence
         out.push_back(std::move(r));
     }
     return out;
+}
+
+// ---- the SMTP policy service's sending guard -------------------------------------
+
+void suggest_for_guard(Decision& d, const Alert& alert, const Evidence& evidence) {
+    if (alert.label("alertname") != containment::kGuardAlertname || d.mode != Mode::Confirm ||
+        !evidence.culprit)
+        return;
+    d.actions = {ActionKind::ReleaseMail, ActionKind::BlockLogin, ActionKind::DeleteMail};
+    d.reason = std::string(to_string(d.configured_mode)) +
+               ": the sending guard holds the mail of " + *evidence.culprit + "; suggest " +
+               join_kinds(d.actions);
 }
 
 }  // namespace saslguard::receiver

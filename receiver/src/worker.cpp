@@ -92,6 +92,7 @@ Result<void> Worker::decide_firing(Row& row) {
     auto used = actions.count_actions_since(kAutoActor, now - 3'600'000);
     if (!used) return used.error();
     Decision decision = decide(m_config.policy, alert, evidence, static_cast<int>(*used));
+    suggest_for_guard(decision, alert, evidence);
 
     auto tx = m_session->begin();
     if (!tx) return tx.error();
@@ -99,7 +100,20 @@ Result<void> Worker::decide_firing(Row& row) {
     auto resolved_first = alerts.resolution_stored(alert.fingerprint, alert.starts_at);
     if (!resolved_first) return resolved_first.error();
     std::optional<std::int64_t> incident_id;
-    if (!*resolved_first) {
+    bool joined = false;
+    if (!*resolved_first && evidence.culprit) {
+        // One incident per user: an alert naming a user who already has an open
+        // incident joins it (the sending guard's alert and a later
+        // SaslUserSendingSurge, in either order), so admins get one message.
+        auto open = alerts.open_incident_of_user(*evidence.culprit);
+        if (!open) return open.error();
+        if (*open) {
+            if (auto r = alerts.join_incident(**open, row.event.id, now); !r) return r;
+            incident_id = *open;
+            joined = true;
+        }
+    }
+    if (!*resolved_first && !incident_id) {
         auto opened = alerts.open_incident(row.event, evidence, now);
         if (!opened) return opened.error();
         incident_id = *opened;
@@ -112,6 +126,10 @@ Result<void> Worker::decide_firing(Row& row) {
                   {{"alert", std::to_string(row.event.id)}, {"fingerprint", alert.fingerprint}});
         return {};
     }
+    // The messages the sending guard held for this user so far are this incident's.
+    if (evidence.culprit)
+        if (auto r = alerts.attach_guard_holds(*incident_id, *evidence.culprit); !r)
+            return r.error();
     if (auto r = alerts.record_evidence(*incident_id, evidence, now); !r) return r;
     if (auto r = alerts.record_decision(*incident_id, decision, now); !r) return r;
     std::vector<store::ActionRecord> planned;
@@ -125,13 +143,15 @@ Result<void> Worker::decide_firing(Row& row) {
     if (auto r = alerts.set_event_state(row.event.id, EventState::Decided, now); !r) return r;
     if (auto c = (*tx)->commit(); !c) return c;
     row.event.state = EventState::Decided;
-    row.incident = store::StoredIncident{*incident_id, std::move(evidence), std::move(decision)};
+    row.incident =
+        store::StoredIncident{*incident_id, std::move(evidence), std::move(decision), joined};
     row.planned = std::move(planned);
-    log::info("incident stored", {{"incident", std::to_string(*incident_id)},
-                                  {"alertname", alert.label("alertname")},
-                                  {"user", row.incident->evidence.culprit.value_or("")},
-                                  {"mode", std::string(to_string(row.incident->decision.mode))},
-                                  {"reason", row.incident->decision.reason}});
+    log::info(joined ? "alert joined the user's open incident" : "incident stored",
+              {{"incident", std::to_string(*incident_id)},
+               {"alertname", alert.label("alertname")},
+               {"user", row.incident->evidence.culprit.value_or("")},
+               {"mode", std::string(to_string(row.incident->decision.mode))},
+               {"reason", row.incident->decision.reason}});
     return {};
 }
 
@@ -175,7 +195,9 @@ Result<void> Worker::finish(Row& row) {
         notice.decision = row.incident->decision;
         if (firing)
             if (auto r = run_actions(row, notice); !r) return r;
-        auto r = firing ? m_notifier.incident_opened(notice) : m_notifier.incident_resolved(notice);
+        auto r = !firing                ? m_notifier.incident_resolved(notice)
+                 : row.incident->joined ? m_notifier.incident_joined(notice)
+                                        : m_notifier.incident_opened(notice);
         if (m_metrics) m_metrics->notification(r.ok());
         if (!r)
             log::warn("notifier failed", {{"incident", std::to_string(notice.incident_id)},

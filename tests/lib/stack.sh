@@ -20,7 +20,12 @@
 #   stack_figures WORK            the figures of WORK/results, readable
 # Knobs (environment): STACK_WARMUP_S (20) normal traffic before the burst,
 # STACK_BURST_RATE (10) spam messages/s, STACK_BURST_IPS (40) client addresses,
-# STACK_TIMEOUT_S (120) for the block after the burst starts.
+# STACK_TIMEOUT_S (120) for the block after the burst starts,
+# STACK_RELAY (dead) dead|sink: Postfix's relayhost (tests/lib/postfix.sh
+# PF_RELAY; sink: smtp-sink accepts, deliveries really happen, and the results
+# count the spam delivered), STACK_GUARD (0) 1: the receiver's SMTP policy
+# service on (smtp_policy.enabled, shipped defaults; Postfix asks it, fail-open),
+# so the sending guard holds the burst and opens the incident.
 #
 # Every figure is measured at the source: Prometheus's activeAt, Alertmanager's
 # log (run at --log.level=debug for that), the receiver's SQLite timestamps, the
@@ -91,6 +96,8 @@ c["telegram"].update({
     "bot_token_file": "$STACK_WORK/receiver/telegram-bot-token",
     "admin_chat_ids": [$STACK_ADMIN], "admin_user_ids": [$STACK_ADMIN],
     "poll_timeout": "1s", "alertmanager_url": "$STACK_AM_URL"})
+if "$STACK_POLICY_PORT":
+    c["smtp_policy"].update({"enabled": True, "listen": ["inet:127.0.0.1:$STACK_POLICY_PORT"]})
 if mode == "confirm":
     c["policy"]["modes"] = {"SaslUserSendingSurge": "confirm"}
 elif mode != "auto":
@@ -108,7 +115,9 @@ stack_start() {
   [ -x "$RCV_BIN" ] || fail "no $RCV_BIN: build saslguard-receiver first"
 
   # Postfix with the spammer-to-be and three normal users.
-  pf_create "$w/pf"
+  STACK_POLICY_PORT=
+  [ "${STACK_GUARD:-0}" = 1 ] && STACK_POLICY_PORT=$(free_port)
+  PF_RELAY=${STACK_RELAY:-dead} PF_POLICY_PORT=$STACK_POLICY_PORT pf_create "$w/pf"
   cleanup_push "pf_stop '$w/pf'"
   pf_add_user "$w/pf" "$STACK_SPAMMER" "$STACK_SPAMMER_PASS"
   local u
@@ -153,6 +162,9 @@ stack_start() {
   prom_wait_targets_up 30 saslguard-exporter || fail "Prometheus does not scrape the exporter"
   cat > "$w/stack.env" <<ENV
 STACK_MODE=$STACK_MODE
+STACK_GUARD=${STACK_GUARD:-0}
+STACK_RELAY=${STACK_RELAY:-dead}
+STACK_POLICY_PORT=$STACK_POLICY_PORT
 PROM_URL=$PROM_URL
 STACK_AM_URL=$STACK_AM_URL
 STACK_EXPORTER_URL=http://127.0.0.1:$STACK_EXP_PORT/metrics
@@ -219,7 +231,7 @@ _stack_alert_active_ms() {
 # bot message to the admin naming the spammer's SaslUserSendingSurge (empty while none).
 _stack_message() {
   tg_messages "$STACK_ADMIN" 2>/dev/null | jq -r --arg u "$STACK_SPAMMER" \
-    '[.[] | select((.text | contains("SaslUserSendingSurge")) and (.text | contains($u)))][0]
+    '[.[] | select((.text | contains("SaslUserSendingSurge") or contains("SaslUserSendingGuard")) and (.text | contains($u)))][0]
      | select(. != null) | "\(.time) \(.message_id)"' 2>/dev/null
 }
 
@@ -235,6 +247,20 @@ _stack_block() {
   ms=$(_stack_sql "SELECT min(ia.finished_at) FROM incident_actions ia JOIN incidents i ON i.id = ia.incident_id
                    WHERE ia.kind = 'block_login' AND ia.state = 'done' AND i.username = '$STACK_SPAMMER'")
   echo "${ms:-${row%%|*}} ${row#*|}"
+}
+
+# _stack_guard_ms: Unix ms of the receiver's log line saying the sending guard
+# tripped for the spammer (empty while it has not, or the guard is off).
+_stack_guard_ms() {
+  local ts
+  ts=$(grep -m1 -F "policy: sending guard tripped, holding the user's mail\" sasl_username=$STACK_SPAMMER " \
+         "$STACK_WORK/receiver/receiver.log" 2>/dev/null | sed -nE 's/^ts=([^ ]+) .*/\1/p')
+  [ -n "$ts" ] && date -d "$ts" +%s%3N
+}
+
+# _stack_sink_of SENDER: messages from SENDER the smtp-sink relayhost received (STACK_RELAY=sink).
+_stack_sink_of() {
+  grep -l -i -F "From: $1" "$PF_SINK_DIR"/msg.* 2>/dev/null | wc -l
 }
 
 # _stack_am_ms REGEX: Unix ms of the first Alertmanager log line matching REGEX
@@ -264,10 +290,15 @@ stack_scenario() {
   # Each event's time is what the daemon that made it recorded (Prometheus's
   # activeAt, the receiver's database, the emulator's receive time), not when
   # this loop noticed it: the loop's own speed does not enter any figure.
-  local t_alert="" t_notify="" t_press="" t_block="" t_hold="" block_actor="" mid="" text=""
+  local t_alert="" t_notify="" t_press="" t_block="" t_hold="" block_actor="" mid="" text="" t_guard=""
+  local guard=${STACK_GUARD:-0} hold_actor=""
   local hold_started_s="" pressed_hold="" seen_alert="" seen_notify="" seen_block="" deadline r
   deadline=$((t0 + timeout * 1000))
   while [ "$(_stack_now_ms)" -lt "$deadline" ]; do
+    if [ "$guard" = 1 ] && [ -z "$t_guard" ]; then
+      t_guard=$(_stack_guard_ms)
+      [ -n "$t_guard" ] && _stack_say "$(_stack_rel "$t_guard")" "GUARD: the SMTP policy service answers HOLD for $STACK_SPAMMER from here on (Postfix's hold queue); incident opened"
+    fi
     if [ -z "$t_alert" ]; then
       t_alert=$(_stack_alert_active_ms)
       if [ -n "$t_alert" ]; then
@@ -320,15 +351,23 @@ stack_scenario() {
     fi
     if [ -n "$t_block" ] && [ -z "$t_hold" ]; then
       local hold_row
-      hold_row=$(_stack_sql "SELECT max(coalesce(finished_at, created_at)), min(created_at) FROM actions
+      hold_row=$(_stack_sql "SELECT max(coalesce(finished_at, created_at)), min(created_at), min(actor) FROM actions
                              WHERE kind = 'hold_mail' AND target = '$STACK_SPAMMER' AND state = 'applied'")
       if [ -n "${hold_row%%|*}" ]; then
         t_hold=${hold_row%%|*}
-        hold_started_s=$(( ${hold_row#*|} / 1000 ))
-        _stack_say "$(_stack_rel "$t_hold")" "HOLD: $STACK_SPAMMER's queued mail put on hold (postsuper -h)"
+        hold_row=${hold_row#*|}
+        hold_started_s=$(( ${hold_row%%|*} / 1000 ))
+        hold_actor=${hold_row#*|}
+        if [ "$hold_actor" = guard ]; then
+          _stack_say "$(_stack_rel "${t_guard:-$t_hold}")" "HOLD: in force since the guard tripped (recorded as hold_mail by actor guard)"
+        else
+          _stack_say "$(_stack_rel "$t_hold")" "HOLD: $STACK_SPAMMER's queued mail put on hold (postsuper -h)"
+        fi
       fi
     fi
-    [ -n "$t_block" ] && [ -n "$t_hold" ] && [ -n "$t_notify" ] && [ -n "$t_alert" ] && break
+    # With the guard, the admin may block before Prometheus ever fires (the
+    # burst is contained within seconds): the alert is not waited for then.
+    [ -n "$t_block" ] && [ -n "$t_hold" ] && [ -n "$t_notify" ] && { [ -n "$t_alert" ] || [ "$guard" = 1 ]; } && break
     sleep 0.5
   done
 
@@ -346,9 +385,23 @@ stack_scenario() {
   # Not held although queued before the hold started (the hold missed it): must be 0.
   # Messages still in their SMTP session when the hold ran arrive after it and are
   # not held; they are counted in not_held, not here.
-  local missed=0
+  local missed=0 delivered=""
+  # The guard holds from its trip on; what it let through before is not on hold by design.
+  [ "$hold_actor" = guard ] && hold_started_s= && missed=
   [ -n "$hold_started_s" ] && missed=$(postqueue -c "$PF_ETC" -j | jq -s --arg s "$STACK_SPAMMER" --argjson t "$hold_started_s" \
     '[.[] | select(.sender == $s and .queue_name != "hold" and .arrival_time < $t)] | length')
+  if [ "${STACK_RELAY:-dead}" = sink ]; then
+    # What left for the world: the spammer's messages the sink received, once
+    # Postfix has delivered everything it will (only held mail stays).
+    local i left
+    for i in $(seq 1 60); do
+      left=$(postqueue -c "$PF_ETC" -j | jq -s --arg s "$STACK_SPAMMER" '[.[] | select(.sender == $s and .queue_name != "hold")] | length')
+      [ "$left" = 0 ] && break
+      sleep 0.5
+    done
+    delivered=$(_stack_sink_of "$STACK_SPAMMER")
+    _stack_say "" "SINK: $delivered of $STACK_SPAMMER's messages were delivered to the remote (smtp-sink)"
+  fi
   if [ -n "$mid" ] && [ "${STACK_QUIET:-0}" != 1 ]; then
     _stack_say "" "TELEGRAM: the incident message now reads:"
     tg_messages "$STACK_ADMIN" | jq -r --argjson m "$mid" '.[] | select(.message_id == $m) | .text, "buttons: " + ([.buttons[].text] | join(" | "))' |
@@ -384,7 +437,9 @@ stack_scenario() {
 
   cat > "$w/results" <<RES
 MODE=$STACK_MODE
+GUARD=$guard
 T0_MS=$t0
+T_GUARD=$(_stack_sec "$t_guard" "$t0")
 T_ALERT=$(_stack_sec "$t_alert" "$t0")
 T_AM_RECEIVED=$(_stack_sec "$t_am_rx" "$t0")
 T_AM_FLUSH=$(_stack_sec "$t_am_flush" "$t0")
@@ -408,6 +463,7 @@ SPAM_ACCEPTED=$spam_total
 SPAM_HELD=$held
 SPAM_NOT_HELD=$not_held
 SPAM_MISSED_BY_HOLD=$missed
+SPAM_DELIVERED=$delivered
 SPAMMER_CODE=$spam_code
 OTHER_CODE=$other_code
 RES
@@ -418,9 +474,12 @@ RES
 stack_figures() {
   # shellcheck disable=SC1091
   (. "$1/results"
+   [ "$GUARD" = 1 ] && echo "  burst start → the guard holds (receiver's log):     ${T_GUARD:-never}s"
    echo "  burst start → alert firing (Prometheus activeAt):  ${T_ALERT:-never}s"
    echo "  burst start → Telegram message (emulator received): ${T_NOTIFY:-never}s   (alert → message: ${ALERT_TO_NOTIFY:-?}s; alert → webhook stored: ${ALERT_TO_WEBHOOK:-?}s)"
    [ "$MODE" = confirm ] && echo "  burst start → admin's button press:                ${T_PRESS:-never}s"
    echo "  burst start → login blocked (receiver's record):    ${T_BLOCK:-never}s   (by ${BLOCK_ACTOR:-nobody})"
-   echo "  spam accepted before the block:                     ${SPAM_ACCEPTED:-?} messages ($SPAM_HELD now on hold, $SPAM_NOT_HELD elsewhere in the queue; $BURST_SENT attempted in ${BURST_SPAN_S:-?}s)")
+   echo "  spam accepted before the block:                     ${SPAM_ACCEPTED:-?} messages ($SPAM_HELD now on hold, $SPAM_NOT_HELD elsewhere in the queue; $BURST_SENT attempted in ${BURST_SPAN_S:-?}s)"
+   [ -n "$SPAM_DELIVERED" ] && echo "  spam delivered to the remote (smtp-sink):           $SPAM_DELIVERED messages"
+   true)
 }

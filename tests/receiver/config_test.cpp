@@ -134,3 +134,118 @@ TEST_CASE("policy modes, allowlists and lists are read as written") {
     CHECK(c->policy.action_expiry.count() == 0);
     CHECK(c->mitigation.lock_command == std::vector<std::string>{"/usr/local/sbin/lock", "{user}"});
 }
+
+TEST_CASE("smtp_policy is off by default and the shipped section equals the code's defaults") {
+    TempDir dir;
+    auto c = parse_config(base(dir), "r.yml");
+    REQUIRE(c.ok());
+    const auto& d = c->smtp_policy;
+    CHECK_FALSE(d.service.enabled);
+    CHECK(d.service.server.listen == std::vector<std::string>{"inet:127.0.0.1:10046"});
+    CHECK(d.release_grace == std::chrono::hours(1));
+
+    // deploy/receiver.yml writes every key with its default: loading it must
+    // give exactly what the code would without the section.
+    auto text = saslguard::files::read_all(SASLGUARD_SOURCE_DIR "/deploy/receiver.yml");
+    REQUIRE(text.ok());
+    auto at = text->find("\nsmtp_policy:\n");
+    REQUIRE(at != std::string::npos);
+    auto shipped = parse_config(base(dir) + text->substr(at + 1), "receiver.yml");
+    INFO((shipped.ok() ? "" : shipped.error().message));
+    REQUIRE(shipped.ok());
+    const auto& s = shipped->smtp_policy;
+    CHECK(s.service.enabled == d.service.enabled);
+    CHECK(s.service.server.listen == d.service.server.listen);
+    CHECK(s.service.server.socket_mode == d.service.server.socket_mode);
+    CHECK(s.service.server.socket_group == d.service.server.socket_group);
+    CHECK(s.service.server.max_connections == d.service.server.max_connections);
+    CHECK(s.service.server.request_timeout == d.service.server.request_timeout);
+    CHECK(s.service.server.idle_timeout == d.service.server.idle_timeout);
+    CHECK(s.service.server.parser.max_line_bytes == d.service.server.parser.max_line_bytes);
+    CHECK(s.service.server.parser.max_attributes == d.service.server.parser.max_attributes);
+    CHECK(s.service.server.parser.max_request_bytes == d.service.server.parser.max_request_bytes);
+    CHECK(s.service.server.max_output_bytes == d.service.server.max_output_bytes);
+    CHECK(s.service.login_reject_text == d.service.login_reject_text);
+    CHECK(s.service.client_reject_text == d.service.client_reject_text);
+    CHECK(s.service.guard.enabled == d.service.guard.enabled);
+    CHECK(s.service.guard.limits.max_messages == d.service.guard.limits.max_messages);
+    CHECK(s.service.guard.limits.max_recipients == d.service.guard.limits.max_recipients);
+    CHECK(s.service.guard.message_window == d.service.guard.message_window);
+    CHECK(s.service.guard.recipient_window == d.service.guard.recipient_window);
+    CHECK(s.service.guard.hold_for == d.service.guard.hold_for);
+    CHECK(s.service.guard.max_tracked_users == d.service.guard.max_tracked_users);
+    CHECK(s.service.guard.user_limits.empty());
+    CHECK(s.service.guard.allow_users.empty());
+    CHECK(s.service.guard.allow_domains.empty());
+    CHECK(s.release_grace == d.release_grace);
+}
+
+TEST_CASE("smtp_policy keys are read as written") {
+    TempDir dir;
+    auto c = parse_config(base(dir) +
+                              "smtp_policy:\n"
+                              "  enabled: true\n"
+                              "  listen: ['unix:/var/spool/postfix/private/saslguard-policy',"
+                              " 'inet:127.0.0.1:10099']\n"
+                              "  socket_mode: '0600'\n"
+                              "  socket_group: postfix\n"
+                              "  request_timeout: 2s\n"
+                              "  block: {login_reject_text: '5.7.1 no'}\n"
+                              "  guard:\n"
+                              "    max_messages: 5\n"
+                              "    message_window: 30s\n"
+                              "    hold_for: 0s\n"
+                              "    user_limits:\n"
+                              "      News@Example.com: {max_messages: 500}\n"
+                              "    allow_domains: [example.org]\n"
+                              "    release_grace: 15m\n",
+                          "r.yml");
+    INFO((c.ok() ? "" : c.error().message));
+    REQUIRE(c.ok());
+    const auto& s = c->smtp_policy.service;
+    CHECK(s.enabled);
+    CHECK(s.server.listen.size() == 2);
+    CHECK(s.server.socket_mode == 0600);
+    CHECK(s.server.socket_group == "postfix");
+    CHECK(s.server.request_timeout == std::chrono::seconds(2));
+    CHECK(s.login_reject_text == "5.7.1 no");
+    CHECK(s.guard.limits.max_messages == 5);
+    CHECK(s.guard.message_window == std::chrono::seconds(30));
+    CHECK(s.guard.hold_for.count() == 0);
+    // A per-user key left out keeps the section's default.
+    CHECK(s.guard.user_limits.at("News@Example.com").max_messages == 500);
+    CHECK(s.guard.user_limits.at("News@Example.com").max_recipients == 300);
+    CHECK(s.guard.allow_domains == std::vector<std::string>{"example.org"});
+    CHECK(c->smtp_policy.release_grace == std::chrono::minutes(15));
+}
+
+TEST_CASE("smtp_policy errors name the line of the key, including the service's own rules") {
+    TempDir dir;
+    const std::string b = base(dir);
+    struct Case {
+        std::string yaml;
+        std::string expected;
+    };
+    std::vector<Case> cases = {
+        {b + "smtp_policy:\n  listen: ['inet:192.0.2.1:10046']\n",
+         "r.yml:4: smtp_policy.listen: 'inet:192.0.2.1:10046': only loopback addresses "
+         "(127.0.0.0/8, ::1): the policy service must not be reachable from other hosts"},
+        {b + "smtp_policy:\n  guard:\n    message_window: 2d\n",
+         "r.yml:5: smtp_policy.guard.message_window: must be 1s..1d"},
+        {b + "smtp_policy:\n  socket_mode: rw\n",
+         "r.yml:4: smtp_policy.socket_mode: expected an octal mode like 0660, got 'rw'"},
+        {b + "smtp_policy:\n  guard:\n    max_mesages: 5\n",
+         "r.yml:5: unknown key smtp_policy.guard.max_mesages"},
+        {b + "smtp_policy:\n  block:\n    login_reject_text: \"5.7.1 caf\xc3\xa9\"\n",
+         "r.yml:5: smtp_policy.block.login_reject_text: only printable ASCII"},
+        {b + "smtp_policy:\n  guard:\n    user_limits:\n      bob: {max_messages: -1}\n",
+         "r.yml:6: smtp_policy.guard.user_limits.bob.max_messages: expected an integer in [0, "
+         "10000000], got '-1'"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_config(c.yaml, "r.yml");
+        INFO(c.yaml);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == c.expected);
+    }
+}

@@ -36,6 +36,15 @@ inline std::unique_ptr<store::sqlite::Database> open_db(const std::string& path)
     return std::move(*db);
 }
 
+// The first column of the first row of `sql`, as text (throws when there is no row).
+inline std::string query_text(store::sqlite::Database& db, const std::string& sql) {
+    auto st = db.prepare(sql);
+    if (!st) throw std::runtime_error(st.error().message);
+    auto row = st->step();
+    if (!row || !*row) throw std::runtime_error("no row: " + sql);
+    return st->column_text(0);
+}
+
 inline nlohmann::json alert_json(const std::string& fingerprint,
                                  const std::string& status = "firing",
                                  nlohmann::json labels = nullptr,
@@ -81,8 +90,13 @@ public:
         resolved.push_back(n);
         return {};
     }
+    Result<void> incident_joined(const IncidentNotice& n) override {
+        std::lock_guard lock(mu);
+        joined.push_back(n);
+        return {};
+    }
     std::mutex mu;
-    std::vector<IncidentNotice> opened, resolved;
+    std::vector<IncidentNotice> opened, resolved, joined;
 };
 
 class CountingExecutor final : public ActionExecutor {

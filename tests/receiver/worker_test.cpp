@@ -45,12 +45,7 @@ struct Fixture {
         return *n;
     }
     std::int64_t q(const std::string& sql) { return db->query_int64(sql)->value_or(-1); }
-    std::string text(const std::string& sql) {
-        auto st = db->prepare(sql);
-        REQUIRE(st.ok());
-        REQUIRE(st->step().value());
-        return st->column_text(0);
-    }
+    std::string text(const std::string& sql) { return query_text(*db, sql); }
 };
 
 }  // namespace
@@ -195,4 +190,78 @@ TEST_CASE("a notify alert stores its decision and evidence and runs nothing") {
     CHECK(f.text("SELECT source FROM evidence") == "none");
     CHECK(f.notifier.opened.size() == 1);
     CHECK(f.notifier.opened[0].evidence.notes.size() == 3);
+}
+
+TEST_CASE("an alert naming a user with an open incident joins it: one incident, one notice") {
+    Fixture f;
+    nlohmann::json guard = {{"alertname", "SaslUserSendingGuard"},
+                            {"sasl_username", "alice@example.com"},
+                            {"severity", "critical"},
+                            {"mitigation", "confirm"}};
+    f.deliver(payload_json({alert_json("00000000000000d1", "firing", guard)}));
+    CHECK(f.run() == 1);
+    REQUIRE(f.notifier.opened.size() == 1);
+    // The guard's incident asks about the held mail.
+    CHECK(f.notifier.opened[0].decision.actions == std::vector<ActionKind>{ActionKind::ReleaseMail,
+                                                                           ActionKind::BlockLogin,
+                                                                           ActionKind::DeleteMail});
+    CHECK(f.notifier.opened[0].decision.reason.find("the sending guard holds the mail of "
+                                                    "alice@example.com") != std::string::npos);
+    CHECK(f.executor.requests.empty());
+
+    // Prometheus's alert for the same user (another case of the login): auto
+    // mode, so its actions run, on the same incident.
+    nlohmann::json surge = {{"alertname", "SaslUserSendingSurge"},
+                            {"instance", "mx1:9754"},
+                            {"sasl_username", "Alice@Example.com"},
+                            {"mitigation", "auto"}};
+    f.deliver(payload_json({alert_json("00000000000000a1", "firing", surge)}));
+    CHECK(f.run() == 1);
+    CHECK(f.q("SELECT count(*) FROM incidents") == 1);
+    CHECK(f.q("SELECT incident_id FROM incident_joins WHERE alert_id = 2") == 1);
+    CHECK(f.notifier.opened.size() == 1);
+    REQUIRE(f.notifier.joined.size() == 1);
+    const IncidentNotice& j = f.notifier.joined[0];
+    CHECK(j.incident_id == 1);
+    CHECK(j.alertname == "SaslUserSendingSurge");
+    CHECK(j.results.size() == 2);
+    CHECK(f.q("SELECT count(*) FROM actions WHERE incident_id = 1 AND actor = 'auto'") == 2);
+
+    // A crash after deciding the join: the rerun notifies the join again, not an opening.
+    REQUIRE(f.db->exec("UPDATE alerts SET state = 'decided' WHERE id = 2").ok());
+    f.notifier.joined.clear();
+    f.run();
+    CHECK(f.notifier.joined.size() == 1);
+    CHECK(f.notifier.opened.size() == 1);
+
+    // The incident closes with the alert that opened it; the joined one's
+    // resolution finds nothing left to close.
+    f.deliver(payload_json({alert_json("00000000000000a1", "resolved", surge)}, "resolved"));
+    f.run();
+    CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'open'") == 1);
+    f.deliver(payload_json({alert_json("00000000000000d1", "resolved", guard)}, "resolved"));
+    f.run();
+    CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'open'") == 0);
+    CHECK(f.notifier.resolved.size() == 1);
+
+    // Once closed, the next alert for the user opens a new incident.
+    f.deliver(
+        payload_json({alert_json("00000000000000a1", "firing", surge, "2026-11-23T10:00:00Z")}));
+    f.run();
+    CHECK(f.q("SELECT count(*) FROM incidents") == 2);
+    CHECK(f.notifier.opened.size() == 2);
+}
+
+TEST_CASE("alerts about different users, or about nobody, never join") {
+    Fixture f;
+    f.deliver(payload_json({alert_json("00000000000000a1")}));
+    nlohmann::json bob = {{"alertname", "SaslUserSendingSurge"},
+                          {"sasl_username", "bob@example.com"},
+                          {"mitigation", "notify"}};
+    f.deliver(payload_json({alert_json("00000000000000b2", "firing", bob)}));
+    nlohmann::json queue = {{"alertname", "PostfixQueueSurge"}, {"mitigation", "notify"}};
+    f.deliver(payload_json({alert_json("00000000000000c3", "firing", queue)}));
+    CHECK(f.run() == 3);
+    CHECK(f.q("SELECT count(*) FROM incidents") == 3);
+    CHECK(f.notifier.joined.empty());
 }

@@ -39,10 +39,12 @@ std::string target_json(const IncidentView& v, std::string_view action, std::int
 }
 
 // Whether `a`'s block is in force for what the incident is about: its user, or
-// (by-IP kinds) `all` of its IPs / any of them.
+// (by-IP kinds) `all` of its IPs / any of them. An action that lifts its block
+// (delete_mail: deleted mail is no longer held) is never "in force": a hold in
+// force is when Delete mail is worth offering.
 bool in_force(const ActionDescriptor& a, const IncidentView& v,
               const mitigation::ActiveBlocks* blocks, bool all) {
-    if (!blocks || a.block_kind.empty()) return false;
+    if (!blocks || a.block_kind.empty() || a.lifts) return false;
     if (a.target == TargetKind::Ips) {
         if (v.top_ips.empty()) return false;
         for (const auto& ip : v.top_ips)

@@ -16,10 +16,17 @@ SendingGuard::Outcome send(SendingGuard& g, const std::string& user, SendingGuar
     return g.record_message(user, recipients, client, queue_id, at, wall0 + (at - t0));
 }
 
+// The limits these cases were written for (the default is 20 messages: settings_test).
+GuardSettings thirty_a_minute() {
+    GuardSettings s;
+    s.limits = {30, 300};
+    return s;
+}
+
 }  // namespace
 
 TEST_CASE("the 31st message within a minute trips the guard once and is held") {
-    SendingGuard g(GuardSettings{});
+    SendingGuard g(thirty_a_minute());
     for (int i = 0; i < 30; ++i) {
         auto out = send(g, "alice@example.com", t0 + i * 1s);
         REQUIRE_FALSE(out.hold);
@@ -59,7 +66,7 @@ TEST_CASE("the 31st message within a minute trips the guard once and is held") {
 }
 
 TEST_CASE("one message to more recipients than the limit trips on recipients") {
-    SendingGuard g(GuardSettings{});
+    SendingGuard g(thirty_a_minute());
     CHECK_FALSE(send(g, "carol", t0, 300).hold);
     auto out = send(g, "dave", t0, 301);
     REQUIRE(out.trip);
@@ -75,7 +82,7 @@ TEST_CASE("one message to more recipients than the limit trips on recipients") {
 }
 
 TEST_CASE("counts slide: messages older than the window no longer count") {
-    SendingGuard g(GuardSettings{});
+    SendingGuard g(thirty_a_minute());
     for (int i = 0; i < 30; ++i) REQUIRE_FALSE(send(g, "u", t0).hold);
     // 63 s later (a window and a bucket) the first 30 have left the 60 s window.
     auto out = send(g, "u", t0 + 63s);
@@ -84,13 +91,13 @@ TEST_CASE("counts slide: messages older than the window no longer count") {
     CHECK(out.counts.recipients == 31);  // the 10-minute recipient window still has them
 
     // 20 + 20 within 40 s: over 30.
-    SendingGuard h(GuardSettings{});
+    SendingGuard h(thirty_a_minute());
     for (int i = 0; i < 20; ++i) REQUIRE_FALSE(send(h, "v", t0).hold);
     for (int i = 0; i < 10; ++i) REQUIRE_FALSE(send(h, "v", t0 + 40s).hold);
     CHECK(send(h, "v", t0 + 40s).trip);
 
     // 20 then 20 a little over a window later: never over.
-    SendingGuard k(GuardSettings{});
+    SendingGuard k(thirty_a_minute());
     for (int i = 0; i < 20; ++i) REQUIRE_FALSE(send(k, "w", t0).hold);
     for (int i = 0; i < 20; ++i) REQUIRE_FALSE(send(k, "w", t0 + 63s).hold);
 }

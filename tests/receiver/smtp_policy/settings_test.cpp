@@ -10,7 +10,7 @@ TEST_CASE("the default settings are valid") {
     SmtpPolicySettings s;
     CHECK_FALSE(s.enabled);
     CHECK(s.server.listen == std::vector<std::string>{"inet:127.0.0.1:10046"});
-    CHECK(s.guard.limits.max_messages == 30);
+    CHECK(s.guard.limits.max_messages == 20);
     CHECK(s.guard.message_window == 60s);
     CHECK(s.guard.limits.max_recipients == 300);
     CHECK(s.guard.recipient_window == 600s);

@@ -19,6 +19,7 @@
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/incident.hpp"
 #include "saslguard/receiver/mitigation/settings.hpp"
+#include "saslguard/receiver/smtp_policy/settings.hpp"
 
 namespace saslguard::receiver {
 
@@ -63,6 +64,17 @@ struct TelegramConfig {
     std::string alertmanager_url;
 };
 
+// The `smtp_policy:` section: the SMTP policy service (docs/policy-service.md).
+// Its own settings are the library's model, one YAML key per field; the
+// receiver adds what it does around the service.
+struct SmtpPolicyConfig {
+    smtp_policy::SmtpPolicySettings service;
+    // smtp_policy.guard.release_grace: after an admin releases a user's held
+    // mail (Telegram button or /release), the guard leaves that user alone this
+    // long, so a legitimate bulk sender is not held again at once. 0: no grace.
+    std::chrono::seconds release_grace{3600};
+};
+
 struct Config {
     std::string source_path;                        // the file it was loaded from
     std::string listen_address = "127.0.0.1:9755";  // host:port
@@ -73,6 +85,7 @@ struct Config {
     PolicyConfig policy;
     mitigation::MitigationSettings mitigation;  // one model: the Mitigator takes it as is
     TelegramConfig telegram;
+    SmtpPolicyConfig smtp_policy;
 
     // listen_address split; valid after load.
     std::string listen_host() const;

@@ -29,6 +29,16 @@ public:
     virtual Result<void> incident_opened(const IncidentNotice& notice) = 0;
     // The incident's alert resolved; `notice` carries the stored evidence and decision.
     virtual Result<void> incident_resolved(const IncidentNotice& notice) = 0;
+    // Another alert naming the same user joined the open incident
+    // `notice.incident_id` (one incident per user: the sending guard's alert and
+    // a later SaslUserSendingSurge, in either order). `notice` carries the
+    // joining alert, its evidence, its decision and the outcomes of its automatic
+    // actions. A notifier that shows one message per incident updates that
+    // message; the default does nothing (the incident was told already).
+    virtual Result<void> incident_joined(const IncidentNotice& notice) {
+        (void)notice;
+        return {};
+    }
 };
 
 // Writes one logfmt line per event (level info; warn when an action failed).
@@ -36,6 +46,7 @@ class LogNotifier final : public Notifier {
 public:
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
+    Result<void> incident_joined(const IncidentNotice& notice) override;
 };
 
 // Calls every notifier in order; one failing does not stop the others.
@@ -45,6 +56,7 @@ public:
     void add(std::shared_ptr<Notifier> notifier) { m_notifiers.push_back(std::move(notifier)); }
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
+    Result<void> incident_joined(const IncidentNotice& notice) override;
 
 private:
     Result<void> each(Result<void> (Notifier::*call)(const IncidentNotice&),

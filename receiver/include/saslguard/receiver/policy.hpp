@@ -26,6 +26,12 @@ Decision decide(const PolicyConfig& policy, const Alert& alert, const Evidence& 
 // True when `username` (or the domain after its '@', or a parent domain of it) is allowlisted.
 bool is_allowlisted(const PolicyConfig& policy, std::string_view username);
 
+// The SMTP policy service's own alert (SaslUserSendingGuard, containment/):
+// the user's mail is already on hold, so in confirm mode the suggestions are
+// about that held mail: release it, block the login, delete it. Leaves any
+// other alert, and notify/auto decisions, as they are.
+void suggest_for_guard(Decision& decision, const Alert& alert, const Evidence& evidence);
+
 // The requests the worker hands the executor when `decision.act`.
 std::vector<ActionRequest> plan_actions(const Decision& decision, const Evidence& evidence,
                                         const Config& config, std::int64_t incident_id);

@@ -17,6 +17,7 @@ class QueueMail : public Mechanism {
 public:
     explicit QueueMail(const MechanismDeps& d)
         : m_settings(d.settings),
+          m_runner(d.runner),
           m_queue(d.runner, d.queue_source, d.settings.postfix_command("postsuper"),
                   d.settings.postfix_command("postcat"), d.settings.postfix_config_dir,
                   d.settings.command_timeout) {}
@@ -64,7 +65,33 @@ protected:
         return e;
     }
 
+    // postsuper -H moves released mail to the deferred queue, where it would
+    // wait for the next queue run (queue_run_delay, 300 s by default): ask for
+    // its delivery now (postqueue -i per message; -f, the whole queue, for
+    // more than a few). A failure here loses nothing: it says so and the
+    // queue run delivers it later.
+    void deliver_now(Effect& e) {
+        if (e.affected.empty()) return;
+        const std::string bin = m_settings.postfix_command("postqueue");
+        std::vector<std::vector<std::string>> calls;
+        if (e.affected.size() <= kDeliverEach)
+            for (const auto& id : e.affected)
+                calls.push_back({bin, "-c", m_settings.postfix_config_dir, "-i", id});
+        else
+            calls.push_back({bin, "-c", m_settings.postfix_config_dir, "-f"});
+        ProcessOptions opt;
+        opt.timeout = m_settings.command_timeout;
+        for (const auto& argv : calls)
+            if (auto r = m_runner.run(argv, opt); !r.success()) {
+                e.summary +=
+                    " (delivery at the next queue run: " + argv[0] + " " + argv[3] + " failed)";
+                return;
+            }
+    }
+
+    static constexpr std::size_t kDeliverEach = 20;
     const MitigationSettings& m_settings;
+    CommandRunner& m_runner;
     PostfixQueue m_queue;
 };
 
@@ -87,7 +114,10 @@ public:
     }
     Result<Effect> revert(const ActionDescriptor&, const ActionTarget& t) override {
         auto e = run(t, kRelease, false);
-        if (e) e->lifted = {t.username};
+        if (e) {
+            e->lifted = {t.username};
+            deliver_now(*e);
+        }
         return e;
     }
     Result<Effect> dry_run(const ActionDescriptor& action, const ActionTarget& t) override {

@@ -157,13 +157,15 @@ public:
     Result<std::optional<StoredIncident>> incident_of_event(std::int64_t event_id,
                                                             bool firing) override {
         auto st = m_db.prepare(
-            "SELECT i.id, e.body, d.configured_mode, d.mode, d.act, d.actions, d.reason "
+            "SELECT i.id, e.body, d.configured_mode, d.mode, d.act, d.actions, d.reason, "
+            "i.firing_alert_id "
             "FROM incidents i "
             "LEFT JOIN evidence e ON e.id = (SELECT max(id) FROM evidence WHERE incident_id = "
             "i.id) "
             "LEFT JOIN decisions d ON d.id = (SELECT max(id) FROM decisions WHERE incident_id = "
             "i.id) "
-            "WHERE (?1 = 1 AND i.firing_alert_id = ?2) OR (?1 = 0 AND i.resolved_alert_id = ?2)");
+            "WHERE (?1 = 1 AND (i.firing_alert_id = ?2 OR i.id = (SELECT incident_id FROM "
+            "incident_joins WHERE alert_id = ?2))) OR (?1 = 0 AND i.resolved_alert_id = ?2)");
         if (!st) return st.error();
         st->bind(1, firing ? 1 : 0).bind(2, event_id);
         auto found = st->step();
@@ -177,7 +179,84 @@ public:
         i.decision.act = st->column_int64(4) != 0;
         i.decision.actions = actions_from_json(st->column_text(5));
         i.decision.reason = st->column_text(6);
+        i.joined = firing && st->column_int64(7) != event_id;
         return std::optional<StoredIncident>(std::move(i));
+    }
+
+    Result<std::optional<std::int64_t>> open_incident_of_user(const std::string& user) override {
+        auto st = m_db.prepare(
+            "SELECT id FROM incidents WHERE status = 'open' AND lower(username) = lower(?1) "
+            "ORDER BY id DESC LIMIT 1");
+        if (!st) return st.error();
+        st->bind(1, user);
+        auto found = st->step();
+        if (!found) return found.error();
+        if (!*found) return std::optional<std::int64_t>{};
+        return std::optional<std::int64_t>(st->column_int64(0));
+    }
+
+    Result<void> join_incident(std::int64_t incident_id, std::int64_t event_id,
+                               std::int64_t now) override {
+        return run(
+            "INSERT INTO incident_joins (alert_id, incident_id, joined_at) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (alert_id) DO NOTHING",
+            [&](Statement& s) { s.bind(1, event_id).bind(2, incident_id).bind(3, now); });
+    }
+
+    Result<std::vector<OpenAlertIncident>> open_incidents_of_alert(
+        const std::string& alertname) override {
+        auto st = m_db.prepare(
+            "SELECT id, fingerprint, starts_at, coalesce(username, '') FROM incidents "
+            "WHERE status = 'open' AND alertname = ?1 ORDER BY id");
+        if (!st) return st.error();
+        st->bind(1, alertname);
+        return collect<OpenAlertIncident>(*st, [](const Statement& s) {
+            return OpenAlertIncident{s.column_int64(0), s.column_text(1), s.column_text(2),
+                                     s.column_text(3)};
+        });
+    }
+
+    Result<void> record_guard_holds(const std::vector<GuardHold>& holds) override {
+        return in_transaction(m_db, [&]() -> Result<void> {
+            auto st = m_db.prepare(
+                "INSERT INTO guard_holds (queue_id, username, client_address, held_at, "
+                "incident_id) VALUES (?1, ?2, ?3, ?4, (SELECT id FROM incidents WHERE status = "
+                "'open' AND lower(username) = lower(?2) ORDER BY id DESC LIMIT 1))");
+            if (!st) return st.error();
+            for (const auto& h : holds) {
+                st->reset();
+                st->bind(1, h.queue_id)
+                    .bind(2, h.username)
+                    .bind(3, h.client_address)
+                    .bind(4, h.held_at_ms);
+                if (auto r = st->run(); !r) return r;
+            }
+            return {};
+        });
+    }
+
+    Result<int> attach_guard_holds(std::int64_t incident_id, const std::string& user) override {
+        return in_transaction(m_db, [&]() -> Result<int> {
+            auto st = m_db.prepare(
+                "UPDATE guard_holds SET incident_id = ?1 WHERE incident_id IS NULL AND username = "
+                "lower(?2)");
+            if (!st) return st.error();
+            st->bind(1, incident_id).bind(2, user);
+            if (auto r = st->run(); !r) return r.error();
+            return m_db.changes();
+        });
+    }
+
+    Result<std::vector<GuardHold>> guard_holds_of_incident(std::int64_t incident_id) override {
+        auto st = m_db.prepare(
+            "SELECT queue_id, username, client_address, held_at, incident_id FROM guard_holds "
+            "WHERE incident_id = ?1 ORDER BY id");
+        if (!st) return st.error();
+        st->bind(1, incident_id);
+        return collect<GuardHold>(*st, [](const Statement& s) {
+            return GuardHold{s.column_text(0), s.column_text(1), s.column_text(2),
+                             s.column_int64(3), s.column_int64(4)};
+        });
     }
 
     Result<std::int64_t> count_unfinished() override {

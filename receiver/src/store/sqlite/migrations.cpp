@@ -295,6 +295,36 @@ UPDATE alerts SET external_url = coalesce(
      WHERE w.id = alerts.webhook_id AND json_valid(w.body)), '')
 WHERE state != 'done';
 )SQL"},
+    // 7 ---------------------------------------------------------------------
+    {"one incident per user: alerts that joined an open incident, and the messages the SMTP "
+     "policy service's sending guard held",
+     R"SQL(
+-- A firing alert that names a user who already has an open incident joins that
+-- incident instead of opening a second one (the sending guard's own alert and a
+-- later SaslUserSendingSurge, in either order). The incident keeps the alert
+-- that opened it (incidents.firing_alert_id); the others are listed here.
+CREATE TABLE incident_joins (
+    alert_id    INTEGER PRIMARY KEY REFERENCES alerts(id),
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    joined_at   INTEGER NOT NULL
+);
+CREATE INDEX incident_joins_by_incident ON incident_joins(incident_id);
+-- Finding a user's open incident: logins compare in their canonical form (ASCII
+-- letters lowercased, as SQLite's lower() does without ICU).
+CREATE INDEX incidents_open_by_user ON incidents(lower(username)) WHERE status = 'open';
+-- Messages the sending guard answered HOLD at the end of DATA (docs/policy-service.md),
+-- tied to the user's incident once there is one.
+CREATE TABLE guard_holds (
+    id             INTEGER PRIMARY KEY,
+    queue_id       TEXT NOT NULL,
+    username       TEXT NOT NULL,           -- canonical login
+    client_address TEXT NOT NULL,
+    held_at        INTEGER NOT NULL,
+    incident_id    INTEGER REFERENCES incidents(id)
+);
+CREATE INDEX guard_holds_by_incident ON guard_holds(incident_id);
+CREATE INDEX guard_holds_unattached ON guard_holds(username) WHERE incident_id IS NULL;
+)SQL"},
     // Append new steps here (one entry each).
 };
 

@@ -32,8 +32,11 @@ struct ListenAddress {
 Result<ListenAddress> parse_listen_address(const std::string& text);
 
 // Limits of one SASL user's sending guard; 0 switches that count off.
+// 20 messages a minute: more than a person sends, less than a spammer's first
+// seconds (10 msg/s); a bulk sender held by mistake loses nothing (one tap
+// releases it, with a grace) and gets user_limits or the allowlist.
 struct GuardLimits {
-    std::uint32_t max_messages = 30;     // messages in message_window
+    std::uint32_t max_messages = 20;     // messages in message_window
     std::uint32_t max_recipients = 300;  // recipients in recipient_window
 };
 

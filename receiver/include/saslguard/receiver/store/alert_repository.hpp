@@ -47,6 +47,25 @@ struct StoredIncident {
     std::int64_t id = 0;
     Evidence evidence;
     Decision decision;
+    // The event asked about joined this incident (opened by another alert).
+    bool joined = false;
+};
+
+// A message the SMTP policy service's sending guard held (answered HOLD).
+struct GuardHold {
+    std::string queue_id;
+    std::string username;  // canonical login
+    std::string client_address;
+    std::int64_t held_at_ms = 0;
+    std::int64_t incident_id = 0;  // 0 while the user has no incident (read side)
+};
+
+// An open incident with the identity of the alert that opened it.
+struct OpenAlertIncident {
+    std::int64_t id = 0;
+    std::string fingerprint;
+    std::string starts_at;
+    std::string username;
 };
 
 struct IncidentSummary {
@@ -92,6 +111,28 @@ public:
     // The incident a firing event opened, or a resolved event closed.
     virtual Result<std::optional<StoredIncident>> incident_of_event(std::int64_t event_id,
                                                                     bool firing) = 0;
+
+    // --- one incident per user ---------------------------------------------------
+    // The newest open incident naming `canonical_user` as its culprit (logins
+    // compared ASCII-lowercased, the canonical form); nullopt when none.
+    virtual Result<std::optional<std::int64_t>> open_incident_of_user(
+        const std::string& canonical_user) = 0;
+    // The firing event joined `incident_id` (same user) instead of opening its own.
+    virtual Result<void> join_incident(std::int64_t incident_id, std::int64_t event_id,
+                                       std::int64_t now_ms) = 0;
+    // Open incidents opened by an alert named `alertname`, oldest first.
+    virtual Result<std::vector<OpenAlertIncident>> open_incidents_of_alert(
+        const std::string& alertname) = 0;
+
+    // --- the sending guard's held messages -------------------------------------
+    // Records each; one goes to its user's open incident when there is one.
+    virtual Result<void> record_guard_holds(const std::vector<GuardHold>& holds) = 0;
+    // Ties the user's held messages that have no incident yet to `incident_id`;
+    // returns how many.
+    virtual Result<int> attach_guard_holds(std::int64_t incident_id,
+                                           const std::string& canonical_user) = 0;
+    // Oldest first.
+    virtual Result<std::vector<GuardHold>> guard_holds_of_incident(std::int64_t incident_id) = 0;
 
     // --- what the receiver shows --------------------------------------------
     virtual Result<std::int64_t> count_unfinished() = 0;
