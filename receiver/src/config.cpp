@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <optional>
@@ -184,7 +185,7 @@ public:
             return;  // empty file: defaults (then required keys fail)
         if (!mapping(root, "",
                      {"listen_address", "state_path", "log_level", "webhook", "prometheus",
-                      "policy", "mitigation", "telegram"}))
+                      "policy", "mitigation", "telegram", "fleet"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -195,6 +196,7 @@ public:
         load_policy(root["policy"], c.policy);
         load_mitigation(root["mitigation"], c.mitigation);
         load_telegram(root["telegram"], c.telegram);
+        load_fleet(root["fleet"], c.fleet);
     }
 
 private:
@@ -370,6 +372,22 @@ private:
         if (t.admin_user_ids.empty())
             fail(n["admin_user_ids"].IsDefined() ? n["admin_user_ids"] : n,
                  "telegram.admin_user_ids: required when telegram is enabled");
+    }
+
+    void load_fleet(const YAML::Node& n, FleetConfig& f) {
+        const std::string ctx = "fleet";
+        if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name"})) return;
+        boolean(n, ctx, "shared_blocks", f.shared_blocks);
+        str(n, ctx, "conninfo_file", f.conninfo_file);
+        str(n, ctx, "host_name", f.host_name);
+        auto host_char = [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+        };
+        if (f.host_name.size() > 253 ||
+            !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
+            fail(n["host_name"],
+                 "fleet.host_name: expected a host name, got '" + f.host_name + "'");
+        if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
     }
 
     std::string m_name;

@@ -63,6 +63,14 @@ struct TelegramConfig {
     std::string alertmanager_url;
 };
 
+// Several hosts sharing blocks through PostgreSQL (docs/fleet.md).
+struct FleetConfig {
+    bool shared_blocks = false;  // publish this host's blocks for every host's Postfix
+    std::string conninfo_file;   // one line: a libpq connection string (may hold a password)
+    std::string conninfo;        // read from conninfo_file
+    std::string host_name;       // this host in the shared rows; "" = the system's hostname
+};
+
 struct Config {
     std::string source_path;                        // the file it was loaded from
     std::string listen_address = "127.0.0.1:9755";  // host:port
@@ -73,6 +81,7 @@ struct Config {
     PolicyConfig policy;
     mitigation::MitigationSettings mitigation;  // one model: the Mitigator takes it as is
     TelegramConfig telegram;
+    FleetConfig fleet;
 
     // listen_address split; valid after load.
     std::string listen_host() const;
