@@ -24,7 +24,7 @@ fi
 build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
-  catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev
+  catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev libpq-dev
   clang libclang-rt-14-dev clang-format
   # the Debian package (debian/, dpkg-buildpackage) and its lintian check
   debhelper dpkg-dev fakeroot lintian
@@ -36,6 +36,8 @@ run_pkgs=(
   sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml time stress-ng
   # systemd-journal-remote: the journal-source tests build .journal files with it
   systemd-journal-remote
+  # the fleet's shared blocks: a private PostgreSQL cluster and Postfix's pgsql: tables
+  postgresql postfix-pgsql
   nodejs npm
 )
 

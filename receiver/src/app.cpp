@@ -1,11 +1,14 @@
 #include "saslguard/receiver/app.hpp"
 
+#include <unistd.h>
+
 #include <map>
 #include <mutex>
 
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/receiver/containment/containment.hpp"
+#include "saslguard/receiver/fleet/shared_blocks.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/metrics.hpp"
@@ -37,6 +40,7 @@ struct App::Impl {
     // The SMTP policy service, when smtp_policy.enabled: the worker and the
     // bot act through its executor (a release ends the guard's hold).
     std::unique_ptr<containment::Containment> containment;
+    std::unique_ptr<fleet::SharedBlocks> shared_blocks;  // when fleet.shared_blocks
     std::mutex metrics_mu;
     int port = 0;
 
@@ -189,6 +193,21 @@ Result<void> App::start() {
     s.worker->start();
     if (s.mitigation) s.mitigation->start_expiry();
     s.blocks->watch();
+    if (c.fleet.shared_blocks) {
+        fleet::SharedBlocksSettings fs;
+        fs.conninfo = c.fleet.conninfo;
+        fs.host = c.fleet.host_name;
+        if (fs.host.empty()) {
+            char name[256] = {};
+            ::gethostname(name, sizeof name - 1);
+            fs.host = name;
+        }
+        fs.login_action = c.mitigation.reject_text;
+        fs.ip_action = c.mitigation.ip_reject_text;
+        s.shared_blocks = std::make_unique<fleet::SharedBlocks>(fs, *s.blocks);
+        s.shared_blocks->start();
+        log::info("sharing blocks through PostgreSQL", {{"host", fs.host}});
+    }
     log::info("receiver listening", {{"address", c.listen_host() + ":" + std::to_string(s.port)},
                                      {"state", c.state_path}});
     return {};
@@ -206,8 +225,9 @@ void App::stop() {
     s.worker.reset();
     if (s.telegram) s.telegram->stop();  // after the worker: nothing queues rows any more
     if (s.mitigation) s.mitigation->stop();
-    s.containment.reset();  // nothing acts through its executor any more
-    s.blocks.reset();       // stops its watch
+    s.containment.reset();    // nothing acts through its executor any more
+    s.shared_blocks.reset();  // before the blocks it mirrors
+    s.blocks.reset();         // stops its watch
 }
 
 }  // namespace saslguard::receiver

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <optional>
@@ -184,7 +185,7 @@ public:
             return;  // empty file: defaults (then required keys fail)
         if (!mapping(root, "",
                      {"listen_address", "state_path", "log_level", "webhook", "prometheus",
-                      "policy", "mitigation", "telegram", "smtp_policy"}))
+                      "policy", "mitigation", "telegram", "smtp_policy", "fleet"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -196,6 +197,7 @@ public:
         load_mitigation(root["mitigation"], c.mitigation);
         load_telegram(root["telegram"], c.telegram);
         load_smtp_policy(root["smtp_policy"], c.smtp_policy);
+        load_fleet(root["fleet"], c.fleet);
     }
 
 private:
@@ -477,16 +479,31 @@ private:
                 g.user_limits[login] = l;
             }
         }
-    }
+        void load_fleet(const YAML::Node& n, FleetConfig& f) {
+            const std::string ctx = "fleet";
+            if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name"})) return;
+            boolean(n, ctx, "shared_blocks", f.shared_blocks);
+            str(n, ctx, "conninfo_file", f.conninfo_file);
+            str(n, ctx, "host_name", f.host_name);
+            auto host_char = [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+            };
+            if (f.host_name.size() > 253 ||
+                !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
+                fail(n["host_name"],
+                     "fleet.host_name: expected a host name, got '" + f.host_name + "'");
+            if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
+        }
 
-    std::string m_name;
-    std::optional<Error> m_error;
-    int m_section_line = 1;
-};
+        std::string m_name;
+        std::optional<Error> m_error;
+        int m_section_line = 1;
+    };
 
 }  // namespace
 
-Result<Config> parse_config(const std::string& yaml_text, const std::string& name) {
+Result<Config>
+parse_config(const std::string& yaml_text, const std::string& name) {
     Config c;
     c.source_path = name;
     YAML::Node root;

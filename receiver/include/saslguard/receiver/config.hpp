@@ -75,6 +75,14 @@ struct SmtpPolicyConfig {
     std::chrono::seconds release_grace{3600};
 };
 
+// Several hosts sharing blocks through PostgreSQL (docs/fleet.md).
+struct FleetConfig {
+    bool shared_blocks = false;  // publish this host's blocks for every host's Postfix
+    std::string conninfo_file;   // one line: a libpq connection string (may hold a password)
+    std::string conninfo;        // read from conninfo_file
+    std::string host_name;       // this host in the shared rows; "" = the system's hostname
+};
+
 struct Config {
     std::string source_path;                        // the file it was loaded from
     std::string listen_address = "127.0.0.1:9755";  // host:port
@@ -86,6 +94,7 @@ struct Config {
     mitigation::MitigationSettings mitigation;  // one model: the Mitigator takes it as is
     TelegramConfig telegram;
     SmtpPolicyConfig smtp_policy;
+    FleetConfig fleet;
 
     // listen_address split; valid after load.
     std::string listen_host() const;

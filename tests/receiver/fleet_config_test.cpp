@@ -1,0 +1,48 @@
+// The fleet: section of receiver.yml (docs/fleet.md).
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "receiver_test_util.hpp"
+#include "saslguard/receiver/config.hpp"
+
+using namespace saslguard::receiver;
+using saslguard::receiver::testing::TempDir;
+
+namespace {
+std::string base(const TempDir& dir) {
+    dir.write("token", "fleet-test-webhook-token-0123456789\n");
+    ::chmod(dir.path("token").c_str(), 0600);
+    return "webhook:\n  bearer_token_file: " + dir.path("token") + "\n";
+}
+}  // namespace
+
+TEST_CASE("fleet: off by default, the connection string read from its file when on") {
+    TempDir dir;
+    auto off = parse_config(base(dir), "r.yml");
+    REQUIRE(off.ok());
+    CHECK_FALSE(off->fleet.shared_blocks);
+    CHECK(off->fleet.conninfo.empty());
+
+    dir.write("pg", "host=/run/postgresql dbname=saslguard\n");
+    ::chmod(dir.path("pg").c_str(), 0600);
+    auto on = parse_config(base(dir) + "fleet:\n  shared_blocks: true\n  conninfo_file: " +
+                               dir.path("pg") + "\n  host_name: mx-b.example.org\n",
+                           "r.yml");
+    INFO((on.ok() ? "" : on.error().message));
+    REQUIRE(on.ok());
+    CHECK(on->fleet.conninfo == "host=/run/postgresql dbname=saslguard");
+    CHECK(on->fleet.host_name == "mx-b.example.org");
+}
+
+TEST_CASE("fleet: shared blocks without a connection file, or a bad host name, are refused") {
+    TempDir dir;
+    auto missing = parse_config(
+        base(dir) + "fleet:\n  shared_blocks: true\n  conninfo_file: " + dir.path("nope") + "\n",
+        "r.yml");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find("fleet.conninfo_file") != std::string::npos);
+    auto bad_host = parse_config(base(dir) + "fleet:\n  host_name: \"a b;c\"\n", "r.yml");
+    REQUIRE_FALSE(bad_host.ok());
+    CHECK(bad_host.error().message.find("fleet.host_name") != std::string::npos);
+}
