@@ -120,8 +120,10 @@ Result<void> App::start() {
 
     s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
                                             prom::fetch_with(std::make_shared<HttpClient>()));
+    // The mail host's word on each culprit (accounts, never-block addresses, the
+    // queue) comes from the mitigation service; an executor set from outside has none.
     s.worker = std::make_unique<Worker>(std::move(*worker_session), c, *s.resolver, *s.executor,
-                                        *s.notifier, &s.metrics);
+                                        *s.notifier, &s.metrics, s.mitigation.get());
     // Before anything can act again: what a crash left running is interrupted, never re-run.
     if (auto r = s.worker->recover(); !r)
         log::error("worker recovery failed", {{"error", r.error().message}});

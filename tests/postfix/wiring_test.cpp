@@ -91,7 +91,8 @@ TEST_CASE("right wiring: every AUTH service consults both maps and the policy se
     CHECK(r.notes.empty());
 }
 
-TEST_CASE("master.cf from -M alone (no -P) gives the same report, brace-quoted -o values included") {
+TEST_CASE(
+    "master.cf from -M alone (no -P) gives the same report, brace-quoted -o values included") {
     auto with_p = analyze("right", defaults(true));
     auto without = analyze("right", defaults(true), false);
     CHECK(without.ok());

@@ -1,8 +1,13 @@
 #include "database.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "migrations.hpp"
@@ -21,6 +26,31 @@ std::string head_of(std::string_view sql) {
 
 Error sql_error(sqlite3* db, std::string_view what) {
     return make_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// The state holds alerts, evidence and who was blocked: readable by its owner
+// only, whatever the umask. The database file is created 0600 before SQLite
+// opens it (SQLite gives the -wal and -shm files it creates the database
+// file's mode), and an existing file, -wal or -shm with a wider mode (an older
+// version followed the umask: 0644) is narrowed. A symlink is not followed.
+Result<void> make_private(const std::string& path) {
+    if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return make_error("open " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    const bool ok =
+        ::fstat(fd, &st) == 0 && ((st.st_mode & 07777) == 0600 || ::fchmod(fd, 0600) == 0);
+    const int saved = errno;
+    ::close(fd);
+    if (!ok) return make_error("make " + path + " private (0600): " + std::strerror(saved));
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const std::string side = path + suffix;
+        int sfd = ::open(side.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (sfd < 0) continue;  // not there yet: SQLite creates it with the mode above
+        if (::fstat(sfd, &st) == 0 && (st.st_mode & 07777) != 0600) (void)::fchmod(sfd, 0600);
+        ::close(sfd);
+    }
+    return {};
 }
 
 }  // namespace
@@ -136,6 +166,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
                                                  const DatabaseOptions& options) {
     if (options.synchronous != "FULL" && options.synchronous != "NORMAL")
         return make_error("synchronous must be FULL or NORMAL, not " + options.synchronous);
+    if (!options.read_only)
+        if (auto r = make_private(path); !r) return r.error();
     sqlite3* raw = nullptr;
     int flags =
         SQLITE_OPEN_NOMUTEX |
