@@ -174,12 +174,31 @@ PANELS = [
                 q('max(saslguard:threshold:user_client_ips)', "alert threshold")],
                "Distinct client IPs each user submitted from within the exporter's window (SaslUserManyClientIPs).",
                threshold_legends=["alert threshold"]),
-    timeseries("Bounce/deferral ratio per user", "percentunit",
-               [q(f'topk(10, sasl_username:postfix_sasl_user_deliveries:failure_ratio10m{{{INST}}})', "{{sasl_username}}"),
-                q('max(saslguard:threshold:user_bounce_ratio)', "alert threshold")],
-               "Share of each user's delivery attempts over 10m that bounced, deferred or expired "
-               "(SaslUserHighBounceRatio; alerts only with enough attempts).",
+    timeseries("Volume per user against its own threshold (15m)", "percentunit",
+               [q(f'topk(10, sasl_username:postfix_sasl_user_messages:increase15m{{{INST}}} '
+                  f'/ sasl_username:postfix_sasl_user_messages:volume15m_threshold{{{INST}}})', "{{sasl_username}}"),
+                q('vector(1)', "alert threshold")],
+               "Messages in the last 15 minutes as a share of the user's own SaslUserVolumeAnomaly threshold: "
+               "max(floor, 3 × its recent rate, 3 × its average of the last day, 2 × its busiest 15 minutes of "
+               "8 days). Above 100 % it alerts (auto with a corroborating signal, else confirm + hold mail).",
+               threshold_legends=["alert threshold"]),
+    timeseries("Messages from new networks per user (15m)", "short",
+               [q(f'topk(10, sasl_username:postfix_sasl_user_new_source_messages:increase15m{{{INST}}})',
+                  "{{sasl_username}}"),
+                q('max(saslguard:threshold:user_new_source_floor_15m)', "alert threshold")],
+               "Submissions from client networks (/24, /64) the user had not used in 30 days (exporter source "
+               "memory). A corroborating signal for the volume alerts; SaslUserNewSourceSurge at the line.",
+               threshold_legends=["alert threshold"]),
+    timeseries("Unknown recipients per user (15m share)", "percentunit",
+               [q(f'topk(10, sasl_username:postfix_sasl_user_unknown_recipients:ratio15m{{{INST}}})', "{{sasl_username}}"),
+                q('max(saslguard:threshold:user_unknown_ratio)', "alert threshold")],
+               "Share of each user's delivery attempts over 15m bounced because the recipient does not exist "
+               "(5.1.x). SaslUserHighBounceRatio also needs 10 of them and 5 × everybody else's share.",
                threshold_legends=["alert threshold"], max_=1),
+    timeseries("Corroborating signals", "short",
+               [q(f'count by (signal) (sasl_username:saslguard_corroboration:signal{{{INST}}})', "{{signal}}")],
+               "Users showing each independent signal (new networks, many IPs, unknown recipients, a brute-force "
+               "IP): a volume anomaly with one of them is acted on automatically.", draw="bars"),
 
     row("Authentication"),
     timeseries("SASL authentication failures", "suffix: /s",
@@ -198,6 +217,11 @@ PANELS = [
                [q(f'sum by (status) (rate(postfix_smtp_messages_processed_total{{{INST}}}[$__rate_interval]))',
                   "{{status}}")],
                "smtp delivery attempts per second by status.", stack=True),
+    timeseries("Deferred share of the host's deliveries (15m)", "percentunit",
+               [q(f'instance:postfix_smtp_messages_deferred:ratio15m{{{INST}}}', "{{instance}}"),
+                q('max(saslguard:threshold:host_deferred_ratio)', "alert threshold")],
+               "PostfixDeliveriesDeferred: a remote outage or a blocklisting pages once here, never per user.",
+               threshold_legends=["alert threshold"], max_=1),
     timeseries("Deliveries of authenticated mail by status", "suffix: /s",
                [q(f'sum by (status) (rate(postfix_sasl_user_deliveries_total{{{INST}}}[$__rate_interval]))',
                   "{{status}}")],

@@ -67,6 +67,8 @@ stack_scenario "$work"
 step "figures"
 stack_figures "$work"
 echo
+echo "Every time above is the recording daemon's own (Prometheus activeAt, Alertmanager's log,"
+echo "the receiver's database, the emulator's receive time), not when this script noticed it."
 echo "Targets with the shipped configs: alert → Telegram ≤ 5 s; burst → block ≤ 45 s (auto);"
 echo "spam accepted before the block ≤ 500. What to tune: docs/demo.md."
 step "cleaning up (stopping every daemon, removing $work)"

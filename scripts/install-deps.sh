@@ -29,10 +29,11 @@ build_pkgs=(
   # the Debian package (debian/, dpkg-buildpackage) and its lintian check
   debhelper dpkg-dev fakeroot lintian
 )
+# stress-ng: the CPU hog of bench/soak/run.sh (the chain on a loaded machine).
 run_pkgs=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
   prometheus prometheus-alertmanager prometheus-postfix-exporter mtail
-  sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml time
+  sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml time stress-ng
   nodejs npm
 )
 

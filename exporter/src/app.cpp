@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
@@ -44,6 +45,10 @@ LogMetricsConfig metrics_config(const Options& o) {
     c.max_failure_ips = o.max_failure_ips;
     c.max_ips_per_user = o.max_ips_per_user;
     c.wall_clock = o.oneshot_path.empty();
+    c.sources_horizon_s = o.sources_horizon.count();
+    c.sources_learning_s = o.sources_learning_period.count();
+    c.sources_new_for_s = o.sources_new_for.count();
+    c.max_networks_per_user = o.max_networks_per_user;
     return c;
 }
 
@@ -73,7 +78,26 @@ std::string App::collect_text() const {
     return prometheus::TextSerializer().Serialize(families);
 }
 
+bool App::load_state() {
+    if (m_options.state_path.empty()) return true;
+    auto loaded = m_log->load_sources(m_options.state_path);
+    if (!loaded) {
+        log::error("cannot load the state file", {{"error", loaded.error().message}});
+        return false;
+    }
+    for (const auto& w : *loaded) log::warn("state file record skipped", {{"where", w}});
+    return true;
+}
+
+bool App::save_state() {
+    if (m_options.state_path.empty()) return true;
+    auto saved = m_log->save_sources(m_options.state_path);
+    if (!saved) log::error("cannot save the state file", {{"error", saved.error().message}});
+    return saved.ok();
+}
+
 int App::run_oneshot() {
+    if (!load_state()) return 1;
     int fd = ::open(m_options.oneshot_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         std::cerr << "saslguard-exporter: --oneshot " << m_options.oneshot_path << ": "
@@ -98,12 +122,14 @@ int App::run_oneshot() {
     }
     splitter.flush(sink);
     ::close(fd);
+    if (!save_state()) return 1;
     std::string text = collect_text();
     std::fwrite(text.data(), 1, text.size(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
 int App::run_daemon() {
+    if (!load_state()) return 1;
     std::unique_ptr<prometheus::Exposer> exposer;
     try {
         exposer = std::make_unique<prometheus::Exposer>(m_options.listen_address, 2);
@@ -124,10 +150,24 @@ int App::run_daemon() {
                 int grace =
                     static_cast<int>(5000 / std::max<long>(1, m_options.log_poll_interval.count()));
                 FileTailer tailer(m_options.log_path, m_options.log_from_start, sink, grace);
+                struct stat sb {};
+                bool missing = ::stat(m_options.log_path.c_str(), &sb) != 0;
+                if (missing)
+                    log::warn(
+                        "log file does not exist (yet): waiting for it to appear, like tail -F",
+                        {{"path", m_options.log_path},
+                         {"error", std::strerror(errno)},
+                         {"hint",
+                          "without rsyslog (Debian 12 default) Postfix logs only to the "
+                          "journal: use --log.source=journal"}});
                 std::unique_lock lock(mu);
                 while (!stop.load()) {
                     lock.unlock();
                     tailer.poll();
+                    if (missing && tailer.is_open()) {
+                        missing = false;
+                        log::info("log file appeared, reading it", {{"path", m_options.log_path}});
+                    }
                     lock.lock();
                     cv.wait_for(lock, m_options.log_poll_interval, [&] { return stop.load(); });
                 }
@@ -147,6 +187,17 @@ int App::run_daemon() {
          {"log_source", m_options.log_source == LogSourceKind::File ? "file:" + m_options.log_path
                         : m_options.log_source == LogSourceKind::Stdin ? std::string("stdin")
                                                                        : std::string("journal")}});
+    // The state file is rewritten on an interval, and once more at shutdown.
+    std::thread saver;
+    if (!m_options.state_path.empty())
+        saver = std::thread([&] {
+            std::unique_lock lock(mu);
+            while (!cv.wait_for(lock, m_options.state_save_interval, [&] { return stop.load(); })) {
+                lock.unlock();
+                save_state();
+                lock.lock();
+            }
+        });
     int sig = wait_for_shutdown_signal();
     log::info("shutting down", {{"signal", std::to_string(sig)}});
     {
@@ -155,7 +206,8 @@ int App::run_daemon() {
     }
     cv.notify_all();
     reader.join();
-    return 0;
+    if (saver.joinable()) saver.join();
+    return save_state() ? 0 : 1;
 }
 
 }  // namespace saslguard::exporter

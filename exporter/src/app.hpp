@@ -41,6 +41,10 @@ public:
     std::string collect_text() const;
 
 private:
+    // The source memory's state file (--state.path); both log what went wrong.
+    bool load_state();
+    bool save_state();
+
     Options m_options;
     std::shared_ptr<prometheus::Registry> m_registry;
     std::vector<std::shared_ptr<prometheus::Collectable>> m_collectables;

@@ -1,15 +1,19 @@
 #include "log_metrics.hpp"
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <deque>
 
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
 #include "label_value.hpp"
+#include "saslguard/common/files.hpp"
 
 namespace saslguard::exporter {
 
@@ -86,30 +90,57 @@ prometheus::ClientMetric::Label label(std::string name, std::string value) {
     return l;
 }
 
+// A counter written by the log thread only and read by the scrape thread: a
+// relaxed load+store (no read-modify-write needed with one writer).
+struct Count {
+    std::atomic<std::uint64_t> v{0};
+    void add(std::uint64_t n = 1) {
+        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    double get() const { return static_cast<double>(v.load(std::memory_order_relaxed)); }
+    void reset() { v.store(0, std::memory_order_relaxed); }
+};
+
+constexpr std::uint32_t kNoSlot = 0xffffffffu;
+
 }  // namespace
 
 struct LogMetrics::User {
     std::string name;  // the label value (sanitized)
-    prometheus::Counter* messages = nullptr;
-    prometheus::Counter* recipients = nullptr;
-    std::array<prometheus::Counter*, kUserStatuses.size()> deliveries{};
+    Count messages;
+    Count recipients;
+    std::array<Count, kUserStatuses.size()> deliveries;
+    Count new_source_messages;
+    Count unknown_recipients;
     std::int64_t last_seen = 0;
     std::uint32_t generation = 0;
+    std::uint32_t slot = 0;
     bool active = false;
+    // Least-recently-active order over the slots (head: most recent).
+    std::uint32_t lru_prev = kNoSlot;
+    std::uint32_t lru_next = kNoSlot;
     std::unordered_map<IpKey, std::int64_t, IpKeyHash> ips;  // client IP -> last seen (log time)
 };
 
-// Everything the scrape thread reads. Guarded by `mutex` except `last_ts`.
+// Everything the scrape thread reads. Guarded by `mutex` except `last_ts` and the
+// users' Counts (atomics). Users live in a deque: slots never move.
 struct LogMetrics::State {
+    explicit State(const LogMetricsConfig& c)
+        : config(c),
+          sources(SourceMemoryConfig{c.sources_horizon_s, c.sources_learning_s, c.sources_new_for_s,
+                                     c.max_users, c.max_networks_per_user}) {}
     mutable std::mutex mutex;
-    std::vector<User> users;
+    std::deque<User> users;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> index;
+    std::uint32_t lru_head = kNoSlot;
+    std::uint32_t lru_tail = kNoSlot;
     std::unordered_map<IpKey, FailureCounts, IpKeyHash> failures;
     FailureCounts failures_overflow;  // IPs beyond max_failure_ips
     std::int64_t last_failure_sweep = -1;
     std::atomic<double> last_ts{0};
     LogMetricsConfig config;
+    SourceMemory sources;
 
     std::int64_t bucket_s() const { return std::max<std::int64_t>(1, config.window_s / kBuckets); }
     std::int64_t now() const {
@@ -119,7 +150,8 @@ struct LogMetrics::State {
     }
 };
 
-// Collected at scrape time: the windowed gauges and the user-table size.
+// Collected at scrape time: the per-user counters and gauges, the windowed
+// gauges and the table sizes.
 class LogMetrics::WindowCollectable : public prometheus::Collectable {
 public:
     explicit WindowCollectable(const State& state) : m_state(state) {}
@@ -130,29 +162,82 @@ public:
         std::lock_guard lock(m_state.mutex);
         const std::int64_t now = m_state.now();
         const auto& cfg = m_state.config;
+        const std::int64_t nb = now / m_state.bucket_s();
         std::vector<MetricFamily> out;
 
-        MetricFamily ips{"postfix_sasl_user_client_ips",
-                         "Distinct client IPs each SASL user submitted from in the sliding window",
-                         MetricType::Gauge,
-                         {}};
+        auto family = [](const char* name, const char* help, MetricType type) {
+            return MetricFamily{name, help, type, {}};
+        };
+        MetricFamily messages =
+            family("postfix_sasl_user_messages_total",
+                   "Messages accepted from a SASL-authenticated user (smtpd client= lines)",
+                   MetricType::Counter);
+        MetricFamily recipients =
+            family("postfix_sasl_user_recipients_total",
+                   "Recipients of messages from a SASL user (qmgr nrcpt, first time per message)",
+                   MetricType::Counter);
+        MetricFamily deliveries = family(
+            "postfix_sasl_user_deliveries_total",
+            "Delivery attempts of messages from a SASL user, by status", MetricType::Counter);
+        MetricFamily new_sources = family(
+            "postfix_sasl_user_new_source_messages_total",
+            "Messages a SASL user submitted from a client network (IPv4 /24, IPv6 /64) that was "
+            "new "
+            "for that user (unused within the source horizon) when it appeared, during the first "
+            "--sources.new-for after that (none while the exporter is still learning)",
+            MetricType::Counter);
+        MetricFamily unknown =
+            family("postfix_sasl_user_unknown_recipients_total",
+                   "Deliveries of a SASL user's mail bounced because the recipient does not exist "
+                   "(DSN 5.1.x, or 'user unknown' without an enhanced code)",
+                   MetricType::Counter);
+        MetricFamily ips =
+            family("postfix_sasl_user_client_ips",
+                   "Distinct client IPs each SASL user submitted from in the sliding window",
+                   MetricType::Gauge);
+        MetricFamily ip_failures = family(
+            "postfix_sasl_user_client_ip_auth_failures",
+            "Most SASL authentication failures in the sliding window of any client IP the user "
+            "submitted from in that window (present only when above 0)",
+            MetricType::Gauge);
+
+        auto add = [](MetricFamily& f, const std::string& user, double v, bool counter,
+                      const char* status = nullptr) {
+            prometheus::ClientMetric m;
+            m.label.push_back(label("sasl_username", user));
+            if (status) m.label.push_back(label("status", status));
+            (counter ? m.counter.value : m.gauge.value) = v;
+            f.metric.push_back(std::move(m));
+        };
         for (const User& u : m_state.users) {
             if (!u.active) continue;
+            add(messages, u.name, u.messages.get(), true);
+            add(recipients, u.name, u.recipients.get(), true);
+            for (std::size_t i = 0; i < kUserStatuses.size(); ++i)
+                add(deliveries, u.name, u.deliveries[i].get(), true,
+                    std::string(to_string(kUserStatuses[i])).c_str());
+            add(new_sources, u.name, u.new_source_messages.get(), true);
+            add(unknown, u.name, u.unknown_recipients.get(), true);
             std::size_t n = 0;
-            for (const auto& [ip, seen] : u.ips) n += seen > now - cfg.window_s;
-            prometheus::ClientMetric m;
-            m.label.push_back(label("sasl_username", u.name));
-            m.gauge.value = static_cast<double>(n);
-            ips.metric.push_back(std::move(m));
+            std::uint64_t worst = 0;
+            for (const auto& [ip, seen] : u.ips) {
+                if (seen <= now - cfg.window_s) continue;
+                ++n;
+                if (auto f = m_state.failures.find(ip); f != m_state.failures.end())
+                    worst = std::max(worst, f->second.in_window(nb));
+            }
+            add(ips, u.name, static_cast<double>(n), false);
+            if (worst > 0) add(ip_failures, u.name, static_cast<double>(worst), false);
         }
-        out.push_back(std::move(ips));
+        for (auto* f :
+             {&messages, &recipients, &deliveries, &new_sources, &unknown, &ips, &ip_failures})
+            out.push_back(std::move(*f));
 
         MetricFamily fails{"postfix_sasl_failures_by_client_ip",
                            "SASL authentication failures per client IP in the sliding window "
                            "(top-K, rest in __other__)",
                            MetricType::Gauge,
                            {}};
-        const std::int64_t nb = now / m_state.bucket_s();
         std::vector<std::pair<std::uint64_t, const IpKey*>> ranked;
         for (const auto& [ip, counts] : m_state.failures)
             if (auto n = counts.in_window(nb)) ranked.emplace_back(n, &ip);
@@ -192,6 +277,20 @@ public:
         single("saslguard_exporter_last_log_line_timestamp_seconds",
                "Log timestamp of the newest log line read (Unix seconds; 0 before the first line)",
                m_state.last_ts.load(std::memory_order_relaxed));
+        const SourceMemory& src = m_state.sources;
+        single("saslguard_exporter_source_users",
+               "SASL users whose client networks the source memory holds",
+               static_cast<double>(src.users()));
+        single("saslguard_exporter_source_networks",
+               "Client networks held by the source memory, all users together",
+               static_cast<double>(src.networks()));
+        single("saslguard_exporter_source_learning",
+               "1 while the source memory is still learning (no network is called new yet)",
+               src.learning_since() == 0 ||
+                       static_cast<std::int64_t>(m_state.last_ts.load(std::memory_order_relaxed)) <
+                           src.learning_since() + src.config().learning_s
+                   ? 1.0
+                   : 0.0);
         return out;
     }
 
@@ -213,15 +312,6 @@ prometheus::Counter& counter(prometheus::Registry& r, const char* name, const ch
 LogMetrics::LogMetrics(prometheus::Registry& r, LogMetricsConfig config)
     : m_config(config),
       m_correlator(config.max_queue_ids, config.queue_id_ttl_s),
-      m_user_messages(
-          counter_family(r, "postfix_sasl_user_messages_total",
-                         "Messages accepted from a SASL-authenticated user (smtpd client= lines)")),
-      m_user_recipients(counter_family(
-          r, "postfix_sasl_user_recipients_total",
-          "Recipients of messages from a SASL user (qmgr nrcpt, first time per message)")),
-      m_user_deliveries(
-          counter_family(r, "postfix_sasl_user_deliveries_total",
-                         "Delivery attempts of messages from a SASL user, by status")),
       m_sasl_failures(counter_family(r, "postfix_smtpd_sasl_authentication_failures_total",
                                      "Failed SMTP AUTH attempts, by SASL mechanism")),
       m_rejects(counter_family(r, "postfix_smtpd_messages_rejected_total",
@@ -248,9 +338,7 @@ LogMetrics::LogMetrics(prometheus::Registry& r, LogMetricsConfig config)
       m_queue_ids_evicted(counter(
           r, "saslguard_exporter_queue_ids_evicted_total",
           "Queue ids dropped from the correlation table before qmgr removed them (table full)")),
-      m_state(std::make_unique<State>()) {
-    m_state->config = config;
-    m_state->users.reserve(config.max_users);  // User* stay valid: no reallocation
+      m_state(std::make_unique<State>(config)) {
     prometheus::BuildGauge()
         .Name("saslguard_exporter_build_info")
         .Help("saslguard-exporter build information (value 1)")
@@ -326,7 +414,7 @@ void LogMetrics::process_event(const Event& ev, double timestamp_s) {
             if (Correlator::Entry* e = m_correlator.find(ev.queue_id);
                 e && !e->recipients_counted) {
                 e->recipients_counted = true;
-                if (User* u = attributed_user(ev.queue_id)) u->recipients->Increment(ev.nrcpt);
+                if (User* u = attributed_user(ev.queue_id)) u->recipients.add(ev.nrcpt);
             }
             break;
         case EventKind::QmgrExpired:
@@ -365,20 +453,31 @@ LogMetrics::User* LogMetrics::attributed_user(std::string_view qid) {
 
 void LogMetrics::on_delivery(const Event& ev, std::size_t status_index) {
     if (status_index >= kUserStatuses.size()) return;
-    if (User* u = attributed_user(ev.queue_id)) u->deliveries[status_index]->Increment();
+    if (User* u = attributed_user(ev.queue_id)) {
+        u->deliveries[status_index].add();
+        if (postfix::is_unknown_recipient(ev)) u->unknown_recipients.add();
+    }
 }
 
 void LogMetrics::on_client(const Event& ev, std::int64_t now) {
     if (ev.sasl_username.empty()) return;  // not an authenticated submission
     User* u = user_for(ev.sasl_username, now);
-    u->messages->Increment();
-    u->last_seen = now;
-    m_correlator.put(ev.queue_id, static_cast<std::uint32_t>(u - m_state->users.data()),
-                     u->generation, now);
+    u->messages.add();
+    m_correlator.put(ev.queue_id, u->slot, u->generation, now);
+
+    State& st = *m_state;
+    std::lock_guard lock(st.mutex);
+    if (u->last_seen != now || st.lru_head != u->slot) {
+        u->last_seen = now;
+        lru_unlink(*u);
+        lru_push_front(*u);
+    }
+    if (auto net = network_of(ev.client_ip))
+        if (st.sources.observe(u->name, *net, now) == SourceMemory::Seen::New)
+            u->new_source_messages.add();
 
     IpKey ip;
     if (!make_ip_key(ev.client_ip, ip)) return;
-    std::lock_guard lock(m_state->mutex);
     auto it = u->ips.find(ip);
     if (it != u->ips.end()) {
         it->second = now;
@@ -447,35 +546,80 @@ LogMetrics::User* LogMetrics::user_for(std::string_view raw_name, std::int64_t n
         st.users.emplace_back();
     }
     User& u = st.users[slot];
+    u.slot = slot;
     u.name = std::string(name);
     u.active = true;
     u.last_seen = now;
     u.ips.clear();
-    u.messages = &m_user_messages.Add({{"sasl_username", u.name}});
-    u.recipients = &m_user_recipients.Add({{"sasl_username", u.name}});
-    for (std::size_t i = 0; i < kUserStatuses.size(); ++i)
-        u.deliveries[i] = &m_user_deliveries.Add(
-            {{"sasl_username", u.name}, {"status", std::string(to_string(kUserStatuses[i]))}});
+    u.messages.reset();
+    u.recipients.reset();
+    for (auto& d : u.deliveries) d.reset();
+    u.new_source_messages.reset();
+    u.unknown_recipients.reset();
+    lru_push_front(u);
     st.index.emplace(u.name, slot);
     return &u;
 }
 
-// Caller holds the state mutex.
+// Caller holds the state mutex. O(1).
+void LogMetrics::lru_unlink(User& u) {
+    State& st = *m_state;
+    if (u.lru_prev != kNoSlot)
+        st.users[u.lru_prev].lru_next = u.lru_next;
+    else if (st.lru_head == u.slot)
+        st.lru_head = u.lru_next;
+    if (u.lru_next != kNoSlot)
+        st.users[u.lru_next].lru_prev = u.lru_prev;
+    else if (st.lru_tail == u.slot)
+        st.lru_tail = u.lru_prev;
+    u.lru_prev = u.lru_next = kNoSlot;
+}
+
+// Caller holds the state mutex. O(1).
+void LogMetrics::lru_push_front(User& u) {
+    State& st = *m_state;
+    u.lru_prev = kNoSlot;
+    u.lru_next = st.lru_head;
+    if (st.lru_head != kNoSlot) st.users[st.lru_head].lru_prev = u.slot;
+    st.lru_head = u.slot;
+    if (st.lru_tail == kNoSlot) st.lru_tail = u.slot;
+}
+
+// Caller holds the state mutex. O(1): the tail of the activity list is the user
+// with the oldest last_seen ("now" never goes backwards, so order of activity is
+// order of last_seen). Its series disappear from the next scrape.
 void LogMetrics::evict_idlest_user() {
     State& st = *m_state;
-    User* idlest = nullptr;
-    for (User& u : st.users)
-        if (u.active && (!idlest || u.last_seen < idlest->last_seen)) idlest = &u;
-    if (!idlest) return;
-    m_user_messages.Remove(idlest->messages);
-    m_user_recipients.Remove(idlest->recipients);
-    for (auto* c : idlest->deliveries) m_user_deliveries.Remove(c);
-    st.index.erase(idlest->name);
-    idlest->active = false;
-    ++idlest->generation;  // stale correlator entries no longer match
-    idlest->ips = {};
-    st.free_slots.push_back(static_cast<std::uint32_t>(idlest - st.users.data()));
+    if (st.lru_tail == kNoSlot) return;
+    User& idlest = st.users[st.lru_tail];
+    lru_unlink(idlest);
+    st.index.erase(idlest.name);
+    idlest.active = false;
+    ++idlest.generation;  // stale correlator entries no longer match
+    idlest.ips = {};
+    st.free_slots.push_back(idlest.slot);
     m_users_evicted.Increment();
+}
+
+Result<std::vector<std::string>> LogMetrics::load_sources(const std::string& path) {
+    struct stat sb {};
+    std::vector<std::string> warnings;
+    if (::stat(path.c_str(), &sb) != 0 && errno == ENOENT) return warnings;
+    auto text = files::read_all(path);
+    if (!text) return text.error();
+    std::lock_guard lock(m_state->mutex);
+    auto loaded = m_state->sources.load(*text, path, warnings);
+    if (!loaded) return loaded.error();
+    return warnings;
+}
+
+Result<void> LogMetrics::save_sources(const std::string& path) {
+    std::string text;
+    {
+        std::lock_guard lock(m_state->mutex);
+        text = m_state->sources.serialize(m_state->now());
+    }
+    return files::write_atomic(path, text, 0600);
 }
 
 }  // namespace saslguard::exporter

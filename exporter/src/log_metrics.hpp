@@ -2,19 +2,25 @@
 // LogMetrics: turns Postfix log lines into the metrics of the DESIGN.md contract.
 // Parsing is saslguard::postfix::parse_line (pure); this layer keeps the state
 // that needs memory across lines:
-//   * the user table: per SASL user, the prometheus Counter handles (messages,
-//     recipients, deliveries by status) held directly, so the hot path never looks
-//     a family up by labels; at most `max_users` users, the idlest evicted first;
+//   * the user table: per SASL user, its counters (messages, recipients,
+//     deliveries by status, submissions from new networks, unknown-recipient
+//     bounces) held in the table itself and served by the collectable, so the hot
+//     path is one hash lookup and an increment, and evicting a user is O(1): at
+//     most `max_users` users, kept in least-recently-active order (an intrusive
+//     list over the slots), the idlest evicted first;
 //   * the Correlator (queue id -> user) that attributes qmgr nrcpt and delivery
 //     status lines to the user whose smtpd client= line started the message;
 //   * sliding windows: distinct client IPs per user, SASL failures per client IP
-//     (top-K served, the rest summed as client_ip="__other__").
+//     (top-K served, the rest summed as client_ip="__other__");
+//   * the SourceMemory: client networks per user over a long horizon (30 days),
+//     the one piece of state that is saved to disk (save_sources/load_sources).
 //
 // Time is log time (the timestamp of the lines); windows end at "now", which is
 // the newest line's time in oneshot mode and max(newest line, wall clock) live.
 //
 // Threading: process_line() is called from one thread (the log reader); the
-// collectable returned by collectable() may be collected from any thread.
+// collectable returned by collectable() may be collected from any thread, and
+// save_sources() may be called from any thread.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -31,7 +37,9 @@
 #include <prometheus/registry.h>
 
 #include "correlator.hpp"
+#include "saslguard/common/result.hpp"
 #include "saslguard/postfix/log_parser.hpp"
+#include "source_memory.hpp"
 
 namespace saslguard::exporter {
 
@@ -44,6 +52,11 @@ struct LogMetricsConfig {
     std::size_t max_failure_ips = 10000;
     std::size_t max_ips_per_user = 4096;
     bool wall_clock = true;  // false (oneshot): windows end at the newest line
+    // New sources (SourceMemory); max_users bounds it too.
+    std::int64_t sources_horizon_s = 30 * 86400;
+    std::int64_t sources_learning_s = 7 * 86400;
+    std::int64_t sources_new_for_s = 86400;
+    std::size_t max_networks_per_user = 32;
 };
 
 class LogMetrics {
@@ -68,6 +81,13 @@ public:
     std::size_t tracked_users() const;
     std::size_t tracked_queue_ids() const { return m_correlator.size(); }
 
+    // The source memory's state file. load_sources: a missing file is not an
+    // error (first start); unreadable records are skipped and returned as
+    // warnings ("path:line: what"); a file that is not a source memory is an
+    // error. save_sources writes atomically with mode 0600.
+    Result<std::vector<std::string>> load_sources(const std::string& path);
+    Result<void> save_sources(const std::string& path);
+
 private:
     struct User;
     struct State;
@@ -75,6 +95,8 @@ private:
 
     User* user_for(std::string_view raw_name, std::int64_t now);
     void evict_idlest_user();
+    void lru_unlink(User& u);
+    void lru_push_front(User& u);
     void on_client(const postfix::Event& ev, std::int64_t now);
     void on_sasl_failure(const postfix::Event& ev, std::int64_t now);
     void on_delivery(const postfix::Event& ev, std::size_t status_index);
@@ -85,9 +107,6 @@ private:
     Correlator m_correlator;
 
     // Families (owned by the registry).
-    prometheus::Family<prometheus::Counter>& m_user_messages;
-    prometheus::Family<prometheus::Counter>& m_user_recipients;
-    prometheus::Family<prometheus::Counter>& m_user_deliveries;
     prometheus::Family<prometheus::Counter>& m_sasl_failures;
     prometheus::Family<prometheus::Counter>& m_rejects;
     prometheus::Family<prometheus::Counter>& m_processed;

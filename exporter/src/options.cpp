@@ -111,6 +111,41 @@ const std::vector<Row>& rows() {
          "envelope senders published by postfix_queue_sender_messages; the rest is __other__", "20",
          false,
          [](Options& o, const std::string& v) { return parse_size(v, o.queue_top_senders); }},
+        // New sources (source memory) flags: this block is theirs.
+        {"state.path",
+         "file where the per-user client networks are kept across restarts (written atomically, "
+         "mode 0600; its directory must exist); empty: kept in memory only",
+         "", false,
+         [](Options& o, const std::string& v) -> std::string {
+             o.state_path = v;
+             return {};
+         }},
+        {"state.save-interval", "how often the state file is rewritten (and at shutdown)", "5m",
+         false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.state_save_interval); }},
+        {"sources.horizon",
+         "a client network not used by a user for this long (log time) is new again", "30d", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.sources_horizon); }},
+        {"sources.learning-period",
+         "after the first start, networks are only learned, never called new, for this long "
+         "(0: count from the first line)",
+         "7d", false,
+         [](Options& o, const std::string& v) -> std::string {
+             if (v == "0") {
+                 o.sources_learning_period = std::chrono::seconds(0);
+                 return {};
+             }
+             return parse_dur(v, o.sources_learning_period);
+         }},
+        {"sources.new-for",
+         "submissions from a network count as new-source messages for this long after it "
+         "appears",
+         "24h", false,
+         [](Options& o, const std::string& v) { return parse_dur(v, o.sources_new_for); }},
+        {"sources.max-networks-per-user",
+         "client networks remembered per user; the least recently used is forgotten beyond it",
+         "32", false,
+         [](Options& o, const std::string& v) { return parse_size(v, o.max_networks_per_user); }},
     };
     return table;
 }

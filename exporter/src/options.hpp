@@ -49,6 +49,14 @@ struct Options {
     std::chrono::milliseconds queue_refresh_interval{std::chrono::seconds(15)};
     std::chrono::milliseconds showq_timeout{std::chrono::seconds(60)};
     std::size_t queue_top_senders = 20;
+
+    // New sources (source memory, issue #14): fields below this line belong to it.
+    std::string state_path;  // "" = the source memory is not saved (lost at restart)
+    std::chrono::milliseconds state_save_interval{std::chrono::minutes(5)};
+    std::chrono::seconds sources_horizon{30 * 86400};
+    std::chrono::seconds sources_learning_period{7 * 86400};
+    std::chrono::seconds sources_new_for{86400};
+    std::size_t max_networks_per_user = 32;
 };
 
 // The table of every flag, in --help order, bound to `options`.

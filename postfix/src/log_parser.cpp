@@ -362,9 +362,20 @@ void delivery(Cursor c, Event& ev) {
         ev.relay = sv(s, static_cast<std::size_t>(t.p - s));
         c = t;
     }
+    if (Cursor t = c; t.skip_past(", dsn=")) {
+        const char* s = t.p;
+        while (t.p < t.e && *t.p != ',') ++t.p;
+        ev.dsn = sv(s, static_cast<std::size_t>(t.p - s));
+        c = t;
+    }
     if (!c.skip_past(", status=")) return;
     ev.status = status_of(word(c));
     ev.kind = EventKind::Delivery;
+    if (c.eat(" (")) {
+        sv r = c.rest();
+        if (!r.empty() && r.back() == ')') r.remove_suffix(1);
+        ev.reason = r;
+    }
 }
 
 bool is_delivery_agent(sv p) {
@@ -418,6 +429,34 @@ Event parse_line(std::string_view line) noexcept {
     else if (is_delivery_agent(p))
         delivery(c, ev);
     return ev;
+}
+
+namespace {
+// Case-insensitive search for a lowercase ASCII needle.
+bool contains_nocase(sv hay, sv needle) {
+    if (needle.size() > hay.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+        std::size_t k = 0;
+        while (k < needle.size()) {
+            char ch = hay[i + k];
+            if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+            if (ch != needle[k]) break;
+            ++k;
+        }
+        if (k == needle.size()) return true;
+    }
+    return false;
+}
+}  // namespace
+
+bool is_unknown_recipient(const Event& ev) noexcept {
+    if (ev.kind != EventKind::Delivery || ev.status != DeliveryStatus::Bounced) return false;
+    if (ev.dsn.size() >= 4 && ev.dsn.substr(0, 4) == "5.1.") return true;
+    if (ev.dsn != "5.0.0" && !ev.dsn.empty()) return false;  // another class says why
+    for (sv phrase : {sv("user unknown"), sv("unknown user"), sv("no such user"),
+                      sv("mailbox unavailable"), sv("does not exist")})
+        if (contains_nocase(ev.reason, phrase)) return true;
+    return false;
 }
 
 namespace {

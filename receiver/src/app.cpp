@@ -55,6 +55,69 @@ struct App::Impl {
     Result<std::unique_ptr<store::Session>> session(store::Durability d, bool deferred) {
         return state->session({d, deferred});
     }
+
+    // What is in force (loaded now, told of every change the executor makes,
+    // re-read every 2 s for changes by another process: saslguardctl), and the
+    // executor: the real mitigation unless set_executor() gave another.
+    Result<void> start_mitigation() {
+        auto blocks_session = session(store::Durability::Normal, false);
+        if (!blocks_session) return blocks_session.error();
+        blocks = std::make_unique<mitigation::ActiveBlocks>(std::move(*blocks_session));
+        if (auto r = blocks->refresh(); !r) return r.error();
+        if (executor) return {};
+        auto m = mitigation::MitigationService::open(*state, config.mitigation,
+                                                     config.policy.allow_auto_delete, blocks.get());
+        if (!m) return m.error();
+        mitigation = *m;
+        executor = mitigation;
+        for (const auto& [name, where] : mitigation->describe())
+            log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
+        return {};
+    }
+
+    // Durability (docs/receiver.md): the intake commits with Full, so a 200
+    // means the alert is on disk. The worker's own steps use Normal: safe
+    // against any process crash (SIGKILL), and made durable by the next intake
+    // commit of the same WAL; only a power loss right after a step could roll it
+    // back. Neither runs WAL checkpoints inside a commit; the worker does, outside.
+    Result<void> start_worker() {
+        auto worker_session = session(store::Durability::Normal, true);
+        if (!worker_session) return worker_session.error();
+        auto read_session = session(store::Durability::Normal, false);
+        if (!read_session) return read_session.error();
+        metrics_session = std::move(*read_session);
+        resolver = std::make_unique<Resolver>(config.prometheus, config.policy,
+                                              prom::fetch_with(std::make_shared<HttpClient>()));
+        // The mail host's word on each culprit (accounts, never-block addresses,
+        // the queue) comes from the mitigation service; an executor set from
+        // outside has none.
+        worker = std::make_unique<Worker>(std::move(*worker_session), config, *resolver, *executor,
+                                          *notifier, &metrics, mitigation.get());
+        // Before anything can act again: what a crash left running is
+        // interrupted, never re-run.
+        if (auto r = worker->recover(); !r)
+            log::error("worker recovery failed", {{"error", r.error().message}});
+        return {};
+    }
+
+    Result<void> start_http() {
+        auto intake_session = session(store::Durability::Full, true);
+        if (!intake_session) return intake_session.error();
+        intake = std::make_unique<Intake>(std::move(*intake_session));
+        Worker* w = worker.get();
+        intake->set_on_commit([w] { w->wake(); });
+        HttpServerOptions opts;
+        opts.host = config.listen_host();
+        opts.port = config.listen_port();
+        opts.bearer_token = config.webhook.bearer_token;
+        opts.max_body_bytes = config.webhook.max_body_bytes;
+        server = std::make_unique<HttpServer>(
+            opts, *intake, metrics, [this] { refresh_gauges(); }, [w] { return w->healthy(); });
+        auto bound = server->start();
+        if (!bound) return bound.error();
+        port = *bound;
+        return {};
+    }
 };
 
 App::App(Config config) : m_impl(std::make_unique<Impl>()) {
@@ -88,73 +151,20 @@ Result<void> App::start() {
     auto opened = store::StateStore::open(c.state_path);  // migrates, once
     if (!opened) return opened.error();
     s.state = std::move(*opened);
-    // Durability (docs/receiver.md): the intake commits with Full, so a 200
-    // means the alert is on disk. The worker's own steps use Normal: safe
-    // against any process crash (SIGKILL), and made durable by the next intake
-    // commit of the same WAL; only a power loss right after a step could roll it
-    // back. Neither runs WAL checkpoints inside a commit; the worker does, outside.
-    auto intake_session = s.session(store::Durability::Full, true);
-    if (!intake_session) return intake_session.error();
-    auto worker_session = s.session(store::Durability::Normal, true);
-    if (!worker_session) return worker_session.error();
-    auto read_session = s.session(store::Durability::Normal, false);
-    if (!read_session) return read_session.error();
-    s.metrics_session = std::move(*read_session);
-
-    // What is in force: loaded now, told of every change the executor makes,
-    // and re-read every 2 s for changes by another process (saslguardctl).
-    auto blocks_session = s.session(store::Durability::Normal, false);
-    if (!blocks_session) return blocks_session.error();
-    s.blocks = std::make_unique<mitigation::ActiveBlocks>(std::move(*blocks_session));
-    if (auto r = s.blocks->refresh(); !r) return r.error();
-
-    if (!s.executor) {
-        auto m = mitigation::MitigationService::open(*s.state, c.mitigation,
-                                                     c.policy.allow_auto_delete, s.blocks.get());
-        if (!m) return m.error();
-        s.mitigation = *m;
-        s.executor = s.mitigation;
-        for (const auto& [name, where] : s.mitigation->describe())
-            log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
-    }
-
-    s.resolver = std::make_unique<Resolver>(c.prometheus, c.policy,
-                                            prom::fetch_with(std::make_shared<HttpClient>()));
-    // The mail host's word on each culprit (accounts, never-block addresses, the
-    // queue) comes from the mitigation service; an executor set from outside has none.
-    s.worker = std::make_unique<Worker>(std::move(*worker_session), c, *s.resolver, *s.executor,
-                                        *s.notifier, &s.metrics, s.mitigation.get());
-    // Before anything can act again: what a crash left running is interrupted, never re-run.
-    if (auto r = s.worker->recover(); !r)
-        log::error("worker recovery failed", {{"error", r.error().message}});
-
+    if (auto r = s.start_mitigation(); !r) return r;
+    if (auto r = s.start_worker(); !r) return r;
     // The Telegram bot runs its own threads; the worker only queues rows for it.
     if (c.telegram.enabled) {
         auto tg = telegram::TelegramService::start(c, *s.state, *s.executor, *s.blocks);
         if (!tg) return tg.error();
         s.telegram = std::move(*tg);
         s.notifier->add(s.telegram->notifier());
-        s.metrics.add_text_source([t = s.telegram.get()] { return t->metrics(); });
+        for (auto& m : s.telegram->metrics()) s.metrics.add_external(std::move(m));
     }
-
-    s.intake = std::make_unique<Intake>(std::move(*intake_session));
-    Worker* worker = s.worker.get();
-    s.intake->set_on_commit([worker] { worker->wake(); });
-
-    HttpServerOptions opts;
-    opts.host = c.listen_host();
-    opts.port = c.listen_port();
-    opts.bearer_token = c.webhook.bearer_token;
-    opts.max_body_bytes = c.webhook.max_body_bytes;
-    s.server = std::make_unique<HttpServer>(
-        opts, *s.intake, s.metrics, [&s] { s.refresh_gauges(); },
-        [worker] { return worker->healthy(); });
-    auto port = s.server->start();
-    if (!port) {
+    if (auto r = s.start_http(); !r) {
         stop();
-        return port.error();
+        return r;
     }
-    s.port = *port;
     s.worker->start();
     if (s.mitigation) s.mitigation->start_expiry();
     s.blocks->watch();

@@ -21,7 +21,7 @@ constexpr std::string_view kActionResults[] = {"ok", "failed", "interrupted"};
 
 struct ReceiverMetrics::Impl {
     std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
-    std::vector<std::function<std::string()>> text_sources;
+    std::vector<ExternalMetric> externals;
     prometheus::Family<prometheus::Counter>& webhooks =
         prometheus::BuildCounter()
             .Name("saslguard_receiver_webhooks_total")
@@ -132,15 +132,26 @@ void ReceiverMetrics::set_active_blocks(std::string_view kind, double n) {
     m_impl->blocks.Add({{"kind", std::string(kind)}}).Set(n);
 }
 
-void ReceiverMetrics::add_text_source(std::function<std::string()> source) {
-    m_impl->text_sources.push_back(std::move(source));
+void ReceiverMetrics::add_external(ExternalMetric metric) {
+    m_impl->externals.push_back(std::move(metric));
 }
 
 std::string ReceiverMetrics::serialize() const {
-    prometheus::TextSerializer serializer;
-    std::string text = serializer.Serialize(m_impl->registry->Collect());
-    for (const auto& source : m_impl->text_sources) text += source();
-    return text;
+    auto families = m_impl->registry->Collect();
+    for (const auto& e : m_impl->externals) {
+        prometheus::MetricFamily f;
+        f.name = e.name;
+        f.help = e.help;
+        f.type = e.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+        for (const auto& s : e.series) {
+            prometheus::ClientMetric m;
+            for (const auto& [k, v] : s.labels) m.label.push_back({k, v});
+            (e.counter ? m.counter.value : m.gauge.value) = s.value();
+            f.metric.push_back(std::move(m));
+        }
+        families.push_back(std::move(f));
+    }
+    return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace saslguard::receiver

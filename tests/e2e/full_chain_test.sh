@@ -16,7 +16,10 @@
 # that Postfix accepted is on hold. Time limits (E2E_MAX_BLOCK_S, default 60 s
 # from burst start to block in auto mode; E2E_MAX_NOTIFY_S, default 10 s from
 # alert to Telegram message) sit above the targets of docs/demo.md (45 s, 5 s)
-# with margin for a loaded CI machine; the measured figures are printed.
+# with margin for a loaded CI machine; the measured figures are printed. Each
+# time is the one the daemons recorded (Prometheus's activeAt, the receiver's
+# database, the emulator's receive time; tests/lib/stack.sh), so a slow poll
+# loop on a busy machine cannot fail the test.
 set -eo pipefail  # not -u: tests/lib/postfix.sh expands unset variables in heredocs
 mode=${1:-${E2E_MODE:-auto}}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,11 +48,11 @@ assert_eq "$others" "" "sending alerts for users other than the spammer"
 [ -n "$T_BLOCK" ] || fail "the spammer was never blocked; receiver log: $(tail -20 "$work/receiver/receiver.log")"
 if [ "$mode" = confirm ]; then
   assert_eq "$BLOCK_ACTOR" "telegram:$STACK_ADMIN" "who blocked"
-  tg_wait_text "$STACK_ADMIN" "blocked login $STACK_SPAMMER"
+  tg_wait_text "$STACK_ADMIN" "blocked login $STACK_SPAMMER" 60  # a wait, not a measurement: generous for a loaded machine
 else
   assert_eq "$BLOCK_ACTOR" "auto" "who blocked"
   has_undo() { [ -n "$(tg_button "$STACK_ADMIN" "Undo")" ]; }
-  wait_for 15 has_undo || fail "no Undo button on the auto-mode message: $(tg_messages "$STACK_ADMIN")"
+  wait_for 60 has_undo || fail "no Undo button on the auto-mode message: $(tg_messages "$STACK_ADMIN")"
 fi
 grep -qx "$STACK_SPAMMER REJECT .*" "$PF_SASL_ACCESS" || fail "check_sasl_access map: $(cat "$PF_SASL_ACCESS")"
 assert_eq "$SPAMMER_CODE" 554 "the spammer's submission after the block"
@@ -63,11 +66,12 @@ assert_eq "$((SPAM_HELD + SPAM_NOT_HELD))" "$SPAM_ACCEPTED" "spam messages in th
 assert_eq "$SPAM_MISSED_BY_HOLD" 0 "spam queued before the hold but not held"
 [ "$SPAM_HELD" -gt 0 ] || fail "no spam on hold"
 [ "$SPAM_NOT_HELD" -le 10 ] || fail "$SPAM_NOT_HELD spam messages escaped the hold"
-python3 -c "import sys; sys.exit(0 if float('$ALERT_TO_NOTIFY') <= ${E2E_MAX_NOTIFY_S:-10} else 1)" ||
-  fail "alert → Telegram took ${ALERT_TO_NOTIFY}s"
+# le A B: A <= B for decimals (awk, no interpreter start).
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
+le "$ALERT_TO_NOTIFY" "${E2E_MAX_NOTIFY_S:-10}" ||
+  fail "alert → Telegram took ${ALERT_TO_NOTIFY}s (Prometheus activeAt → emulator received; hops: $(grep -E '^T_' "$work/results" | tr '\n' ' '))"
 if [ "$mode" = auto ]; then
-  python3 -c "import sys; sys.exit(0 if float('$T_BLOCK') <= ${E2E_MAX_BLOCK_S:-60} else 1)" ||
-    fail "burst → block took ${T_BLOCK}s"
+  le "$T_BLOCK" "${E2E_MAX_BLOCK_S:-60}" || fail "burst → block took ${T_BLOCK}s (receiver's record)"
 fi
-echo "E2E-FIGURES mode=$mode alert=${T_ALERT}s notify=${T_NOTIFY}s block=${T_BLOCK}s accepted=$SPAM_ACCEPTED held=$SPAM_HELD"
+echo "E2E-FIGURES mode=$mode alert=${T_ALERT}s webhook=${T_WEBHOOK}s notify=${T_NOTIFY}s block=${T_BLOCK}s alert_to_notify=${ALERT_TO_NOTIFY}s accepted=$SPAM_ACCEPTED held=$SPAM_HELD burst=$BURST_SENT/${BURST_SPAN_S}s"
 echo ok

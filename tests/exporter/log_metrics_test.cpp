@@ -2,7 +2,10 @@
 // correlator: attribution by queue id, bounded user table, windows, top-K.
 #include "log_metrics.hpp"
 
+#include <unistd.h>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include <prometheus/text_serializer.h>
 
@@ -126,7 +129,8 @@ TEST_CASE("messages without SASL are not attributed to anyone") {
     CHECK(h.metrics.tracked_users() == 0);
 }
 
-TEST_CASE("beyond --max-users the idlest user is evicted and counted; its queue ids go with it") {
+TEST_CASE(
+    "beyond --max-users the idlest user is evicted and counted, and its queue ids go with it") {
     LogMetricsConfig c = Harness::oneshot();
     c.max_users = 2;
     Harness h(c);
@@ -236,4 +240,110 @@ TEST_CASE("correlator erase keeps every other key reachable") {
         }
     }
     CHECK(c.size() == 500);
+}
+
+TEST_CASE("eviction follows activity: a user who sends again is not the idlest any more") {
+    LogMetricsConfig c = Harness::oneshot();
+    c.max_users = 3;
+    Harness h(c);
+    h.lines({client(0, "AAAAA00001", "a@x"), client(1, "AAAAA00002", "b@x"),
+             client(2, "AAAAA00003", "c@x"), client(3, "AAAAA00004", "a@x"),
+             client(4, "AAAAA00005", "d@x"),    // evicts b
+             client(5, "AAAAA00006", "e@x")});  // evicts c
+    CHECK(h.value(kUser + "a@x\"}") == 2);
+    CHECK(h.value(kUser + "b@x\"}") == -1);
+    CHECK(h.value(kUser + "c@x\"}") == -1);
+    CHECK(h.value(kUser + "d@x\"}") == 1);
+    CHECK(h.value(kUser + "e@x\"}") == 1);
+    CHECK(h.value("saslguard_exporter_users_evicted_total") == 2);
+    // A returning user starts from zero in a reused slot, with all its series.
+    h.lines({client(6, "AAAAA00007", "b@x")});
+    CHECK(h.value(kUser + "b@x\"}") == 1);
+    CHECK(h.value("postfix_sasl_user_deliveries_total{sasl_username=\"b@x\",status=\"sent\"}") ==
+          0);
+    CHECK(h.value("saslguard_exporter_tracked_users") == 3);
+}
+
+TEST_CASE("submissions from a network new for the user are counted once learning is over") {
+    LogMetricsConfig c = Harness::oneshot();
+    c.sources_learning_s = 60;
+    c.sources_new_for_s = 5;
+    Harness h(c);
+    const std::string series = "postfix_sasl_user_new_source_messages_total{sasl_username=\"u@x\"}";
+    h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),      // learning
+             client(30, "AAAAA00002", "u@x", "198.51.100.1"),  // learning
+             client(70, "AAAAA00003", "u@x", "192.0.2.50")});  // known /24
+    CHECK(h.value(series) == 0);
+    CHECK(h.value("saslguard_exporter_source_learning") == 0);
+    h.lines({client(80, "AAAAA00004", "u@x", "203.0.113.7"),    // new
+             client(81, "AAAAA00005", "u@x", "203.0.113.8"),    // same /24, still new (5s)
+             client(82, "AAAAA00006", "u@x", "2001:db8::1"),    // new
+             client(83, "AAAAA00007", "v@x", "192.0.2.1"),      // new for v@x
+             client(90, "AAAAA00008", "u@x", "203.0.113.9")});  // known after 5s
+    CHECK(h.value(series) == 3);
+    CHECK(h.value("postfix_sasl_user_new_source_messages_total{sasl_username=\"v@x\"}") == 1);
+    CHECK(h.value("saslguard_exporter_source_networks") == 5);
+    CHECK(h.value("saslguard_exporter_source_users") == 2);
+}
+
+TEST_CASE("unknown-recipient bounces are counted apart from other permanent failures") {
+    Harness h;
+    auto bounce = [](int t, const std::string& qid, const std::string& dsn,
+                     const std::string& why) {
+        return at(t) + " mail postfix/smtp[3]: " + qid +
+               ": to=<r@remote>, relay=mx[192.0.2.9]:25, delay=1, delays=0/0/0/0, dsn=" + dsn +
+               ", status=bounced (host mx[192.0.2.9] said: " + why + ")";
+    };
+    h.lines({client(0, "AAAAA00001", "u@x"), qmgr_from(1, "AAAAA00001", 3),
+             bounce(2, "AAAAA00001", "5.1.1", "550 5.1.1 User unknown"),
+             bounce(2, "AAAAA00001", "5.7.1", "554 5.7.1 blocked using zen.spamhaus.org"),
+             delivery(3, "AAAAA00001", "deferred")});
+    CHECK(h.value("postfix_sasl_user_unknown_recipients_total{sasl_username=\"u@x\"}") == 1);
+    CHECK(h.value("postfix_sasl_user_deliveries_total{sasl_username=\"u@x\",status=\"bounced\"}") ==
+          2);
+}
+
+TEST_CASE("a user submitting from an IP that failed SASL logins shows that IP's failures") {
+    Harness h;
+    for (int i = 0; i < 30; ++i) h.metrics.process_line(failure(i, "203.0.113.66"));
+    h.metrics.process_line(failure(31, "192.0.2.1"));
+    h.lines({client(40, "AAAAA00001", "victim@x", "203.0.113.66"),
+             client(41, "AAAAA00002", "victim@x", "192.0.2.1"),
+             client(42, "AAAAA00003", "clean@x", "198.51.100.1")});
+    CHECK(h.value("postfix_sasl_user_client_ip_auth_failures{sasl_username=\"victim@x\"}") == 30);
+    CHECK(h.value("postfix_sasl_user_client_ip_auth_failures{sasl_username=\"clean@x\"}") == -1);
+}
+
+TEST_CASE("the source memory is saved with mode 0600 and loaded by the next run") {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::temp_directory_path() / ("saslguard-state-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::string path = (dir / "sources.state").string();
+    LogMetricsConfig c = Harness::oneshot();
+    c.sources_learning_s = 0;
+    c.sources_new_for_s = 1;
+    {
+        Harness h(c);
+        auto none = h.metrics.load_sources(path);  // first start: no file yet
+        REQUIRE(none);
+        h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1")});
+        REQUIRE(h.metrics.save_sources(path));
+    }
+    CHECK((fs::status(path).permissions() & fs::perms::all) ==
+          (fs::perms::owner_read | fs::perms::owner_write));
+    {
+        Harness h(c);
+        REQUIRE(h.metrics.load_sources(path));
+        h.lines({client(10, "AAAAA00002", "u@x", "192.0.2.77"),
+                 client(11, "AAAAA00003", "u@x", "198.51.100.1")});
+        CHECK(h.value("postfix_sasl_user_new_source_messages_total{sasl_username=\"u@x\"}") == 1);
+    }
+    {
+        std::ofstream(path) << "not a state file\n";
+        Harness h(c);
+        auto bad = h.metrics.load_sources(path);
+        REQUIRE_FALSE(bad);
+        CHECK(bad.error().message.find(path + ":1:") == 0);
+    }
+    fs::remove_all(dir);
 }

@@ -48,3 +48,27 @@ TEST_CASE("unknown flags and bad values are errors naming the flag") {
     const char* a4[] = {"x", "--window=10parsecs"};
     CHECK_FALSE(parse_options(2, a4).ok());
 }
+
+TEST_CASE("source memory flags: defaults, a zero learning period, bad values") {
+    const char* argv[] = {"x"};
+    auto d = parse_options(1, argv);
+    REQUIRE(d.ok());
+    CHECK(d->state_path.empty());
+    CHECK(d->sources_horizon == std::chrono::hours(30 * 24));
+    CHECK(d->sources_learning_period == std::chrono::hours(7 * 24));
+    CHECK(d->sources_new_for == std::chrono::hours(24));
+    CHECK(d->max_networks_per_user == 32);
+    const char* a[] = {"x", "--state.path=/var/lib/saslguard-exporter/sources.state",
+                       "--sources.learning-period=0", "--sources.horizon=14d",
+                       "--sources.new-for=6h"};
+    auto o = parse_options(5, a);
+    REQUIRE(o.ok());
+    CHECK(o->state_path == "/var/lib/saslguard-exporter/sources.state");
+    CHECK(o->sources_learning_period.count() == 0);
+    CHECK(o->sources_horizon == std::chrono::hours(14 * 24));
+    CHECK(o->sources_new_for == std::chrono::hours(6));
+    const char* b[] = {"x", "--sources.horizon=0"};
+    CHECK_FALSE(parse_options(2, b).ok());
+    const char* c[] = {"x", "--sources.max-networks-per-user=0"};
+    CHECK_FALSE(parse_options(2, c).ok());
+}

@@ -6,6 +6,8 @@
 # Usage (source it, then):
 #   am_create DIR NAME WEBHOOK_URL TOKEN_FILE   # config + data dir; picks ports
 #   am_start DIR NAME [PEER_NAME...]            # single (no cluster) or peered with the named ones
+#                                               # (AM_LOG_LEVEL=debug: "Received alert", "flushing",
+#                                               # "Notify success" lines with their times)
 #   am_url DIR NAME                             # http://127.0.0.1:PORT
 #   am_add_alert DIR NAME LABEL=VALUE... [--annotation=K=V...] # via amtool
 #   am_resolve_alert DIR NAME LABEL=VALUE...    # same alert with endsAt now (resolves it)
@@ -65,7 +67,7 @@ am_start() {
     done
   fi
   "$AM_BIN" --config.file="$AM_DIR/alertmanager.yml" --storage.path="$AM_DIR/data" \
-    --web.listen-address="127.0.0.1:$AM_PORT" "${cluster[@]}" --log.level=info \
+    --web.listen-address="127.0.0.1:$AM_PORT" "${cluster[@]}" --log.level="${AM_LOG_LEVEL:-info}" \
     > "$AM_DIR/alertmanager.log" 2>&1 &
   echo $! > "$AM_DIR/pid"
   cleanup_push "am_stop '$dir' '$name'"

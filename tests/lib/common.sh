@@ -2,9 +2,19 @@
 # Helpers every integration script shares. Source it; it sets nothing global
 # beyond these functions.
 
-# free_port: a free TCP port on 127.0.0.1 (bound, read, released).
+# free_port: a TCP port nothing uses on this host now, picked at random below
+# the kernel's ephemeral range (ip_local_port_range, 32768+ on Linux), so an
+# outgoing connection of another daemon never takes it between the pick and the
+# bind. Checked with ss (no interpreter start: this runs several times per test).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local lo=20000 hi=32767 p i
+  read -r i _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && [ "$i" -gt $((lo + 1000)) ] && hi=$((i - 1))
+  for i in $(seq 1 50); do
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+    if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then echo "$p"; return 0; fi
+  done
+  echo "free_port: no free port found in $lo-$hi" >&2
+  return 1
 }
 
 # wait_http URL [TIMEOUT_S]: waits until URL answers 2xx.

@@ -1,19 +1,46 @@
 # shellcheck shell=bash
 # A private Postfix instance for tests, benchmarks and the demo: its own
 # config_directory, queue_directory, data_directory, ports and log file, started
-# with `postfix -c DIR start`. It never touches the host's Postfix (the host's
-# /etc/postfix is only read for the defaults of daemon and command paths).
+# with `postfix -c DIR start`. It never touches the host's Postfix: the host's
+# /etc/postfix is only read (the defaults of daemon and command paths, and
+# postfix-files for the private directories' owners and modes); no
+# `postfix set-permissions`, which would chown/chmod the host's shared files.
 #
-# Mail stays queued: relayhost points at a dead local port, so every delivery
-# attempt is a real "status=deferred (connect … Connection refused)".
+# Mail stays queued by default: relayhost points at a dead local port, so every
+# delivery attempt is a real "status=deferred (connect … Connection refused)".
 #
 # Usage (source it, then):
 #   pf_create DIR              # writes config, SASL db, maps; picks free ports
 #   pf_add_user DIR USER PASS  # Cyrus sasldb user (USER is local part or user@realm)
 #   pf_start DIR / pf_stop DIR / pf_reload DIR
 #   pf_send DIR USER PASS [swaks args…]   # AUTH submission via swaks on the submission port
+#   pf_sendmail DIR FROM [RCPT]           # sendmail/pickup, no SASL
+#   pf_queue_count DIR / pf_wait_log DIR REGEX COUNT [TIMEOUT_S]
 # After pf_create, DIR/env holds PF_SMTP_PORT, PF_SUBMISSION_PORT, PF_LOG, PF_SPOOL, …
 # and is sourced by every function.
+#
+# Options (environment of pf_create):
+#   PF_RELAY=sink   relayhost is Postfix's own smtp-sink on 127.0.0.1 (a free
+#                   port, PF_SINK_PORT), a real remote that accepts everything:
+#                   deliveries really happen ("status=sent"). pf_start starts
+#                   it, pf_stop stops it. It dumps each completed transaction to
+#                   one file in PF_SINK_DIR (smtp-sink -d; an aborted one leaves
+#                   none), so
+#                     pf_sink_count DIR            messages the sink received
+#                     pf_wait_sink DIR N [TIMEOUT] waits until it has N
+#                   count deliveries exactly. Default PF_RELAY=dead (above).
+#   PF_POLICY_PORT=PORT
+#                   adds `check_policy_service inet:127.0.0.1:PORT` before
+#                   permit_sasl_authenticated in smtpd_recipient_restrictions and
+#                   smtpd_end_of_data_restrictions (main.cf, so every smtpd
+#                   service of the instance, smtp and submission, asks it; none
+#                   overrides them in master.cf), with
+#                   smtpd_policy_service_default_action = DUNNO (fail-open: a
+#                   dead or slow policy service never rejects mail).
+#                   pf_use_policy_service DIR PORT does the same later (and
+#                   reloads a running instance).
+# Other knobs: PF_SMTP_PORT, PF_SUBMISSION_PORT, PF_DEAD_PORT, PF_BACKOFF (300s),
+# PF_REALM (saslguard.test).
 
 PF_REALM=${PF_REALM:-saslguard.test}
 
@@ -34,6 +61,16 @@ pf_create() {
   smtp_port=${PF_SMTP_PORT:-$(_pf_free_port)}
   submission_port=${PF_SUBMISSION_PORT:-$(_pf_free_port)}
   dead_port=${PF_DEAD_PORT:-1}  # nothing listens on 127.0.0.1:1: deliveries defer (never an ephemeral port another test may take)
+  local relay=${PF_RELAY:-dead} sink_port="" relay_port
+  case $relay in
+    dead) relay_port=$dead_port ;;
+    sink) sink_port=$(_pf_free_port); relay_port=$sink_port ;;
+    *) echo "pf_create: PF_RELAY must be dead or sink, not '$relay'" >&2; return 1 ;;
+  esac
+  if [ -n "${PF_POLICY_PORT:-}" ] && ! [[ $PF_POLICY_PORT =~ ^[0-9]{1,5}$ ]]; then
+    echo "pf_create: PF_POLICY_PORT must be a port number, not '$PF_POLICY_PORT'" >&2
+    return 1
+  fi
   local daemon_dir command_dir
   daemon_dir=$(postconf -d -h daemon_directory)
   command_dir=$(postconf -d -h command_directory)
@@ -45,6 +82,9 @@ PF_LOG=$dir/log/mail.log
 PF_SMTP_PORT=$smtp_port
 PF_SUBMISSION_PORT=$submission_port
 PF_DEAD_PORT=$dead_port
+PF_RELAY=$relay
+PF_SINK_PORT=$sink_port
+PF_SINK_DIR=$dir/sink
 PF_SASLDB=$dir/etc/sasl/sasldb2
 PF_SHOWQ=$dir/spool/public/showq
 PF_SASL_ACCESS=$dir/etc/sasl_access
@@ -68,7 +108,7 @@ local_recipient_maps =
 inet_interfaces = loopback-only
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$dead_port
+relayhost = [127.0.0.1]:$relay_port
 maillog_file = $dir/log/mail.log
 maillog_file_prefixes = $dir/log
 alias_maps =
@@ -133,11 +173,70 @@ CF
   postmap -c "$dir/etc" "hash:$dir/etc/sasl_access"
   postmap -c "$dir/etc" "hash:$dir/etc/client_access"
   chown -R root:root "$dir/etc"
-  postfix -c "$dir/etc" set-permissions >/dev/null 2>&1 || true
+  _pf_set_private_permissions "$dir"
   # smtpd (user postfix) must read the sasldb (created by the first pf_add_user).
   chown root:postfix "$dir/etc/sasl"
   chmod 750 "$dir/etc/sasl"
   touch "$dir/log/mail.log"
+  if [ "$relay" = sink ]; then
+    mkdir -p "$dir/sink"
+    chown postfix "$dir/sink"  # smtp-sink runs as postfix (-u) and writes its dumps here
+  fi
+  [ -z "${PF_POLICY_PORT:-}" ] || pf_use_policy_service "$dir" "$PF_POLICY_PORT"
+}
+
+# pf_use_policy_service DIR PORT: Postfix asks the policy service on
+# 127.0.0.1:PORT at RCPT and at end of DATA, before permit_sasl_authenticated (an
+# authenticated sender is exactly who it must see), fail-open. Reloads a running
+# instance.
+pf_use_policy_service() {
+  local dir=$1 port=$2 check
+  [[ $port =~ ^[0-9]{1,5}$ ]] || { echo "pf_use_policy_service: bad port '$port'" >&2; return 1; }
+  pf_env "$dir"
+  check="check_policy_service inet:127.0.0.1:$port"
+  postconf -c "$PF_ETC" -e \
+    "smtpd_recipient_restrictions = $check, permit_sasl_authenticated" \
+    "smtpd_end_of_data_restrictions = $check, permit_sasl_authenticated" \
+    "smtpd_policy_service_default_action = DUNNO"
+  if postfix -c "$PF_ETC" status >/dev/null 2>&1; then pf_reload "$dir"; fi
+  return 0
+}
+
+# _pf_set_private_permissions DIR: the private queue and data directories with
+# the owner, group and mode the host's postfix-files gives them. This is what
+# `postfix set-permissions` does for a secondary instance (post-install's
+# NON_SHARED entries) — but post-install only treats an instance as secondary
+# when the host's main.cf lists it in multi_instance_directories, and otherwise
+# also chowns and chmods the host's shared files (/etc/postfix meta files,
+# /usr/sbin/post*, /usr/lib/postfix, man pages). So it is done here, and only
+# under DIR (tests/harness/postfix_host_untouched_test.sh checks).
+# shellcheck disable=SC2016 # the '$name's are postfix-files' literal text
+_pf_set_private_permissions() {
+  local dir=$1 meta f path type owner group mode flags _rest p
+  meta=$(postconf -d -h meta_directory)
+  for f in "$meta/postfix-files" "$meta"/postfix-files.d/*; do
+    [ -f "$f" ] || continue
+    while IFS=: read -r path type owner group mode flags _rest; do
+      case $path in
+        '$queue_directory'|'$queue_directory/'*) p=$dir/spool${path#'$queue_directory'} ;;
+        '$data_directory'|'$data_directory/'*) p=$dir/data${path#'$data_directory'} ;;
+        *) continue ;;
+      esac
+      [ "$type" = d ] || continue
+      [[ $p != *..* ]] || continue
+      owner=${owner//'$mail_owner'/postfix}
+      group=${group//'$setgid_group'/postdrop}
+      [ "$group" = - ] && group=
+      mkdir -p "$p"
+      if [[ $flags == *r* ]]; then
+        chown -R "$owner${group:+:$group}" "$p"
+        find "$p" -type d -exec chmod "$mode" {} +
+      else
+        chown "$owner${group:+:$group}" "$p"
+        chmod "$mode" "$p"
+      fi
+    done < "$f"
+  done
 }
 
 pf_add_user() { # DIR USER PASS
@@ -152,6 +251,7 @@ pf_add_user() { # DIR USER PASS
 
 pf_start() {
   pf_env "$1"
+  if [ "${PF_RELAY:-dead}" = sink ]; then _pf_sink_start "$1" || return 1; fi
   postfix -c "$PF_ETC" start >/dev/null 2>&1 || { postfix -c "$PF_ETC" check; return 1; }
   local i
   for i in $(seq 1 100); do
@@ -166,17 +266,61 @@ pf_start() {
 pf_stop() {
   pf_env "$1"
   postfix -c "$PF_ETC" stop >/dev/null 2>&1 || true
-  local i
+  local i stopped=0
   for i in $(seq 1 100); do
-    postfix -c "$PF_ETC" status >/dev/null 2>&1 || return 0
+    postfix -c "$PF_ETC" status >/dev/null 2>&1 || { stopped=1; break; }
     sleep 0.1
   done
   # Still up: kill its master by pid file.
-  [ -f "$PF_SPOOL/pid/master.pid" ] && kill -9 "$(tr -d ' ' < "$PF_SPOOL/pid/master.pid")" 2>/dev/null
+  if [ "$stopped" = 0 ] && [ -f "$PF_SPOOL/pid/master.pid" ]; then
+    kill -9 "$(tr -d ' ' < "$PF_SPOOL/pid/master.pid")" 2>/dev/null
+  fi
+  _pf_sink_stop "$1"
   return 0
 }
 
 pf_reload() { pf_env "$1"; postfix -c "$PF_ETC" reload >/dev/null 2>&1; }
+
+# The sink: smtp-sink on 127.0.0.1:PF_SINK_PORT, one dump file per completed
+# transaction (-d), as user postfix (-u: required when started as root).
+_pf_sink_start() {
+  pf_env "$1"
+  [ -f "$PF_DIR/sink.pid" ] && kill -0 "$(cat "$PF_DIR/sink.pid")" 2>/dev/null && return 0
+  smtp-sink -u postfix -d "$PF_SINK_DIR/msg." "127.0.0.1:$PF_SINK_PORT" 128 \
+    > "$PF_DIR/log/smtp-sink.log" 2>&1 &
+  echo $! > "$PF_DIR/sink.pid"
+  local i
+  for i in $(seq 1 100); do
+    ss -Hltn "sport = :$PF_SINK_PORT" | grep -q . && return 0
+    kill -0 "$(cat "$PF_DIR/sink.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "pf_start: smtp-sink on 127.0.0.1:$PF_SINK_PORT did not come up: $(cat "$PF_DIR/log/smtp-sink.log")" >&2
+  return 1
+}
+_pf_sink_stop() {
+  pf_env "$1"
+  [ -f "$PF_DIR/sink.pid" ] || return 0
+  kill "$(cat "$PF_DIR/sink.pid")" 2>/dev/null || true
+  rm -f "$PF_DIR/sink.pid"
+}
+
+# pf_sink_count DIR: messages the smtp-sink relayhost has received (PF_RELAY=sink).
+pf_sink_count() {
+  pf_env "$1"
+  find "$PF_SINK_DIR" -maxdepth 1 -type f -name 'msg.*' | wc -l
+}
+
+# pf_wait_sink DIR N [TIMEOUT_S]: waits until the sink has received N messages.
+pf_wait_sink() {
+  local dir=$1 n=$2 t=${3:-60} i
+  for i in $(seq 1 $((t * 5))); do
+    [ "$(pf_sink_count "$dir")" -ge "$n" ] && return 0
+    sleep 0.2
+  done
+  echo "pf_wait_sink: wanted $n messages at the sink, have $(pf_sink_count "$dir")" >&2
+  return 1
+}
 
 # pf_send DIR USER PASS [extra swaks args]: one message via AUTH PLAIN on the
 # submission port. Exit status is swaks's (0 = accepted).

@@ -4,7 +4,8 @@
 #   tg_command USER CHAT "/text"      a Telegram user sends a command
 #   tg_press USER CHAT MESSAGE_ID DATA a Telegram user presses an inline button
 #   tg_messages CHAT        JSON array of what the bot sent to CHAT (edits applied):
-#                           [{message_id, text, buttons:[{text,data}]}]
+#                           [{message_id, time, text, buttons:[{text,data}]}]
+#                           (time: when the emulator received the message, Unix ms)
 #   tg_wait_text CHAT NEEDLE [TIMEOUT]  waits until a message to CHAT contains NEEDLE
 #   tg_button CHAT LABEL    callback_data of the first button whose text contains LABEL
 # TG_TOKEN is the bot token the emulator expects (any string works).
@@ -48,7 +49,7 @@ tg_messages() {
   local chat=$1
   _tg_post /getUpdatesHistory "$(jq -cn --arg t "$TG_TOKEN" '{token:$t}')" | jq -c --arg c "$chat" '
     [.result[] | select(.message.chat_id != null and (.message.chat_id|tostring) == $c)
-     | {message_id: .messageId, text: .message.text,
+     | {message_id: .messageId, time, text: .message.text,
         buttons: [(.message.reply_markup.inline_keyboard // [])[][] | {text, data: .callback_data}]}]'
 }
 

@@ -118,7 +118,7 @@ TEST_CASE("SASL failures with and without sasl_username") {
             .kind == EventKind::Unsupported);
 }
 
-TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code") {
+TEST_CASE("rejects carry the SMTP code, and a client port is not taken for the code") {
     auto ev = parse_line(
         "Nov 23 09:22:42 mail mail-in/smtpd[1]: NOQUEUE: reject: CONNECT from "
         "unknown[198.51.100.9]:54321: 554 5.7.1 "
@@ -131,7 +131,7 @@ TEST_CASE("rejects carry the SMTP code; a client port is not taken for the code"
     CHECK(ev.syslog_name == "mail-in");
 }
 
-TEST_CASE("qmgr from= gives size and nrcpt; expired and removed are recognised") {
+TEST_CASE("qmgr from= gives size and nrcpt, and expired and removed are recognised") {
     auto from = parse_line(
         "Nov 23 09:22:38 mail postfix/qmgr[1]: 455F2A7253E: from=<alice@saslguard.test>, size=439, "
         "nrcpt=12 (queue "
@@ -172,6 +172,57 @@ TEST_CASE("delivery lines of every agent give status and relay") {
         CHECK(d.kind == EventKind::Delivery);
         CHECK(d.status == DeliveryStatus::Sent);
     }
+}
+
+TEST_CASE("delivery lines give dsn and reason; unknown recipients are told from other failures") {
+    // Real shapes: Gmail/Postfix 550 5.1.1, Exchange 550 5.5.0 without an enhanced
+    // class Postfix keeps (dsn=5.0.0), a blocklisting (5.7.1), a deferral, mailbox full.
+    auto unknown = parse_line(
+        "Nov 23 09:22:39 mail postfix/smtp[1]: 3F1A2B3C4D: to=<b@remote.example>, "
+        "relay=mx.remote.example[192.0.2.10]:25, delay=0.4, delays=0.01/0.01/0.2/0.2, dsn=5.1.1, "
+        "status=bounced (host mx.remote.example[192.0.2.10] said: 550 5.1.1 <b@remote.example>: "
+        "User unknown (in reply to RCPT TO command))");
+    REQUIRE(unknown.kind == EventKind::Delivery);
+    CHECK(unknown.dsn == "5.1.1");
+    CHECK(unknown.reason.substr(0, 8) == "host mx.");
+    CHECK(unknown.reason.back() == ')');  // the inner parenthesis stays, the outer goes
+    CHECK(is_unknown_recipient(unknown));
+
+    auto exchange = parse_line(
+        "Nov 23 09:22:39 mail postfix/smtp[1]: 3F1A2B3C4E: to=<c@remote.example>, "
+        "relay=mx[192.0.2.11]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.0.0, status=bounced (host "
+        "mx[192.0.2.11] said: 550 Requested action not taken: mailbox unavailable (in reply to "
+        "RCPT TO command))");
+    CHECK(exchange.dsn == "5.0.0");
+    CHECK(is_unknown_recipient(exchange));
+
+    auto blocked = parse_line(
+        "Nov 23 09:22:39 mail postfix/smtp[1]: 3F1A2B3C4F: to=<d@remote.example>, "
+        "relay=mx[192.0.2.12]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.7.1, status=bounced (host "
+        "mx[192.0.2.12] said: 554 5.7.1 Service unavailable; Client host blocked using "
+        "zen.spamhaus.org; user unknown to us (in reply to RCPT TO command))");
+    CHECK(blocked.dsn == "5.7.1");
+    CHECK_FALSE(is_unknown_recipient(blocked));  // a policy class says why, whatever the text
+
+    auto deferred = parse_line(
+        "Nov 23 09:22:39 mail postfix/smtp[1]: 3F1A2B3C50: to=<e@remote.example>, "
+        "relay=mx[192.0.2.13]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.1.1, status=deferred (host "
+        "mx[192.0.2.13] said: 450 4.1.1 <e@remote.example>: Recipient address rejected: User "
+        "unknown in local recipient table (in reply to RCPT TO command))");
+    CHECK(deferred.dsn == "4.1.1");
+    CHECK_FALSE(is_unknown_recipient(deferred));  // not permanent: it will be retried
+
+    auto full = parse_line(
+        "Nov 23 09:22:43 mail postfix/virtual[17003]: 9A0B1C2D3E: to=<frank@saslguard.test>, "
+        "relay=virtual, delay=0.01, delays=0/0/0/0, dsn=5.2.2, status=bounced (mailbox full)");
+    CHECK(full.reason == "mailbox full");
+    CHECK_FALSE(is_unknown_recipient(full));
+
+    auto no_dsn = parse_line(
+        "Nov 23 09:22:43 mail postfix/local[1]: 9A0B1C2D3F: to=<x@y>, relay=local, delay=0, "
+        "status=bounced (unknown user: \"x\")");
+    CHECK(no_dsn.dsn.empty());
+    CHECK(is_unknown_recipient(no_dsn));
 }
 
 TEST_CASE("garbage, truncated, binary and over-long lines are unsupported, never a crash") {

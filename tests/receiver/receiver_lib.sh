@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Starting a real saslguard-receiver for integration tests and benchmarks.
 #   rcv_create DIR [EXTRA_YAML]   writes DIR/receiver.yml (free port, private state.db, token)
+#   rcv_dry_run_yaml DIR          EXTRA_YAML for an auto, dry-run receiver with private paths
 #   rcv_start DIR / rcv_kill9 DIR / rcv_stop DIR
 #   rcv_sql DIR "SELECT …"         query its state database
 #   rcv_exporter DIR USER...       a real exporter that has counted 25 messages per USER
@@ -33,6 +34,32 @@ $extra
 YML
 }
 
+# rcv_dry_run_yaml DIR [EXPORTER_URL]: the extra YAML of a receiver that acts
+# automatically on every alert whose user EXPORTER_URL (rcv_exporter) counted,
+# in dry run only, with Prometheus unreachable and its mitigation paths inside
+# DIR, so the dry runs never read the host's Postfix queue or maps. Without an
+# exporter the counts are unknown, and unknown evidence never acts: confirm.
+# Nothing is queued, so the log is trusted alone (min_queued_messages 0).
+rcv_dry_run_yaml() {
+  local d=$1 exporter=${2:-}
+  cat <<YML
+prometheus:
+  url: http://127.0.0.1:1
+  timeout: 1s
+  exporter_url: '$exporter'
+policy:
+  max_auto_actions_per_hour: 100000
+  min_queued_messages: 0
+mitigation:
+  dry_run: true
+  postfix_config_dir: $d
+  sasl_access_map: $d/sasl_access
+  client_access_map: $d/client_access
+  showq_path: $d/no-showq
+  sasl_backend: none
+YML
+}
+
 rcv_start() {
   local dir=$1
   # shellcheck disable=SC1091
@@ -40,7 +67,8 @@ rcv_start() {
   "$RCV_BIN" --config "$dir/receiver.yml" >> "$dir/receiver.log" 2>&1 &
   echo $! > "$dir/receiver.pid"
   cleanup_push "rcv_stop '$dir'"
-  wait_http "$RCV_URL/healthz" 20
+  # Generous: a restart after SIGKILL recovers the WAL, and a loaded machine is slow.
+  wait_http "$RCV_URL/healthz" 60
 }
 
 rcv_stop() {

@@ -20,18 +20,11 @@ work=$(make_workdir rcv-kill)
 
 # The alerts name 20 users (user0..user19), each counted by a real exporter:
 # unknown evidence never acts automatically. Nothing is queued anywhere, so the
-# log is trusted alone (min_queued_messages 0; receiver_forged_log tests that).
+# log is trusted alone (min_queued_messages 0 in rcv_dry_run_yaml;
+# receiver_forged_log tests the corroboration).
 users=20
 rcv_exporter "$work/exporter" $(for i in $(seq 0 $((users - 1))); do echo "user$i@saslguard.test"; done)
-rcv_create "$work/rcv" "prometheus:
-  url: http://127.0.0.1:1
-  timeout: 1s
-  exporter_url: $RCV_EXPORTER_URL
-policy:
-  max_auto_actions_per_hour: 100000
-  min_queued_messages: 0
-mitigation:
-  dry_run: true"
+rcv_create "$work/rcv" "$(rcv_dry_run_yaml "$work/rcv" "$RCV_EXPORTER_URL")"
 rcv_start "$work/rcv"
 . "$work/rcv/rcv_env"
 sql() { rcv_sql "$work/rcv" "$1"; }
@@ -41,17 +34,32 @@ python3 "$here/webhook_sender.py" "$RCV_URL/alertmanager" "$RCV_TOKEN_FILE" --al
 sender=$!
 cleanup_push "kill $sender 2>/dev/null || true"
 
+# Each kill waits until this run of the receiver has stored new alerts (then a
+# short random moment more), so every kill lands in live intake however slowly
+# a loaded machine starts the sender and the receiver; a fixed sleep used to
+# kill before anything arrived ("0 alerts stored" twice under CPU contention).
+stored_more_than() { [ "$(sql "SELECT count(*) FROM alerts")" -gt "$1" ]; }
 for k in $(seq 1 "$kills"); do
-  sleep "0.$(( (RANDOM % 7) + 3 ))"
+  before=$(sql "SELECT count(*) FROM alerts")
+  wait_for 120 stored_more_than "$before" || fail "kill $k: no new alert stored within 120 s of the (re)start"
+  sleep "0.$(( (RANDOM % 4) + 1 ))"
+  kill -0 "$sender" 2>/dev/null || echo "note: kill $k comes after the sender finished (worker-only restart)"
   stored=$(sql "SELECT count(*) FROM alerts")
   rcv_kill9 "$work/rcv"
-  echo "kill $k: SIGKILL with $stored alerts stored"
+  echo "kill $k: SIGKILL with $stored alerts stored ($((stored - before)) since the last start)"
   rcv_start "$work/rcv"
 done
 wait "$sender" || fail "sender: $(cat "$work/sender.out" "$work/sender.err")"
 echo "sender: $(cat "$work/sender.out")"
-wait_for 240 rcv_sql_is "$work/rcv" "SELECT count(*) FROM alerts WHERE state != 'done'" 0 ||
-  fail "worker did not finish: $(sql "SELECT state, count(*) FROM alerts GROUP BY state")"
+# The worker must finish; on a loaded machine it may take minutes (measured:
+# ~19 alerts/s at load 10, each with two dry-run actions), so the limit is on
+# progress: fail when no alert gets done for 120 s, not on the total.
+left=$(sql "SELECT count(*) FROM alerts WHERE state != 'done'")
+while [ "$left" -gt 0 ]; do
+  fewer() { [ "$(sql "SELECT count(*) FROM alerts WHERE state != 'done'")" -lt "$left" ]; }
+  wait_for 120 fewer || fail "worker stopped making progress with $left alerts left: $(sql "SELECT state, count(*) FROM alerts GROUP BY state")"
+  left=$(sql "SELECT count(*) FROM alerts WHERE state != 'done'")
+done
 
 assert_eq "$(sql "SELECT count(*) FROM alerts")" "$alerts" "distinct alerts stored"
 assert_eq "$(sql "SELECT count(DISTINCT fingerprint) FROM alerts")" "$alerts" "distinct fingerprints"

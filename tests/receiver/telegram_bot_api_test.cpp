@@ -27,7 +27,7 @@ TEST_CASE("a Retry-After header is used when the body has no retry_after") {
     CHECK(r.retry_after_s == std::optional<long>(9));
 }
 
-TEST_CASE("5xx and transport errors are retryable; 400, 401, 403 are not") {
+TEST_CASE("5xx and transport errors are retryable, but 400, 401, 403 are not") {
     CHECK(classify_response(500, "oops", std::nullopt, "").retryable());
     CHECK(classify_response(502, "<html>bad gateway</html>", std::nullopt, "").retryable());
     auto net = classify_response(0, "", std::nullopt, "Couldn't connect to server");

@@ -8,7 +8,11 @@
 #      the exporter reads it with --log.from-start: a fresh Prometheus meets
 #      counters that already hold an hour.
 #   2. Prometheus starts; the same traffic goes on live for a warm-up.
-#   3. alice's password leaks: 10 msg/s from 3 IPs.
+#   3. alice's password leaks: 10 msg/s from 3 IPs, networks she never used.
+# The exporter's source memory learns for the first 30 minutes of the history
+# (--sources.learning-period=30m, log time) and knows everybody's networks by
+# the time Prometheus starts, so alice's networks are new for her: the surge is
+# corroborated and the alert is auto (docs/rules.md: corroboration).
 # Expected: SaslUserSendingSurge fires for alice@example.org only, seen through
 # /api/v1/alerts, and no alert at all carries another sasl_username. Prints the
 # time from the first burst line to the alert (Prometheus's activeAt and the
@@ -41,7 +45,7 @@ echo "history: $lines log lines"
 
 exp_port=$(free_port)
 "$exporter" --web.listen-address="127.0.0.1:$exp_port" --log.path="$log" --log.from-start \
-  --showq.path= > "$work/exporter.log" 2>&1 &
+  --showq.path= --sources.learning-period=30m > "$work/exporter.log" 2>&1 &
 exp_pid=$!
 cleanup_push "kill $exp_pid 2>/dev/null; wait $exp_pid 2>/dev/null"
 wait_http "http://127.0.0.1:$exp_port/metrics" 30 || { cat "$work/exporter.log" >&2; fail "exporter did not start"; }
@@ -92,7 +96,10 @@ done
 echo "firing: $fired"
 assert_eq "$(printf '%s' "$fired" | jq -r '[.[].labels.sasl_username] | unique | join(",")')" "alice@example.org" \
   "SaslUserSendingSurge fired for"
-assert_eq "$(printf '%s' "$fired" | jq -r '.[0].labels.mitigation + "/" + .[0].labels.severity')" "auto/critical" "labels"
+assert_eq "$(printf '%s' "$fired" | jq -r '.[0].labels.mitigation + "/" + .[0].labels.severity + "/" + .[0].labels.suggested_actions')" \
+  "auto/critical/block_login,hold_mail" "labels"
+printf '%s' "$fired" | jq -r '.[0].annotations.description' | grep -q 'Corroborated by:.*new_sources' ||
+  fail "the alert does not say what corroborates it: $(printf '%s' "$fired" | jq -r '.[0].annotations.description')"
 printf '%s' "$fired" | jq -r '.[0].annotations.description' | grep -q 'alice@example.org submitted' ||
   fail "description does not name alice: $(printf '%s' "$fired" | jq -r '.[0].annotations.description')"
 

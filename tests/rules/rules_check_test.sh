@@ -20,9 +20,13 @@ sed "s#/etc/prometheus/saslguard/saslguard.rules.yml#$rules#" "$src/deploy/prome
 promtool check config "$work/prometheus.yml"
 amtool check-config "$src/deploy/alertmanager.yml"
 
-python3 - "$rules" "$src/rules/tests" "$src/deploy/alertmanager.yml" "$src/deploy/prometheus.yml" <<'PY'
+# The scenario suite's expectations count as firing/silent evidence too (each
+# scenario asserts the exact set of alerts that fire over its whole run).
+python3 "$src/rules/tests/scenarios/gen.py" --out "$work/scenarios"
+
+python3 - "$rules" "$src/rules/tests" "$src/deploy/alertmanager.yml" "$src/deploy/prometheus.yml" "$work/scenarios" <<'PY'
 import glob, os, re, sys, yaml
-rules_path, tests_dir, am_path, prom_path = sys.argv[1:]
+rules_path, tests_dir, am_path, prom_path, scen_dir = sys.argv[1:]
 errors = []
 doc = yaml.safe_load(open(rules_path))
 alerts = {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
@@ -31,7 +35,10 @@ text = open(rules_path).read()
 
 design = ["PostfixQueueSurge", "SaslUserSendingSurge", "SaslUserManyClientIPs", "SaslUserHighBounceRatio",
           "SaslAuthBruteForce", "PostfixDown", "SaslguardExporterDown", "SaslguardLogStalled"]
-per_user = {"SaslUserSendingSurge", "SaslUserManyClientIPs", "SaslUserHighBounceRatio"}
+per_user = {"SaslUserSendingSurge", "SaslUserManyClientIPs", "SaslUserHighBounceRatio",
+            "SaslUserVolumeAnomaly", "SaslUserNewSourceSurge", "SaslUserLoginFromBruteForceIP"}
+action_kinds = {"block_login", "hold_mail", "block_ips", "lock_account"}
+all_rules = [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
 for name in design:
     if name not in alerts:
         errors.append(f"alert {name} (DESIGN.md) is missing")
@@ -46,6 +53,20 @@ for name, r in alerts.items():
             errors.append(f"{name}: annotation {a} missing")
     if name in per_user and "sasl_username" not in ann.get("description", ""):
         errors.append(f"{name}: description does not name the user")
+# The receiver contract: every confirm/auto alert says which first actions it
+# suggests (suggested_actions, from the receiver's action kinds); notify alerts
+# suggest nothing. Checked on every variant of a name.
+for r in all_rules:
+    labels = r.get("labels", {})
+    sugg = labels.get("suggested_actions")
+    if labels.get("mitigation") in ("confirm", "auto"):
+        kinds = (sugg or "").split(",")
+        if not sugg or any(k not in action_kinds for k in kinds):
+            errors.append(f"{r['alert']}: suggested_actions {sugg!r} is not a comma-separated list of {sorted(action_kinds)}")
+    elif sugg:
+        errors.append(f"{r['alert']}: a notify alert suggests actions")
+    if r["alert"] in per_user and labels.get("mitigation") == "auto" and "corroboration" not in r["expr"]:
+        errors.append(f"{r['alert']}: an auto variant that is not corroborated")
 # Every threshold is used by some rule other than its own definition.
 for rec in records:
     if rec.startswith("saslguard:threshold:") and text.count(rec) < 2:
@@ -64,6 +85,14 @@ for path in glob.glob(os.path.join(tests_dir, "*.test.yml")):
                 fires.add(at["alertname"])
                 if at["alertname"] in per_user and "sasl_username" not in e.get("exp_labels", {}):
                     errors.append(f"{path}: {at['alertname']} expected without sasl_username")
+for path in glob.glob(os.path.join(scen_dir, "*.test.yml")):
+    for t in yaml.safe_load(open(path))["tests"]:
+        for pt in t.get("promql_expr_test", []):
+            if not pt["expr"].startswith("count by (alertname, sasl_username"):
+                continue
+            fired = {re.search(r'alertname="([^"]+)"', e["labels"]).group(1) for e in pt.get("exp_samples") or []}
+            fires |= fired
+            silent |= set(alerts) - fired
 for name in alerts:
     if name not in fires:
         errors.append(f"{name}: no unit test shows it firing")

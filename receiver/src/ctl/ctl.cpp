@@ -153,6 +153,35 @@ int audit(store::MitigationRepository& repo, std::size_t limit, std::ostream& ou
     return 0;
 }
 
+// Checks the command line before anything is opened: a mitigation by its verb
+// (the catalog) with what it takes, or an administration command. Returns why
+// it is wrong ("" when right) and sets `action` for a mitigation.
+std::string check_usage(const Args& a, const ActionDescriptor*& action) {
+    action = catalog().find_verb(a.command);
+    const bool admin_command =
+        a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
+    if (!action && !admin_command) return "unknown command " + log::quote(a.command);
+    if (!action) return "";
+    if (action->target == TargetKind::Ips)
+        return a.positional.empty() ? a.command + " needs at least one IP" : "";
+    if (a.positional.size() != 1) return a.command + " takes exactly one USER";
+    if (action->destructive() && !a.yes && !a.dry_run)
+        return a.command + " cannot be undone: add --yes to confirm (or --dry-run)";
+    return "";
+}
+
+// One expiry pass, as the receiver runs it every 30 s.
+int expire(MitigationService& mitigation, std::ostream& out, std::ostream& err) {
+    auto outcomes = mitigation.run_expiries();
+    int rc = 0;
+    for (const auto& o : outcomes) {
+        print_outcome(o, out, err);
+        if (!o.ok) rc = 1;
+    }
+    if (outcomes.empty()) out << "nothing due\n";
+    return rc;
+}
+
 }  // namespace
 
 int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -169,28 +198,10 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "saslguardctl: --config FILE is required\n";
         return 2;
     }
-
-    // Resolve the command before touching anything: a mitigation by its verb
-    // (the catalog), or one of the administration commands.
-    const ActionDescriptor* action = catalog().find_verb(a.command);
-    bool admin_command =
-        a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
-    if (!action && !admin_command) {
-        err << "saslguardctl: unknown command " << log::quote(a.command) << "\n" << usage();
-        return 2;
-    }
-    const bool by_ip = action && action->target == TargetKind::Ips;
-    if (action && !by_ip && a.positional.size() != 1) {
-        err << "saslguardctl: " << a.command << " takes exactly one USER\n";
-        return 2;
-    }
-    if (by_ip && a.positional.empty()) {
-        err << "saslguardctl: " << a.command << " needs at least one IP\n";
-        return 2;
-    }
-    if (action && action->destructive() && !a.yes && !a.dry_run) {
-        err << "saslguardctl: " << a.command
-            << " cannot be undone: add --yes to confirm (or --dry-run)\n";
+    const ActionDescriptor* action = nullptr;
+    if (auto e = check_usage(a, action); !e.empty()) {
+        err << "saslguardctl: " << e << "\n";
+        if (e.rfind("unknown command", 0) == 0) err << usage();
         return 2;
     }
 
@@ -213,20 +224,11 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     auto& mitigator = *svc;
     if (a.command == "list-blocks") return list_blocks(mitigator->repository(), out, err);
     if (a.command == "audit") return audit(mitigator->repository(), a.limit, out, err);
-    if (a.command == "expire") {
-        auto outcomes = mitigator->run_expiries();
-        int rc = 0;
-        for (const auto& o : outcomes) {
-            print_outcome(o, out, err);
-            if (!o.ok) rc = 1;
-        }
-        if (outcomes.empty()) out << "nothing due\n";
-        return rc;
-    }
+    if (a.command == "expire") return expire(*mitigator, out, err);
 
     ActionRequest req;
     req.kind = action->kind;
-    if (by_ip) {
+    if (action->target == TargetKind::Ips) {
         req.username = a.user;
         req.ips = a.positional;
     } else {

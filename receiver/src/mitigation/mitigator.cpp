@@ -185,28 +185,9 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
     w.now = m_deps.clock();
     w.dry = req.dry_run || m_settings.dry_run;
     const ActionDescriptor* action = catalog().find(req.kind);
-
-    store::ActionRecord rec;
-    rec.id = req.action_id;
-    rec.incident_id = req.incident_id;
-    rec.kind = std::string(to_string(req.kind));
-    rec.actor = clip(req.actor.empty() ? "unknown" : req.actor, 200);
-    rec.reason = clip(req.reason, kMaxReason);
-    rec.dry_run = w.dry;
-    rec.created_at = w.now;
-    rec.started_at = w.now;
-
-    // --- validation: nothing below sees a value that failed here -------------
+    // Validation: nothing below sees a value that failed here.
     const std::string invalid = validate_request(action, w);
-    rec.target = validate::sasl_username(req.username) ? *validate::canonical_login(req.username)
-                 : req.username.empty()                ? req.username
-                                        : clip(log::quote(req.username), kMaxTargetEcho);
-    nlohmann::json params = nlohmann::json::object();
-    if (!w.target.ips.empty()) params["ips"] = w.target.ips;
-    if (!w.target.senders.empty()) params["senders"] = w.target.senders;
-    if (req.expires_after) params["expires_after_s"] = req.expires_after->count();
-    rec.params_json = params.dump();
-    rec.expires_at = w.expires_at;
+    store::ActionRecord rec = row_of(w, invalid);
     if (!invalid.empty()) {
         rec.state = "failed";
         rec.error = invalid;
@@ -216,9 +197,7 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
         w.fail(invalid);
         return w.out;
     }
-
-    // --- in the log first, then act -------------------------------------------
-    rec.state = "running";
+    // In the log first, then act.
     auto id = record(rec);
     if (!id) {
         w.fail("not acting: cannot write the audit record: " + id.error().message);
@@ -227,14 +206,55 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
     w.fin.action_id = *id;
     w.out.action_id = *id;
     carry_out(*action, w);
+    finish(w, rec.actor);
+    return w.out;
+}
 
-    if (!w.out.affected.empty()) params[w.dry ? "would_affect" : "affected"] = w.out.affected;
-    w.fin.params_json = params.dump();
+// The request's row of the action log (state running), as validated: a name
+// that failed validation is kept log-quoted and cut.
+store::ActionRecord Mitigator::row_of(const Work& w, const std::string& invalid) const {
+    const ActionRequest& req = w.req;
+    store::ActionRecord rec;
+    rec.id = req.action_id;
+    rec.incident_id = req.incident_id;
+    rec.kind = std::string(to_string(req.kind));
+    // A valid login in its one form (lowercase), as the maps and ActiveBlocks key it.
+    rec.target = validate::sasl_username(req.username) ? *validate::canonical_login(req.username)
+                 : invalid.empty() || req.username.empty()
+                     ? req.username
+                     : clip(log::quote(req.username), kMaxTargetEcho);
+    rec.params_json = params_json(w, false);
+    rec.actor = clip(req.actor.empty() ? "unknown" : req.actor, 200);
+    rec.reason = clip(req.reason, kMaxReason);
+    rec.dry_run = w.dry;
+    rec.state = "running";
+    rec.created_at = w.now;
+    rec.started_at = w.now;
+    rec.expires_at = w.expires_at;
+    return rec;
+}
+
+// What the row keeps of the request (the validated IPs and senders, the
+// expiry) and, with the outcome, what it affected or would affect.
+std::string Mitigator::params_json(const Work& w, bool with_outcome) {
+    nlohmann::json p = nlohmann::json::object();
+    if (!w.target.ips.empty()) p["ips"] = w.target.ips;
+    if (!w.target.senders.empty()) p["senders"] = w.target.senders;
+    if (w.req.expires_after) p["expires_after_s"] = w.req.expires_after->count();
+    if (with_outcome && !w.out.affected.empty())
+        p[w.dry ? "would_affect" : "affected"] = w.out.affected;
+    return p.dump();
+}
+
+// Records the outcome and the blocks with it (one transaction), then tells
+// ActiveBlocks. A failure or a dry run puts nothing in force.
+void Mitigator::finish(Work& w, const std::string& actor) {
+    w.fin.params_json = params_json(w, true);
     w.fin.state = w.out.ok ? "applied" : "failed";
     w.fin.result = w.out.summary;
     w.fin.error = w.out.error;
     w.fin.finished_at = m_deps.clock();
-    if (!w.out.ok || w.dry) {  // a failure or a dry run puts nothing in force
+    if (!w.out.ok || w.dry) {
         w.fin.put_blocks.clear();
         w.fin.remove_blocks.clear();
         w.fin.reverted_actions.clear();
@@ -244,22 +264,20 @@ ActionOutcome Mitigator::run(const ActionRequest& req) {
                                 : w.out.error + "; recording failed: ") +
                       f.error().message;
         w.out.ok = false;
-        return w.out;
+        return;
     }
-    if (m_deps.blocks) {
-        BlockChange change;
-        change.added = w.fin.put_blocks;
-        change.removed = w.fin.remove_blocks;
-        change.action_id = w.fin.action_id;
-        change.actor = rec.actor;
-        change.incident_id = req.incident_id;
-        for (auto& b : change.added) {
-            b.actor = rec.actor;
-            b.incident_id = req.incident_id;
-        }
-        m_deps.blocks->apply(change);
+    if (!m_deps.blocks) return;
+    BlockChange change;
+    change.added = w.fin.put_blocks;
+    change.removed = w.fin.remove_blocks;
+    change.action_id = w.fin.action_id;
+    change.actor = actor;
+    change.incident_id = w.req.incident_id;
+    for (auto& b : change.added) {
+        b.actor = actor;
+        b.incident_id = w.req.incident_id;
     }
-    return w.out;
+    m_deps.blocks->apply(change);
 }
 
 // Runs the action's mechanism and turns its effect into the outcome and the

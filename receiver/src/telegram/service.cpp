@@ -1,7 +1,10 @@
 #include "saslguard/receiver/telegram/service.hpp"
 
 #include <algorithm>
+#include <mutex>
 
+#include "saslguard/common/alertmanager.hpp"
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/duration.hpp"
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
@@ -14,6 +17,24 @@ std::string label(const prom::Series& s, const char* name) {
     return it == s.labels.end() ? std::string() : it->second;
 }
 }  // namespace
+
+SilenceFn alertmanager_silencer(std::string alertmanager_url) {
+    auto client = std::make_shared<alertmanager::Client>(
+        std::move(alertmanager_url), prom::fetch_with(std::make_shared<HttpClient>()));
+    auto mutex = std::make_shared<std::mutex>();  // the HttpClient is one-thread-at-a-time
+    return [client, mutex](const std::vector<std::pair<std::string, std::string>>& matchers,
+                           std::chrono::seconds duration, const std::string& created_by,
+                           const std::string& comment) -> Result<std::string> {
+        alertmanager::Silence s;
+        s.matchers = matchers;
+        s.starts_at_ms = wall_clock_ms();
+        s.ends_at_ms = s.starts_at_ms + duration.count() * 1000;
+        s.created_by = created_by;
+        s.comment = comment;
+        std::lock_guard lock(*mutex);
+        return client->create_silence(s);
+    };
+}
 
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
@@ -93,40 +114,42 @@ Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
     return out;
 }
 
-std::string metrics_text(const TelegramStats& s) {
-    std::string t;
-    auto counter = [&](const char* name, const char* help, std::uint64_t v) {
-        t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-             " " + std::to_string(v) + "\n";
+std::vector<ExternalMetric> metrics_of(const TelegramStats& s) {
+    auto counter = [](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+        return ExternalMetric{name, help, true, {{{}, [&v] { return static_cast<double>(v); }}}};
     };
-    counter("saslguard_receiver_telegram_messages_sent_total",
-            "Bot API calls from the outbox that succeeded.", s.sent);
-    counter("saslguard_receiver_telegram_messages_failed_total",
-            "Outbox rows given up (400/401/403, or too many attempts).", s.failed);
-    counter("saslguard_receiver_telegram_messages_retried_total",
-            "Outbox attempts that will be retried.", s.retried);
-    counter("saslguard_receiver_telegram_poll_errors_total", "getUpdates calls that failed.",
-            s.poll_errors);
-    std::int64_t pending = s.outbox_pending;
-    t += "# HELP saslguard_receiver_telegram_outbox_pending Outbox rows waiting to be sent.\n"
-         "# TYPE saslguard_receiver_telegram_outbox_pending gauge\n"
-         "saslguard_receiver_telegram_outbox_pending " +
-         std::to_string(pending < 0 ? 0 : pending) + "\n";
-    t += "# HELP saslguard_receiver_telegram_callbacks_total Button presses, by result.\n"
-         "# TYPE saslguard_receiver_telegram_callbacks_total counter\n"
-         "saslguard_receiver_telegram_callbacks_total{result=\"handled\"} " +
-         std::to_string(s.callbacks_handled) +
-         "\n"
-         "saslguard_receiver_telegram_callbacks_total{result=\"refused\"} " +
-         std::to_string(s.callbacks_refused) + "\n";
-    t += "# HELP saslguard_receiver_telegram_commands_total Bot commands, by result.\n"
-         "# TYPE saslguard_receiver_telegram_commands_total counter\n"
-         "saslguard_receiver_telegram_commands_total{result=\"handled\"} " +
-         std::to_string(s.commands_handled) +
-         "\n"
-         "saslguard_receiver_telegram_commands_total{result=\"refused\"} " +
-         std::to_string(s.commands_refused) + "\n";
-    return t;
+    auto by_result = [](const char* name, const char* help,
+                        const std::atomic<std::uint64_t>& handled,
+                        const std::atomic<std::uint64_t>& refused) {
+        return ExternalMetric{
+            name,
+            help,
+            true,
+            {{{{"result", "handled"}}, [&handled] { return static_cast<double>(handled); }},
+             {{{"result", "refused"}}, [&refused] { return static_cast<double>(refused); }}}};
+    };
+    return {
+        counter("saslguard_receiver_telegram_messages_sent_total",
+                "Bot API calls from the outbox that succeeded.", s.sent),
+        counter("saslguard_receiver_telegram_messages_failed_total",
+                "Outbox rows given up (400/401/403, or too many attempts).", s.failed),
+        counter("saslguard_receiver_telegram_messages_retried_total",
+                "Outbox attempts that will be retried.", s.retried),
+        counter("saslguard_receiver_telegram_poll_errors_total", "getUpdates calls that failed.",
+                s.poll_errors),
+        ExternalMetric{"saslguard_receiver_telegram_outbox_pending",
+                       "Outbox rows waiting to be sent.",
+                       false,
+                       {{{},
+                         [&s] {
+                             const std::int64_t n = s.outbox_pending;
+                             return static_cast<double>(n < 0 ? 0 : n);
+                         }}}},
+        by_result("saslguard_receiver_telegram_callbacks_total", "Button presses, by result.",
+                  s.callbacks_handled, s.callbacks_refused),
+        by_result("saslguard_receiver_telegram_commands_total", "Bot commands, by result.",
+                  s.commands_handled, s.commands_refused),
+    };
 }
 
 Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& config,

@@ -68,6 +68,8 @@ struct Event {
     std::string_view address;        // from= (qmgr) or to= (delivery), without <>
     std::string_view relay;          // delivery relay=
     std::string_view reject_stage;   // "RCPT", "CONNECT", … (smtpd rejects)
+    std::string_view dsn;            // delivery dsn= ("5.1.1"), may be empty
+    std::string_view reason;         // delivery: the text in parentheses after status=WORD
     std::uint16_t reject_code = 0;   // 554, 450, … (0: none given, e.g. cleanup)
     DeliveryStatus status = DeliveryStatus::Other;
     std::uint64_t size = 0;   // qmgr size=
@@ -76,6 +78,14 @@ struct Event {
 
 // Parses one line (without its '\n'; a trailing '\r' is ignored).
 Event parse_line(std::string_view line) noexcept;
+
+// A permanent failure that says the recipient address does not exist: a bounced
+// delivery with an enhanced status code 5.1.x (bad mailbox, bad domain, bad
+// syntax, null MX), or, when the remote gave no enhanced code (dsn 5.0.0), a
+// reason that says so ("User unknown", "no such user", "mailbox unavailable",
+// "does not exist"). Harvested and made-up address lists produce these; a remote
+// outage or a blocklisting (4.x.x deferrals, 5.7.x policy rejects) does not.
+bool is_unknown_recipient(const Event& ev) noexcept;
 
 // Unix seconds of an RFC 3339 timestamp (exact). For RFC 3164 use Rfc3164Clock.
 double to_unix_seconds(const Timestamp& ts) noexcept;

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "saslguard/common/clock.hpp"
@@ -86,8 +87,11 @@ private:
     struct Work;  // one request in flight (defined in mitigator.cpp)
     ActionOutcome run(const ActionRequest& request);
     std::string validate_request(const ActionDescriptor* action, Work& w);
+    store::ActionRecord row_of(const Work& w, const std::string& invalid) const;
+    static std::string params_json(const Work& w, bool with_outcome);
     Result<std::int64_t> record(const store::ActionRecord& rec);
     void carry_out(const ActionDescriptor& action, Work& w);
+    void finish(Work& w, const std::string& actor);
 
     MitigationSettings m_settings;
     MitigatorDeps m_deps;

@@ -96,6 +96,8 @@ struct BotOptions {
     Clock now = wall_clock_ms;
 };
 
+struct BotContext;
+
 class TelegramBot {
 public:
     TelegramBot(TelegramConfig config, BotOptions options, ActionExecutor& executor,
@@ -117,7 +119,6 @@ public:
     Result<int> poll_once(store::Session& session, BotApi& api);
 
 private:
-    struct Handler;
     void outbox_loop();
     // Re-renders the messages of the incidents the queued block changes concern.
     void refresh_for_block_changes(store::Session& session);
@@ -130,6 +131,7 @@ private:
     CommandBackend& m_backend;
     SilenceFn m_silencer;
     TelegramStats m_stats;
+    std::unique_ptr<BotContext> m_context;  // what the update handlers use of the bot
 
     std::unique_ptr<store::Session> m_outbox_session;
     std::unique_ptr<store::Session> m_poll_session;

@@ -7,7 +7,7 @@
 //   fanout.add(tg->notifier());
 //   …  tg->stop();
 //
-// Metrics (text exposition, appended to the receiver's /metrics):
+// Metrics (in the receiver's registry, on its /metrics):
 //   saslguard_receiver_telegram_messages_sent_total
 //   saslguard_receiver_telegram_messages_failed_total
 //   saslguard_receiver_telegram_messages_retried_total
@@ -21,6 +21,7 @@
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/metric_source.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/telegram/bot.hpp"
 
@@ -46,8 +47,8 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-// Renders the bot's counters in the Prometheus text format.
-std::string metrics_text(const TelegramStats& stats);
+// The bot's counters as metrics for the receiver's registry (read at each scrape).
+std::vector<ExternalMetric> metrics_of(const TelegramStats& stats);
 
 class TelegramService {
 public:
@@ -58,7 +59,7 @@ public:
                                                           mitigation::ActiveBlocks& blocks);
     ~TelegramService();
     std::shared_ptr<Notifier> notifier() const { return m_notifier; }
-    std::string metrics() const { return metrics_text(m_bot->stats()); }
+    std::vector<ExternalMetric> metrics() const { return metrics_of(m_bot->stats()); }
     void stop();
 
 private:
