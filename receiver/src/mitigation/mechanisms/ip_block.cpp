@@ -73,11 +73,15 @@ MechanismSpec ip_block_spec() {
     block.target = TargetKind::Ips;
     block.block_kind = "ip";
     block.mechanism = "ip_block";
+    // One press could cut off a whole network's submission: Telegram asks first,
+    // and the confirming button names every address (issue #15).
+    block.confirm = true;
 
     ActionDescriptor unblock = block;
     unblock.kind = ActionKind::UnblockIps;
     unblock.undo.reset();
     unblock.forward = false;
+    unblock.confirm = false;
     unblock.label = "↩ Unblock IPs";
     unblock.cli_verb = "unblock-ips";
     unblock.help = "";
