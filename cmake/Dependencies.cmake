@@ -7,7 +7,7 @@ find_package(CURL REQUIRED)                           # libcurl4-openssl-dev
 find_package(SQLite3 REQUIRED)                        # libsqlite3-dev
 find_package(yaml-cpp CONFIG REQUIRED)                # libyaml-cpp-dev
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(SYSTEMD IMPORTED_TARGET libsystemd) # libsystemd-dev (optional: journal source)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd) # libsystemd-dev: the journal source (sd-journal)
 
 # cpp-httplib (libcpp-httplib-dev) is a compiled library on Debian, found by pkg-config.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -34,6 +34,8 @@ run_pkgs=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db db-util swaks
   prometheus prometheus-alertmanager prometheus-postfix-exporter mtail
   sqlite3 jq curl wrk procps iproute2 psmisc gnuplot-nox python3 python3-yaml time stress-ng
+  # systemd-journal-remote: the journal-source tests build .journal files with it
+  systemd-journal-remote
   nodejs npm
 )
 

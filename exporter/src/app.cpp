@@ -16,6 +16,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "file_tailer.hpp"
+#include "journal_source.hpp"
 #include "log_metrics.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/signals.hpp"
@@ -177,7 +178,11 @@ int App::run_daemon() {
                 read_stream(STDIN_FILENO, sink, stop);
                 break;
             case LogSourceKind::Journal:
-                follow_journal(m_options.journal_units, sink, stop);
+                if (auto e = follow_journal({split_units(m_options.journal_units),
+                                             m_options.journal_directory, m_options.log_from_start},
+                                            sink, stop);
+                    !e.empty())
+                    log::error("no log source", {{"error", e}});
                 break;
         }
     });

@@ -31,7 +31,8 @@ struct Options {
     bool log_from_start = false;
     std::chrono::milliseconds log_poll_interval{250};
     std::string journal_units = "postfix.service,postfix@-.service";
-    std::string oneshot_path;  // non-empty: --oneshot FILE
+    std::string journal_directory;  // "" = the system journal
+    std::string oneshot_path;       // non-empty: --oneshot FILE
 
     // Cardinality and windows
     std::size_t max_users = 10000;

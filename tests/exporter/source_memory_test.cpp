@@ -43,7 +43,7 @@ TEST_CASE("an address belongs to its IPv4 /24 or IPv6 /64") {
     CHECK_FALSE(parse_network("2001:db8::/48"));
 }
 
-TEST_CASE("a network is new for a user for new_for after it appears; per user, not per server") {
+TEST_CASE("a network is new for a user for new_for after it appears, per user, not per server") {
     SourceMemory m(config());
     CHECK(m.observe("alice", net("192.0.2.1"), kT0) == Seen::New);
     CHECK(m.observe("alice", net("192.0.2.99"), kT0 + 59) == Seen::New);  // same /24, still new

@@ -174,7 +174,8 @@ TEST_CASE("delivery lines of every agent give status and relay") {
     }
 }
 
-TEST_CASE("delivery lines give dsn and reason; unknown recipients are told from other failures") {
+TEST_CASE(
+    "delivery lines give dsn and reason, and unknown recipients are told from other failures") {
     // Real shapes: Gmail/Postfix 550 5.1.1, Exchange 550 5.5.0 without an enhanced
     // class Postfix keeps (dsn=5.0.0), a blocklisting (5.7.1), a deferral, mailbox full.
     auto unknown = parse_line(

@@ -10,6 +10,7 @@
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/doctor.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/service.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
@@ -32,6 +33,8 @@ std::string commands_text() {
     line("list-blocks", "what is in force now, with expiry");
     line("audit [--limit N]", "the newest records of the action log (default 50)");
     line("expire", "revert every block whose expiry is due");
+    line("doctor", "check that a block really stops mail (Postfix wiring, maps, SASL backend,");
+    line("", "Prometheus rules and scrape, Alertmanager route, Telegram); exit 1 on a problem");
     return out + "\noptions:\n";
 }
 
@@ -158,8 +161,8 @@ int audit(store::MitigationRepository& repo, std::size_t limit, std::ostream& ou
 // it is wrong ("" when right) and sets `action` for a mitigation.
 std::string check_usage(const Args& a, const ActionDescriptor*& action) {
     action = catalog().find_verb(a.command);
-    const bool admin_command =
-        a.command == "list-blocks" || a.command == "audit" || a.command == "expire";
+    const bool admin_command = a.command == "list-blocks" || a.command == "audit" ||
+                               a.command == "expire" || a.command == "doctor";
     if (!action && !admin_command) return "unknown command " + log::quote(a.command);
     if (!action) return "";
     if (action->target == TargetKind::Ips)
@@ -209,6 +212,11 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (!config) {
         err << "saslguardctl: " << config.error().message << "\n";
         return 2;
+    }
+    if (a.command == "doctor") {
+        auto checks = doctor::run_checks(*config, doctor::system_probes());
+        out << doctor::render(checks);
+        return doctor::exit_code(checks);
     }
     auto state = store::StateStore::open(config->state_path);
     if (!state) {
