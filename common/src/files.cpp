@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace saslguard::files {
@@ -19,28 +20,56 @@ std::string dir_of(const std::string& path) {
 }
 }  // namespace
 
+Result<void> check_safe_target(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        return make_error("refusing to write " + path + ": it is a symbolic link");
+    const std::string dir = dir_of(path);
+    struct stat ds {};
+    if (::stat(dir.c_str(), &ds) != 0) return sys_error("stat directory of", path);
+    if (ds.st_mode & (S_IWGRP | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(ds.st_mode & 07777));
+        return make_error("refusing to write " + path +
+                          ": its directory is writable by group or others (mode " + mode + ")");
+    }
+    return {};
+}
+
 Result<void> write_atomic(const std::string& path, std::string_view content, mode_t mode) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) return sys_error("create", tmp);
+    WriteOptions o;
+    o.mode = mode;
+    return write_atomic(path, content, o);
+}
+
+Result<void> write_atomic(const std::string& path, std::string_view content,
+                          const WriteOptions& options) {
+    if (auto safe = check_safe_target(path); !safe) return safe;
+    // A random name, created exclusively (0600 until fchmod below).
+    std::string tmp = path + ".saslguard-XXXXXX";
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) return sys_error("create a temporary file for", path);
+    auto abandon = [&](const std::string& what) {
+        Error e = sys_error(what, tmp);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return e;
+    };
+    if ((options.owner || options.group) &&
+        ::fchown(fd, options.owner ? *options.owner : static_cast<uid_t>(-1),
+                 options.group ? *options.group : static_cast<gid_t>(-1)) != 0)
+        return abandon("fchown");
+    if (::fchmod(fd, options.mode) != 0) return abandon("fchmod");
     std::size_t off = 0;
     while (off < content.size()) {
         ssize_t n = ::write(fd, content.data() + off, content.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            Error e = sys_error("write", tmp);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return e;
+            return abandon("write");
         }
         off += static_cast<std::size_t>(n);
     }
-    if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-        Error e = sys_error("fsync", tmp);
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return e;
-    }
+    if (::fsync(fd) != 0) return abandon("fsync");
     if (::close(fd) != 0) {
         Error e = sys_error("close", tmp);
         ::unlink(tmp.c_str());

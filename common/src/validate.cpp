@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 namespace saslguard::validate {
 namespace {
 
@@ -57,6 +59,14 @@ bool email_address(std::string_view s) {
     return local_part(s.substr(0, at)) && domain(s.substr(at + 1));
 }
 
+std::optional<std::string> canonical_login(std::string_view s) {
+    if (!sasl_username(s)) return std::nullopt;
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
 std::optional<std::string> canonical_ip(std::string_view s) {
     if (s.empty() || s.size() > 45) return std::nullopt;
     std::string text(s);
@@ -69,6 +79,12 @@ std::optional<std::string> canonical_ip(std::string_view s) {
     }
     in6_addr a6{};
     if (inet_pton(AF_INET6, text.c_str(), &a6) != 1) return std::nullopt;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        in_addr a{};
+        std::memcpy(&a, a6.s6_addr + 12, sizeof a);
+        if (!inet_ntop(AF_INET, &a, out, sizeof out)) return std::nullopt;
+        return std::string(out);
+    }
     if (!inet_ntop(AF_INET6, &a6, out, sizeof out)) return std::nullopt;
     return std::string(out);
 }

@@ -108,8 +108,11 @@ struct App::Impl {
         metrics_session = std::move(*read_session);
         resolver = std::make_unique<Resolver>(config.prometheus, config.policy,
                                               prom::fetch_with(std::make_shared<HttpClient>()));
+        // The mail host's word on each culprit (accounts, never-block addresses,
+        // the queue) comes from the mitigation service; an executor set from
+        // outside has none.
         worker = std::make_unique<Worker>(std::move(*worker_session), config, *resolver, acting(),
-                                          *notifier, &metrics);
+                                          *notifier, &metrics, mitigation.get());
         // Before anything can act again: what a crash left running is
         // interrupted, never re-run.
         if (auto r = worker->recover(); !r)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <optional>
 
 #include "saslguard/common/duration.hpp"
@@ -191,6 +192,10 @@ public:
         str(root, "", "state_path", c.state_path);
         str(root, "", "log_level", c.log_level);
         check_top(root, c);
+        // The mitigation lock and the sasldb quarantine live beside the state.
+        if (!c.state_path.empty())
+            c.mitigation.state_dir =
+                std::filesystem::absolute(c.state_path).lexically_normal().parent_path().string();
         load_webhook(root["webhook"], c.webhook, root);
         load_prometheus(root["prometheus"], c.prometheus);
         load_policy(root["policy"], c.policy);
@@ -255,9 +260,9 @@ private:
     void load_policy(const YAML::Node& n, PolicyConfig& p) {
         const std::string ctx = "policy";
         if (!mapping(n, ctx,
-                     {"modes", "allowlist_users", "allowlist_domains", "max_auto_actions_per_hour",
-                      "min_share", "min_messages", "auto_actions", "allow_auto_delete",
-                      "action_expiry"}))
+                     {"modes", "auto_from_label", "allowlist_users", "allowlist_domains",
+                      "max_auto_actions_per_hour", "min_share", "min_messages",
+                      "min_queued_messages", "auto_actions", "allow_auto_delete", "action_expiry"}))
             return;
         YAML::Node modes = n["modes"];
         if (modes.IsDefined() && !modes.IsNull()) {
@@ -278,7 +283,11 @@ private:
                 }
             }
         }
+        strings(n, ctx, "auto_from_label", p.auto_from_label);
         strings(n, ctx, "allowlist_users", p.allowlist_users);
+        for (const auto& u : p.allowlist_users)
+            if (!validate::sasl_username(u))
+                fail(n["allowlist_users"], "policy.allowlist_users: not a SASL login: '" + u + "'");
         strings(n, ctx, "allowlist_domains", p.allowlist_domains);
         for (const auto& d : p.allowlist_domains)
             if (!validate::domain(d))
@@ -286,6 +295,7 @@ private:
         integer(n, ctx, "max_auto_actions_per_hour", p.max_auto_actions_per_hour, 0, 100000);
         number(n, ctx, "min_share", p.min_share, 0.0, 1.0);
         number(n, ctx, "min_messages", p.min_messages, 0.0, 1e12);
+        number(n, ctx, "min_queued_messages", p.min_queued_messages, 0.0, 1e6);
         boolean(n, ctx, "allow_auto_delete", p.allow_auto_delete);
         duration(n, ctx, "action_expiry", p.action_expiry, true);
         YAML::Node acts = n["auto_actions"];
@@ -319,8 +329,11 @@ private:
         if (!mapping(n, ctx,
                      {"dry_run", "postfix_config_dir", "sasl_access_map", "client_access_map",
                       "map_type", "showq_path", "sasl_backend", "sasldb_path", "lock_command",
-                      "unlock_command", "max_block_ips", "command_timeout", "postfix_bin_dir"}))
+                      "unlock_command", "max_block_ips", "command_timeout", "postfix_bin_dir",
+                      "programs", "never_block_ips"})) {
+            check_mitigation(n, m);
             return;
+        }
         boolean(n, ctx, "dry_run", m.dry_run);
         str(n, ctx, "postfix_config_dir", m.postfix_config_dir);
         str(n, ctx, "sasl_access_map", m.sasl_access_map);
@@ -342,9 +355,31 @@ private:
         integer(n, ctx, "max_block_ips", m.max_block_ips, 1, 100000);
         duration(n, ctx, "command_timeout", m.command_timeout);
         str(n, ctx, "postfix_bin_dir", m.postfix_bin_dir);
-        // The section's own rules, shared with Mitigator::create (settings.hpp).
-        if (auto e = mitigation::validate(m))
-            fail(n[e->key].IsDefined() ? n[e->key] : n, "mitigation." + e->key + ": " + e->message);
+        YAML::Node progs = n["programs"];
+        if (progs.IsDefined() && !progs.IsNull()) {
+            if (!progs.IsMap()) {
+                fail(progs, "mitigation.programs: expected a mapping of program name to path");
+            } else {
+                for (auto it = progs.begin(); it != progs.end(); ++it) {
+                    if (!it->second.IsScalar()) {
+                        fail(it->second, "mitigation.programs." + it->first.as<std::string>() +
+                                             ": expected a path");
+                        continue;
+                    }
+                    m.programs[it->first.as<std::string>()] = it->second.Scalar();
+                }
+            }
+        }
+        strings(n, ctx, "never_block_ips", m.never_block_ips);
+        check_mitigation(n, m);
+    }
+
+    // The section's own rules, shared with Mitigator::create (settings.hpp).
+    void check_mitigation(const YAML::Node& n, mitigation::MitigationSettings& m) {
+        if (auto e = mitigation::validate(m)) {
+            YAML::Node at = n.IsDefined() && n.IsMap() && n[e->key].IsDefined() ? n[e->key] : n;
+            fail(at, "mitigation." + e->key + ": " + e->message);
+        }
     }
 
     void load_telegram(const YAML::Node& n, TelegramConfig& t) {

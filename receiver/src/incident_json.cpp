@@ -51,6 +51,13 @@ std::string to_json(const Evidence& e) {
     j["top_senders"] = json::array();
     for (const auto& s : e.top_senders)
         j["top_senders"].push_back({{"sender", s.sender}, {"messages", s.messages}});
+    if (!e.account.empty()) j["account"] = e.account;
+    put(j, "queued", e.queued);
+    if (!e.queue_note.empty()) j["queue_note"] = e.queue_note;
+    j["client_ips"] = e.client_ips;
+    j["protected_ips"] = json::array();
+    for (const auto& p : e.protected_ips)
+        j["protected_ips"].push_back({{"ip", p.ip}, {"reason", p.reason}});
     return j.dump();
 }
 
@@ -86,6 +93,15 @@ Evidence evidence_from_json(std::string_view text) {
             if (js.is_object())
                 e.top_senders.push_back(
                     {get_str(js, "sender"), get_opt(js, "messages").value_or(0)});
+    e.account = get_str(j, "account");
+    e.queued = get_opt(j, "queued");
+    e.queue_note = get_str(j, "queue_note");
+    if (j.contains("client_ips") && j["client_ips"].is_array())
+        for (const auto& ip : j["client_ips"])
+            if (ip.is_string()) e.client_ips.push_back(ip.get<std::string>());
+    if (j.contains("protected_ips") && j["protected_ips"].is_array())
+        for (const auto& p : j["protected_ips"])
+            if (p.is_object()) e.protected_ips.push_back({get_str(p, "ip"), get_str(p, "reason")});
     return e;
 }
 

@@ -6,6 +6,7 @@
 #include "saslguard/common/duration.hpp"
 #include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/common/validate.hpp"
 
 namespace saslguard::receiver {
 
@@ -15,6 +16,36 @@ namespace {
 
 std::string fmt(double v) {
     return format::fixed(v, 0);
+}
+
+// A login in its one form (lowercase), so case variants of one login — one key
+// to Postfix's maps — are one user here too; an invalid name stays as it is
+// (the policy refuses to act on it).
+std::string canonical(const std::string& name) {
+    return validate::canonical_login(name).value_or(name);
+}
+
+// Adds `n` to the user's entry, merging case variants.
+void add_user(std::vector<std::pair<std::string, double>>& users, const std::string& name,
+              double n) {
+    const std::string key = canonical(name);
+    for (auto& [u, count] : users)
+        if (u == key) {
+            count += n;
+            return;
+        }
+    users.emplace_back(key, n);
+}
+
+// A PromQL matcher for every case variant of a valid login (RE2, anchored).
+std::string user_matcher(const std::string& user) {
+    if (!validate::sasl_username(user)) return "sasl_username=" + prom::quote(user);
+    std::string re = "(?i)";
+    for (char c : user) {
+        if (c == '.' || c == '+') re += '\\';
+        re += c;
+    }
+    return "sasl_username=~" + prom::quote(re);
 }
 
 // What naming needs, from either source.
@@ -69,7 +100,7 @@ public:
         if (!top) return top.error();  // Prometheus did not answer: the caller falls back
         for (const auto& s : *top)
             if (auto it = s.labels.find("sasl_username"); it != s.labels.end() && s.value > 0)
-                o.users.emplace_back(it->second, s.value);
+                add_user(o.users, it->second, s.value);
         std::sort(o.users.begin(), o.users.end(),
                   [](auto& a, auto& b) { return a.second > b.second; });
         o.total = scalar("sum(increase(postfix_sasl_user_messages_total" + sel() + m_range + "))");
@@ -88,7 +119,7 @@ public:
     }
 
     void details(UserEvidence& u) override {
-        const std::string user_sel = sel("sasl_username=" + prom::quote(u.username));
+        const std::string user_sel = sel(user_matcher(u.username));
         if (!u.messages)
             u.messages =
                 scalar("sum(increase(postfix_sasl_user_messages_total" + user_sel + m_range + "))");
@@ -157,7 +188,7 @@ public:
             }
         }
         for (const auto& [u, n] : users)
-            if (n > 0 && !u.empty()) o.users.emplace_back(u, n);
+            if (n > 0 && !u.empty()) add_user(o.users, u, n);
         std::sort(o.users.begin(), o.users.end(),
                   [](auto& a, auto& b) { return a.second > b.second; });
         if (o.users.size() > 5) o.users.resize(5);
@@ -176,7 +207,7 @@ public:
         double messages = 0;
         bool seen = false;
         for (const auto& s : m_samples) {
-            if (label(s, "sasl_username") != u.username) continue;
+            if (canonical(label(s, "sasl_username")) != u.username) continue;
             if (s.name == "postfix_sasl_user_client_ips") u.distinct_ips = s.value;
             if (s.name == "postfix_sasl_user_deliveries_total")
                 by_status[label(s, "status")] += s.value;
@@ -208,7 +239,10 @@ Evidence Resolver::resolve(const Alert& alert) {
     Evidence ev;
     ev.instance = alert.label("instance");
     ev.window = format_duration(m_prometheus.window);
-    const std::string label_user = alert.label("sasl_username");
+    const std::string label_user = canonical(alert.label("sasl_username"));
+    // The address an alert is about (SaslAuthBruteForce's client_ip): what
+    // block_ips would act on. The worker moves never-block ones aside.
+    if (auto ip = validate::canonical_ip(alert.label("client_ip"))) ev.client_ips.push_back(*ip);
 
     PrometheusSource prometheus(m_prometheus, m_fetch, ev.instance, ev.notes);
     ExporterSource exporter(m_prometheus, m_fetch);

@@ -1,10 +1,16 @@
 #include "saslguard/receiver/worker.hpp"
 
+#include <cmath>
+#include <map>
+#include <memory>
+
 #include "saslguard/common/log.hpp"
+#include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/metrics.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/policy.hpp"
 #include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/safeguards.hpp"
 
 namespace saslguard::receiver {
 
@@ -28,13 +34,15 @@ struct Worker::Row {
 };
 
 Worker::Worker(std::unique_ptr<store::Session> session, const Config& config, Resolver& resolver,
-               ActionExecutor& executor, Notifier& notifier, ReceiverMetrics* metrics, Clock clock)
+               ActionExecutor& executor, Notifier& notifier, ReceiverMetrics* metrics,
+               Safeguards* safeguards, Clock clock)
     : m_session(std::move(session)),
       m_config(config),
       m_resolver(resolver),
       m_executor(executor),
       m_notifier(notifier),
       m_metrics(metrics),
+      m_safeguards(safeguards),
       m_clock(std::move(clock)) {}
 
 Worker::~Worker() {
@@ -83,15 +91,72 @@ Result<void> Worker::process(Row& row) {
     return finish(row);
 }
 
+AccountOf Worker::ask_safeguards(const Alert& alert, Evidence& evidence) {
+    const PolicyConfig& policy = m_config.policy;
+    // The addresses block_ips would act on: never-block ones are set aside and shown.
+    if (!evidence.client_ips.empty()) {
+        if (!m_safeguards) {
+            evidence.notes.push_back("never-block addresses not checked (no mitigation service)");
+        } else if (auto p = m_safeguards->protected_ips(evidence.client_ips); !p) {
+            // Cannot tell (mynetworks unreadable): offer none of them.
+            for (const auto& ip : evidence.client_ips)
+                evidence.protected_ips.push_back({ip, "cannot tell: " + p.error().message});
+            evidence.client_ips.clear();
+        } else {
+            for (const auto& [ip, why] : *p) {
+                evidence.protected_ips.push_back({ip, why});
+                std::erase(evidence.client_ips, ip);
+            }
+        }
+    }
+    if (!evidence.culprit || !validate::sasl_username(*evidence.culprit)) return nullptr;
+    const std::string& user = *evidence.culprit;
+    if (!m_safeguards) {
+        evidence.queue_note = "no mitigation service to read the queue";
+        return nullptr;
+    }
+    // How the SASL backend names the culprit and every allowlisted login.
+    std::vector<std::string> logins{user};
+    for (const auto& u : policy.allowlist_users)
+        if (auto c = validate::canonical_login(u)) logins.push_back(*c);
+    auto accounts = m_safeguards->accounts(logins);
+    auto known = std::make_shared<std::map<std::string, std::string>>();
+    for (std::size_t i = 0; i < logins.size() && i < accounts.size(); ++i)
+        (*known)[logins[i]] = accounts[i];
+    evidence.account = (*known)[user];
+    // Corroboration, only where it can matter (it reads queue files).
+    if (policy.min_queued_messages > 0 && may_act_automatically(policy, alert)) {
+        auto n = m_safeguards->queued_messages(
+            user, static_cast<std::size_t>(std::ceil(policy.min_queued_messages)));
+        if (n)
+            evidence.queued = static_cast<double>(*n);
+        else
+            evidence.queue_note = n.error().message;
+    }
+    return [known](const std::string& login) {
+        auto it = known->find(login);
+        return it == known->end() ? login : it->second;
+    };
+}
+
 Result<void> Worker::decide_firing(Row& row) {
     const Alert& alert = row.event.alert;
     auto& alerts = m_session->alerts();
     auto& actions = m_session->mitigation();
     Evidence evidence = m_resolver.resolve(alert);  // network: outside any transaction
+    const AccountOf account_of = ask_safeguards(alert, evidence);  // commands: likewise
     const std::int64_t now = m_clock();
     auto used = actions.count_actions_since(kAutoActor, now - 3'600'000);
     if (!used) return used.error();
-    Decision decision = decide(m_config.policy, alert, evidence, static_cast<int>(*used));
+    Decision decision =
+        decide(m_config.policy, alert, evidence, static_cast<int>(*used), account_of);
+    if (auto ignored = parse_suggested_actions(alert.label("suggested_actions")).ignored;
+        !ignored.empty()) {
+        std::string names;
+        for (const auto& n : ignored) names += (names.empty() ? "" : ",") + n;
+        log::warn("ignoring suggested_actions that are not mitigations",
+                  {{"alertname", alert.label("alertname")}, {"ignored", names}});
+    }
     suggest_for_guard(decision, alert, evidence);
 
     auto tx = m_session->begin();

@@ -48,3 +48,41 @@ TEST_CASE("read_all refuses a file larger than its limit") {
     REQUIRE(files::write_atomic(dir + "/big", std::string(5000, 'x')).ok());
     CHECK_FALSE(files::read_all(dir + "/big", 4000).ok());
 }
+
+TEST_CASE("write_atomic never writes through a temporary name someone created first") {
+    test::TempDir tmp;
+    const std::string path = tmp.path("map");
+    // What a local user who can write the directory would plant: the temp name
+    // a predictable writer would open (it would then own the live file).
+    const std::string planted = tmp.write("map.tmp." + std::to_string(::getpid()), "planted\n");
+    struct stat before {};
+    REQUIRE(::stat(planted.c_str(), &before) == 0);
+    REQUIRE(files::write_atomic(path, "new\n", 0600).ok());
+    struct stat after {};
+    REQUIRE(::stat(path.c_str(), &after) == 0);
+    CHECK(after.st_ino != before.st_ino);
+    CHECK((after.st_mode & 07777) == 0600);
+    CHECK(*files::read_all(path) == "new\n");
+    CHECK(*files::read_all(planted) == "planted\n");
+}
+
+TEST_CASE("write_atomic refuses a symlink in place of the file and a directory others may write") {
+    test::TempDir tmp;
+    const std::string victim = tmp.write("victim", "secret\n");
+    const std::string link = tmp.path("link");
+    REQUIRE(::symlink(victim.c_str(), link.c_str()) == 0);
+    auto r = files::write_atomic(link, "x\n");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "refusing to write " + link + ": it is a symbolic link");
+    CHECK(*files::read_all(victim) == "secret\n");
+
+    const std::string shared = tmp.path("shared");
+    REQUIRE(::mkdir(shared.c_str(), 0700) == 0);
+    REQUIRE(::chmod(shared.c_str(), 0775) == 0);
+    auto g = files::write_atomic(shared + "/f", "x\n");
+    REQUIRE_FALSE(g.ok());
+    CHECK(g.error().message == "refusing to write " + shared +
+                                   "/f: its directory is writable by group or others (mode 0775)");
+    struct stat st {};
+    CHECK(::stat((shared + "/f").c_str(), &st) != 0);
+}

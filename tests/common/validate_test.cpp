@@ -24,7 +24,10 @@ TEST_CASE("hostile SASL usernames are rejected") {
 TEST_CASE("IP addresses are canonicalised and garbage rejected") {
     CHECK(validate::canonical_ip("127.0.0.1") == std::optional<std::string>("127.0.0.1"));
     CHECK(validate::canonical_ip("2001:DB8::1") == std::optional<std::string>("2001:db8::1"));
-    CHECK(validate::canonical_ip("::ffff:10.0.0.1").has_value());
+    // An IPv4-mapped IPv6 address is the IPv4 address (as Postfix reports the client).
+    CHECK(validate::canonical_ip("::ffff:10.0.0.1") == std::optional<std::string>("10.0.0.1"));
+    CHECK(validate::canonical_ip("::FFFF:7f00:1") == std::optional<std::string>("127.0.0.1"));
+    CHECK(validate::canonical_ip("::1") == std::optional<std::string>("::1"));
     CHECK_FALSE(validate::ip("256.1.1.1"));
     CHECK_FALSE(validate::ip("1.2.3.4 OK"));
     CHECK_FALSE(validate::ip("1.2.3.4\n"));
@@ -55,4 +58,12 @@ TEST_CASE("domains, addresses and unix users") {
     CHECK_FALSE(validate::unix_user("Alice"));
     CHECK_FALSE(validate::unix_user("-alice"));
     CHECK_FALSE(validate::unix_user("root;id"));
+}
+
+TEST_CASE("a login has one canonical form: lowercase, and only when it is valid") {
+    CHECK(validate::canonical_login("Bob@EXAMPLE.org") ==
+          std::optional<std::string>("bob@example.org"));
+    CHECK(validate::canonical_login("alice") == std::optional<std::string>("alice"));
+    CHECK_FALSE(validate::canonical_login("Bob\n@example.org"));
+    CHECK_FALSE(validate::canonical_login("J\xc3\x9cRGEN"));
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include "receiver_test_util.hpp"
 #include "store/sqlite/database.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -170,4 +172,49 @@ VALUES (1, 1, 'block_login', 'auto', '{"kind":"block_login","username":"alice@ex
     // Migration 6: the event still to be processed knows its Alertmanager.
     CHECK(rows("SELECT external_url FROM alerts ORDER BY id") ==
           std::vector<std::string>{"http://am:9093", ""});
+}
+
+TEST_CASE("the state database and its -wal and -shm are created 0600 whatever the umask") {
+    TempDir dir;
+    const mode_t old = ::umask(022);
+    {
+        auto s = saslguard::receiver::testing::open_session(dir.path("state.db"));
+        REQUIRE(s->alerts().count_unfinished().ok());
+        for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) {
+            struct stat st {};
+            INFO(f);
+            REQUIRE(::stat(dir.path(f).c_str(), &st) == 0);
+            CHECK((st.st_mode & 0777) == 0600);
+        }
+    }
+    ::umask(old);
+}
+
+TEST_CASE("the canonical-keys migration lowercases logins in blocks, merging case variants") {
+    TempDir dir;
+    DatabaseOptions at6;
+    at6.run_migrations = false;
+    auto db = Database::open(dir.path("state.db"), at6).value();
+    REQUIRE(migrate(*db, 6).value() == 6);
+    REQUIRE(db->exec(R"SQL(
+INSERT INTO actions (id, incident_id, kind, target, params_json, actor, reason, dry_run, state, result,
+                     created_at) VALUES
+  (1, NULL, 'block_login', 'Bob@EXAMPLE.org', '{}', 'cli:root', 'r', 0, 'applied', '', 1000),
+  (2, NULL, 'block_login', 'bob@example.org', '{}', 'cli:root', 'r', 0, 'applied', '', 2000),
+  (3, NULL, 'lock_account', 'Carol@Example.Org', '{}', 'auto', 'r', 0, 'applied', '', 3000),
+  (4, NULL, 'block_ips', '', '{}', 'auto', 'r', 0, 'applied', '', 4000);
+INSERT INTO blocks VALUES ('login', 'Bob@EXAMPLE.org', 1, 1000, NULL),
+                          ('login', 'bob@example.org', 2, 2000, NULL),
+                          ('account', 'Carol@Example.Org', 3, 3000, 9000),
+                          ('ip', '2001:db8::1', 4, 4000, NULL);
+)SQL")
+                .ok());
+    REQUIRE(migrate(*db).value() == static_cast<int>(migrations().size()));
+    auto st =
+        db->prepare("SELECT kind || ' ' || target || ' ' || action_id FROM blocks ORDER BY 1");
+    REQUIRE(st.ok());
+    std::vector<std::string> rows;
+    while (st->step().value()) rows.push_back(st->column_text(0));
+    CHECK(rows == std::vector<std::string>{"account carol@example.org 3", "ip 2001:db8::1 4",
+                                           "login bob@example.org 2"});
 }

@@ -180,13 +180,20 @@ TEST_CASE(
     REQUIRE(cfg.ok());
     cfg->mitigation.dry_run = true;
     cfg->policy.auto_actions = {ActionKind::BlockLogin};  // reads and writes only the work dir
+    cfg->policy.min_queued_messages = 0;  // no Postfix queue here to corroborate the log
     auto state = store::StateStore::open(cfg->state_path);
     REQUIRE(state.ok());
     auto svc = MitigationService::open(**state, cfg->mitigation, false);
     REQUIRE(svc.ok());
-    Resolver resolver(cfg->prometheus, cfg->policy, [](const HttpRequest&) {
+    // Prometheus is down; the exporter's scrape counts alice's messages.
+    Resolver resolver(cfg->prometheus, cfg->policy, [](const HttpRequest& req) {
         HttpResponse r;
-        r.error = "Couldn't connect to server";
+        if (req.url.find("/api/v1/") != std::string::npos) {
+            r.error = "Couldn't connect to server";
+            return r;
+        }
+        r.status = 200;
+        r.body = "postfix_sasl_user_messages_total{sasl_username=\"alice@example.com\"} 40\n";
         return r;
     });
     testing::RecordingNotifier notifier;
@@ -197,7 +204,8 @@ TEST_CASE(
         REQUIRE(p.ok());
         REQUIRE(intake.accept(*p, payload.dump()).ok());
     }
-    Worker worker(testing::open_session(cfg->state_path), *cfg, resolver, **svc, notifier, nullptr);
+    Worker worker(testing::open_session(cfg->state_path), *cfg, resolver, **svc, notifier, nullptr,
+                  svc->get());
     REQUIRE(worker.run_once().value() == 1);
     auto rows = (*svc)->repository().actions(10);
     REQUIRE(rows.ok());

@@ -2,8 +2,11 @@
 # Live: block_login / block_ips through saslguardctl against a private Postfix.
 # After block-login, AUTH as alice gets a 5xx on MAIL FROM while bob still sends;
 # after unblock alice sends again; dry-run changes nothing; an expired block is
-# reverted by `saslguardctl expire`; block-ips rejects a connection from
-# 127.0.0.2 while 127.0.0.1 still works.
+# reverted by `saslguardctl expire`; block-ips refuses loopback addresses
+# (never blocked) and rejects a client at 192.0.2.55 (the address given with
+# XCLIENT, which the instance allows from loopback: every address this host
+# could really connect from is its own, and never blocked) while others still
+# send.
 set -eo pipefail  # not -u: tests/lib/postfix.sh expands $config_directory in a heredoc
 . "$(dirname "$0")/mitigation_lib.sh"
 
@@ -49,14 +52,27 @@ ctl_ok "$cfg" expire
 grep -q "unblocked login alice@saslguard.test" <<<"$CTL_OUT" || fail "expire: $CTL_OUT"
 assert_eq "$(smtp_code "$work/pf" alice@saslguard.test alicepw)" 250 "alice after expiry"
 
-# block-ips: 127.0.0.2 is rejected at connect/RCPT, 127.0.0.1 still works.
-assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 250 "bob from .2 before block-ips"
-ctl_ok "$cfg" block-ips --user bob@saslguard.test 127.0.0.2 --reason "spam source"
-grep -qx "127.0.0.2 REJECT 5.7.1 client address blocked by saslguard" "$PF_CLIENT_ACCESS" || fail "client map: $(cat "$PF_CLIENT_ACCESS")"
-assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 554 "bob from blocked .2"
-assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.1)" 250 "bob from .1"
-ctl_ok "$cfg" unblock-ips 127.0.0.2
-assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw --local-interface 127.0.0.2)" 250 "bob from .2 after unblock"
+# block-ips: loopback and this host's addresses are never blocked (issue #15).
+ctl "$cfg" block-ips --user bob@saslguard.test 127.0.0.2
+assert_eq "$CTL_RC" 1 "block-ips 127.0.0.2"
+grep -q "127.0.0.2 is never blocked (a loopback address)" <<<"$CTL_OUT" || fail "refusal: $CTL_OUT"
+ctl "$cfg" block-ips ::ffff:127.0.0.1
+assert_eq "$CTL_RC" 1 "block-ips ::ffff:127.0.0.1"
+assert_eq "$(grep -vc '^#' "$PF_CLIENT_ACCESS" || true)" 0 "client map after refused blocks"
+assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 250 "bob from loopback after refused blocks"
+
+# A client at 192.0.2.55 (XCLIENT from loopback) is rejected once blocked.
+postconf -c "$PF_ETC" -e "smtpd_authorized_xclient_hosts = 127.0.0.0/8"
+pf_reload "$work/pf"
+from_55() { smtp_code "$work/pf" bob@saslguard.test bobpw --xclient-addr 192.0.2.55; }
+xclient_ok() { [ "$(from_55)" = 250 ]; }  # once the reloaded smtpd allows XCLIENT
+wait_for 30 xclient_ok || fail "bob from 192.0.2.55 before block-ips: $(from_55)"
+ctl_ok "$cfg" block-ips --user bob@saslguard.test 192.0.2.55 --reason "spam source"
+grep -qx "192.0.2.55 REJECT 5.7.1 client address blocked by saslguard" "$PF_CLIENT_ACCESS" || fail "client map: $(cat "$PF_CLIENT_ACCESS")"
+assert_eq "$(from_55)" 554 "bob from blocked 192.0.2.55"
+assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 250 "bob from loopback"
+ctl_ok "$cfg" unblock-ips 192.0.2.55
+assert_eq "$(from_55)" 250 "bob from 192.0.2.55 after unblock"
 
 # Concurrent saslguardctl processes (flock on the lock file) lose no entry.
 pids=()

@@ -5,11 +5,17 @@
 // checked, as is every byte written to a map file.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "memory_mitigation_repository.hpp"
@@ -80,12 +86,16 @@ struct Fixture {
     std::int64_t now = 1'800'000'000'000;  // unix ms
     MitigationSettings settings;
     std::unique_ptr<Mitigator> mitigator;
+    std::map<std::string, std::string> logins;  // queue id → recorded SASL login
+    std::string mynetworks = "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128";  // postconf -h
 
     explicit Fixture(SaslBackendKind backend = SaslBackendKind::Sasldb) {
         log::set_level(log::Level::Error);  // every refused request logs a warning
         dir = tmp.root();
+        std::filesystem::create_directory(dir + "/state");
+        settings.state_dir = dir + "/state";  // the mitigation lock, the sasldb quarantine
         settings.postfix_config_dir = dir;
-        settings.postfix_bin_dir = "";  // postmap, postsuper, … by name (the runner is fake)
+        settings.postfix_bin_dir = "/usr/sbin";  // the runner is fake: nothing runs
         settings.sasl_access_map = dir + "/sasl_access";
         settings.client_access_map = dir + "/client_access";
         settings.sasldb_path = dir + "/sasldb2";
@@ -96,8 +106,18 @@ struct Fixture {
         queue.entries = {{"deferred", "A1B2C3D4E5", "alice@example.com"},
                          {"active", "B1B2C3D4E5", "bob@example.com"},
                          {"deferred", "C1B2C3D4E5", "forged@elsewhere.test"},
-                         {"hold", "D1B2C3D4E5", "alice@example.com"}};
+                         {"hold", "D1B2C3D4E5", "alice@example.com"},
+                         // bob, authenticated as himself, with alice's address as sender.
+                         {"deferred", "E1B2C3D4E5", "alice@example.com"}};
+        // The SASL login Postfix recorded in each queue file (postcat -e).
+        logins = {{"A1B2C3D4E5", "alice@example.com"},
+                  {"B1B2C3D4E5", "bob@example.com"},
+                  {"C1B2C3D4E5", "alice@example.com"},  // the forged sender is alice's
+                  {"D1B2C3D4E5", "alice@example.com"},
+                  {"E1B2C3D4E5", "bob@example.com"}};
         runner.answer = [this](const std::vector<std::string>& argv) {
+            if (base(argv[0]) == "postconf" && argv.back() == "mynetworks")
+                return RecordingRunner::ok(mynetworks + "\n");
             if (base(argv[0]) == "postconf" && argv.size() > 4 && argv[4] == "-h")
                 return RecordingRunner::ok(
                     "check_client_access hash:" + settings.client_access_map +
@@ -108,10 +128,8 @@ struct Fixture {
                 std::string out;
                 for (std::size_t i = 5; i < argv.size(); ++i) {
                     out += "*** ENVELOPE RECORDS deferred/A/" + argv[i] + " ***\n";
-                    // The forged-sender message was submitted by alice.
-                    std::string login =
-                        argv[i] == "C1B2C3D4E5" ? "alice@example.com" : "someone@example.com";
-                    out += "named_attribute: sasl_username=" + login + "\n";
+                    if (auto it = logins.find(argv[i]); it != logins.end())
+                        out += "named_attribute: sasl_username=" + it->second + "\n";
                 }
                 return RecordingRunner::ok(out);
             }
@@ -265,8 +283,8 @@ TEST_CASE("block_login writes the map, runs postmap once and records the block")
           std::string::npos);
     REQUIRE(f.runner.calls.size() ==
             3);  // postmap, then the two postconf calls that find the map in use
-    CHECK(f.runner.calls[0].argv ==
-          std::vector<std::string>{"postmap", "-c", f.dir, "hash:" + f.settings.sasl_access_map});
+    CHECK(f.runner.calls[0].argv == std::vector<std::string>{"/usr/sbin/postmap", "-c", f.dir,
+                                                             "hash:" + f.settings.sasl_access_map});
     CHECK(base(f.runner.calls[1].argv[0]) == "postconf");
     auto blocks = f.store.blocks();
     REQUIRE(blocks->size() == 1);
@@ -341,7 +359,7 @@ TEST_CASE("hold_mail holds exactly the user's messages, found by sender and by S
     REQUIRE(o.ok);
     CHECK(o.affected == std::vector<std::string>{"A1B2C3D4E5", "C1B2C3D4E5"});
     const auto& last = f.runner.calls.back();
-    CHECK(last.argv == std::vector<std::string>{"postsuper", "-c", f.dir, "-h", "-"});
+    CHECK(last.argv == std::vector<std::string>{"/usr/sbin/postsuper", "-c", f.dir, "-h", "-"});
     CHECK(last.stdin_data == "A1B2C3D4E5\nC1B2C3D4E5\n");
 
     auto r = f.run(ActionKind::ReleaseMail, "alice@example.com");
@@ -556,4 +574,250 @@ TEST_CASE(
     r.expires_after = std::chrono::seconds(60);
     CHECK(f.mitigator->execute(r).error == "an expiry only applies to block/hold/lock actions");
     CHECK(f.runner.calls.empty());
+}
+
+// ---- issue #15: identity, addresses that are never blocked, files -------------
+
+TEST_CASE("holding a user's mail never takes another user's message with the same sender") {
+    Fixture f;
+    // E1 carries alice's address as envelope sender, but bob authenticated for it.
+    auto o = f.run(ActionKind::HoldMail, "alice@example.com");
+    REQUIRE(o.ok);
+    CHECK(o.affected == std::vector<std::string>{"A1B2C3D4E5", "C1B2C3D4E5"});
+    auto d = f.run(ActionKind::DeleteMail, "alice@example.com");
+    REQUIRE(d.ok);
+    CHECK(std::find(d.affected.begin(), d.affected.end(), "E1B2C3D4E5") == d.affected.end());
+}
+
+TEST_CASE(
+    "a login is one key whatever its case: unblocking bob@example.org lifts Bob@EXAMPLE.org") {
+    Fixture f;
+    REQUIRE(f.run(ActionKind::BlockLogin, "Bob@EXAMPLE.org").ok);
+    CHECK(f.blocks.login_blocked("bob@example.org"));
+    CHECK(f.blocks.login_blocked("BOB@Example.Org"));
+    auto again = f.run(ActionKind::BlockLogin, "bob@example.org");
+    CHECK(again.summary == "login bob@example.org was already blocked");
+    auto u = f.run(ActionKind::UnblockLogin, "bob@example.org");
+    REQUIRE(u.ok);
+    CHECK(u.summary == "unblocked login bob@example.org");
+    std::string map = f.map_text(f.settings.sasl_access_map);
+    std::transform(map.begin(), map.end(), map.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    CHECK(map.find("bob@example.org") == std::string::npos);
+    CHECK(f.store.blocks()->empty());
+    CHECK_FALSE(f.blocks.login_blocked("Bob@EXAMPLE.org"));
+
+    SECTION("a map line an older version wrote in another case is lifted too") {
+        files::write_atomic(f.settings.sasl_access_map,
+                            "Carol@Example.ORG REJECT 5.7.1 account blocked by saslguard\n", 0644);
+        auto c = f.run(ActionKind::UnblockLogin, "carol@example.org");
+        REQUIRE(c.ok);
+        CHECK(c.summary == "unblocked login carol@example.org");
+        CHECK(f.map_text(f.settings.sasl_access_map).find("Carol") == std::string::npos);
+    }
+}
+
+TEST_CASE("loopback, unspecified, link-local, own and mynetworks addresses are never blocked") {
+    Fixture f;
+    f.mynetworks = "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 192.0.2.0/24 [2001:db8:1::]/48";
+    for (const char* ip :
+         {"127.0.0.1", "127.5.5.5", "::1", "::", "0.0.0.0", "::ffff:127.0.0.1", "169.254.10.1",
+          "fe80::1", "192.0.2.55", "2001:db8:1::7", "::ffff:192.0.2.55"}) {
+        INFO(ip);
+        auto o = f.run(ActionKind::BlockIps, "alice@example.com", {ip});
+        CHECK_FALSE(o.ok);
+        CHECK(o.error.find("never blocked") != std::string::npos);
+        // One protected address refuses the whole request.
+        CHECK_FALSE(f.run(ActionKind::BlockIps, "", {"198.51.100.7", ip}).ok);
+    }
+    CHECK(f.map_text(f.settings.client_access_map).empty());
+    CHECK(f.store.blocks()->empty());
+    // The host's own addresses.
+    ifaddrs* list = nullptr;
+    REQUIRE(::getifaddrs(&list) == 0);
+    for (ifaddrs* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr ||
+            (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        char text[INET6_ADDRSTRLEN] = {};
+        const void* a =
+            i->ifa_addr->sa_family == AF_INET
+                ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
+                : static_cast<const void*>(
+                      &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+        ::inet_ntop(i->ifa_addr->sa_family, a, text, sizeof text);
+        INFO("own address " << text);
+        CHECK_FALSE(f.run(ActionKind::BlockIps, "", {text}).ok);
+    }
+    ::freeifaddrs(list);
+    // Anything else is blocked; and a protected address can always be unblocked.
+    CHECK(f.run(ActionKind::BlockIps, "", {"198.51.100.7"}).ok);
+    CHECK(f.run(ActionKind::UnblockIps, "", {"127.0.0.1"}).ok);
+}
+
+TEST_CASE("every program a mitigation runs is named by an absolute path") {
+    Fixture f;
+    f.runner.answer = [&f, inner = f.runner.answer](const std::vector<std::string>& argv) {
+        if (base(argv[0]) == "db_dump")
+            return RecordingRunner::ok(
+                "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n"
+                " 616c696365006578616d706c652e636f6d007573657250617373776f7264\n 707731\n"
+                "DATA=END\n");
+        return inner(argv);
+    };
+    REQUIRE(f.run(ActionKind::BlockLogin, "alice@example.com").ok);
+    REQUIRE(f.run(ActionKind::HoldMail, "alice@example.com").ok);
+    REQUIRE(f.run(ActionKind::BlockIps, "", {"198.51.100.7"}).ok);
+    REQUIRE(f.run(ActionKind::LockAccount, "alice@example.com").ok);
+    REQUIRE_FALSE(f.runner.calls.empty());
+    for (const auto& c : f.runner.calls) {
+        INFO(c.argv[0]);
+        CHECK(c.argv[0].front() == '/');
+    }
+}
+
+TEST_CASE(
+    "a symlinked map or a map directory others may write is refused, and nothing is written") {
+    Fixture f;
+    namespace fs = std::filesystem;
+    SECTION("symlinked map") {
+        const std::string victim = f.dir + "/victim";
+        files::write_atomic(victim, "root only\n", 0600);
+        fs::create_symlink(victim, f.settings.sasl_access_map);
+        auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
+        CHECK_FALSE(o.ok);
+        CHECK(o.error.find("symbolic link") != std::string::npos);
+        CHECK(fs::is_symlink(f.settings.sasl_access_map));
+        CHECK(f.map_text(victim) == "root only\n");
+    }
+    SECTION("group- or other-writable directory") {
+        const std::string d = f.dir + "/shared";
+        fs::create_directory(d);
+        ::chmod(d.c_str(), 0777);
+        f.settings.client_access_map = d + "/client_access";
+        f.make();
+        auto o = f.run(ActionKind::BlockIps, "", {"198.51.100.7"});
+        CHECK_FALSE(o.ok);
+        CHECK(o.error.find("writable by group or others") != std::string::npos);
+        CHECK_FALSE(fs::exists(f.settings.client_access_map));
+    }
+}
+
+TEST_CASE(
+    "configured never_block_ips are refused too, and an unreadable mynetworks blocks nothing") {
+    Fixture f;
+    f.settings.never_block_ips = {"198.51.100.0/24", "2001:db8:ffff::9"};
+    f.make();
+    auto o = f.run(ActionKind::BlockIps, "", {"198.51.100.20"});
+    CHECK_FALSE(o.ok);
+    CHECK(o.error ==
+          "refusing to block: 198.51.100.20 is never blocked (in mitigation.never_block_ips "
+          "(198.51.100.0/24))");
+    CHECK_FALSE(f.run(ActionKind::BlockIps, "", {"2001:DB8:FFFF::9"}).ok);
+    f.runner.answer = [](const std::vector<std::string>& argv) {
+        return base(argv[0]) == "postconf"
+                   ? RecordingRunner::failed(1, "postconf: fatal: no main.cf")
+                   : RecordingRunner::ok("");
+    };
+    auto u = f.run(ActionKind::BlockIps, "", {"203.0.113.9"});
+    CHECK_FALSE(u.ok);
+    CHECK(u.error.find("not blocking anything: reading Postfix's mynetworks") == 0);
+    CHECK(f.map_text(f.settings.client_access_map).empty());
+}
+
+TEST_CASE("mynetworks is read as Postfix writes it: networks, bracketed IPv6, files and tables") {
+    saslguard::test::TempDir tmp;
+    const std::string file = tmp.write("nets", "# trusted\n10.1.0.0/16\n[2001:db8:5::]/48\n");
+    auto e =
+        parse_mynetworks("127.0.0.0/8 [::ffff:127.0.0.0]/104, [::1]/128 " + file +
+                         " cidr:/etc/postfix/more.cidr !192.0.2.0/24 .example.com host.example");
+    REQUIRE(e.networks.size() == 3);
+    CHECK(e.networks[0].text() == "127.0.0.0/8");
+    CHECK(e.networks[1].text() == "127.0.0.0/8");  // the IPv4-mapped form is IPv4
+    CHECK(e.networks[2].text() == "::1/128");
+    CHECK(e.files == std::vector<std::string>{file});
+    CHECK(e.tables == std::vector<std::string>{"cidr:/etc/postfix/more.cidr"});
+    CHECK_FALSE(parse_network("10.0.0.0/33"));
+    CHECK_FALSE(parse_network("hash:/etc/x"));
+
+    Fixture f;
+    f.mynetworks = "127.0.0.0/8 " + file + " cidr:/etc/postfix/more.cidr";
+    f.runner.answer = [&f, inner = f.runner.answer](const std::vector<std::string>& argv) {
+        if (base(argv[0]) == "postmap" && argv[3] == "-q")  // postmap -c DIR -q IP TABLE
+            return argv[4] == "203.0.113.77" ? RecordingRunner::ok("OK\n")
+                                             : RecordingRunner::failed(1, "");
+        return inner(argv);
+    };
+    for (const char* ip : {"10.1.200.3", "2001:db8:5::1", "203.0.113.77"}) {
+        INFO(ip);
+        CHECK(f.run(ActionKind::BlockIps, "", {ip}).error.find("in Postfix's mynetworks") !=
+              std::string::npos);
+    }
+    CHECK(f.run(ActionKind::BlockIps, "", {"203.0.113.78"}).ok);
+}
+
+TEST_CASE("the mitigation lock and the sasldb quarantine live in the state directory") {
+    Fixture f;
+    f.runner.answer = [&f, inner = f.runner.answer](const std::vector<std::string>& argv) {
+        if (base(argv[0]) == "db_dump")
+            return RecordingRunner::ok(
+                "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n"
+                " 416c696365006578616d706c652e636f6d007573657250617373776f7264\n 707731\n"
+                "DATA=END\n");  // Alice\0example.com\0userPassword
+        return inner(argv);
+    };
+    // A dry run writes nothing at all where the maps and the sasldb are.
+    auto before = std::distance(std::filesystem::directory_iterator(f.dir),
+                                std::filesystem::directory_iterator());
+    REQUIRE(f.run(ActionKind::BlockLogin, "alice@example.com", {}, true).ok);
+    CHECK(std::distance(std::filesystem::directory_iterator(f.dir),
+                        std::filesystem::directory_iterator()) == before);
+    CHECK(std::filesystem::exists(f.dir + "/state/mitigation.lock"));
+
+    // An older version's quarantine beside the sasldb is folded into the new one.
+    files::write_atomic(f.settings.sasldb_path + ".saslguard-locked",
+                        "626f62006578616d706c652e636f6d007573657250617373776f7264 707732\n", 0600);
+    auto o = f.run(ActionKind::LockAccount, "ALICE@example.com");
+    REQUIRE(o.ok);
+    // The stored user and realm as the sasldb has them, matched whatever the case.
+    CHECK(f.runner.calls.back().argv == std::vector<std::string>{"/usr/sbin/saslpasswd2", "-f",
+                                                                 f.settings.sasldb_path, "-d", "-u",
+                                                                 "example.com", "Alice"});
+    CHECK_FALSE(std::filesystem::exists(f.settings.sasldb_path + ".saslguard-locked"));
+    const std::string q = f.map_text(f.dir + "/state/sasldb-quarantine");
+    CHECK(q.find("416c696365") != std::string::npos);  // alice's record
+    CHECK(q.find("626f6200") != std::string::npos);    // bob's, from the old file
+    struct stat st {};
+    REQUIRE(::stat((f.dir + "/state/sasldb-quarantine").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    CHECK(f.blocks.is_blocked("account", "alice@example.com"));
+}
+
+TEST_CASE(
+    "the SASL backend says which account a login names: sasldb adds the realm, shadow drops it") {
+    Fixture f;
+    f.runner.answer = [](const std::vector<std::string>& argv) {
+        if (base(argv[0]) == "db_dump")
+            return RecordingRunner::ok(
+                "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n"
+                " 616c696365006578616d706c652e6f7267007573657250617373776f7264\n 707731\n"
+                "DATA=END\n");  // alice\0example.org\0userPassword
+        return RecordingRunner::ok("");
+    };
+    CHECK(f.mitigator->accounts({"alice", "Alice@Example.org", "bob"}) ==
+          std::vector<std::string>{"alice@example.org", "alice@example.org", "bob"});
+    Fixture shadow(SaslBackendKind::SaslauthdShadow);
+    CHECK(shadow.mitigator->accounts({"alice@example.org", "Alice@other.test"}) ==
+          std::vector<std::string>{"alice", "alice"});
+    Fixture command(SaslBackendKind::Command);
+    CHECK(command.mitigator->accounts({"Bob@X.org"}) == std::vector<std::string>{"bob@x.org"});
+}
+
+TEST_CASE("the queue corroborates a login only with messages that record it") {
+    Fixture f;
+    // A1, C1, D1 record alice (C1 with a forged sender); E1 has her sender but is bob's.
+    CHECK(f.mitigator->queued_messages("Alice@Example.com", 10).value() == 3);
+    CHECK(f.mitigator->queued_messages("alice@example.com", 2).value() == 2);
+    CHECK(f.mitigator->queued_messages("carol@example.com", 10).value() == 0);
+    CHECK_FALSE(f.mitigator->queued_messages("a b", 10).ok());
 }

@@ -20,12 +20,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(make_workdir rcv-am)
 [ -n "${KEEP_WORKDIR:-}" ] || cleanup_push "rm -rf '$work'"
 
+# Prometheus is down; the exporter has counted both users' messages (unknown
+# evidence never acts automatically). No Postfix queue here to corroborate the
+# log: min_queued_messages 0 (receiver_forged_log tests corroboration).
+rcv_exporter "$work/exporter" alice@saslguard.test bob@saslguard.test
 rcv_create "$work/rcv" "prometheus:
   url: http://127.0.0.1:1
   timeout: 1s
-  exporter_url: http://127.0.0.1:1/metrics
+  exporter_url: $RCV_EXPORTER_URL
 policy:
   modes: {SaslUserSendingSurge: auto}
+  min_queued_messages: 0
 mitigation:
   dry_run: true"
 rcv_start "$work/rcv"

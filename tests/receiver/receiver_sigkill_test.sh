@@ -18,13 +18,19 @@ kills=${SIGKILL_KILLS:-5}
 work=$(make_workdir rcv-kill)
 [ -n "${KEEP_WORKDIR:-}" ] || cleanup_push "rm -rf '$work'"
 
-rcv_create "$work/rcv" "$(rcv_dry_run_yaml "$work/rcv")"
+# The alerts name 20 users (user0..user19), each counted by a real exporter:
+# unknown evidence never acts automatically. Nothing is queued anywhere, so the
+# log is trusted alone (min_queued_messages 0 in rcv_dry_run_yaml;
+# receiver_forged_log tests the corroboration).
+users=20
+rcv_exporter "$work/exporter" $(for i in $(seq 0 $((users - 1))); do echo "user$i@saslguard.test"; done)
+rcv_create "$work/rcv" "$(rcv_dry_run_yaml "$work/rcv" "$RCV_EXPORTER_URL")"
 rcv_start "$work/rcv"
 . "$work/rcv/rcv_env"
 sql() { rcv_sql "$work/rcv" "$1"; }
 
 python3 "$here/webhook_sender.py" "$RCV_URL/alertmanager" "$RCV_TOKEN_FILE" --alerts "$alerts" --threads 16 \
-  --dup-every 7 > "$work/sender.out" 2> "$work/sender.err" &
+  --users "$users" --dup-every 7 > "$work/sender.out" 2> "$work/sender.err" &
 sender=$!
 cleanup_push "kill $sender 2>/dev/null || true"
 

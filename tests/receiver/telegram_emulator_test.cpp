@@ -186,6 +186,29 @@ struct Rig {
 
 }  // namespace
 
+TEST_CASE("Block IPs asks first, and the confirming button names every address (issue #15)") {
+    Rig rig;
+    auto bot = rig.bot();
+    auto notifier = rig.notifier(bot.get());
+    auto n = sample_notice(1, "alice@example.com");
+    n.alert.labels["client_ip"] = "203.0.113.9";
+    n.evidence.client_ips = {"203.0.113.9", "198.51.100.7"};
+    REQUIRE(notifier->incident_opened(n));
+    auto msg = rig.emu.wait_message(kAdmin, "incident #1");
+    REQUIRE(msg);
+    rig.emu.press(kAdmin, kAdmin, msg->message_id, msg->button("Block IPs"));
+    REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Yes").empty(); }));
+    CHECK(rig.executor.count() == 0);  // one press blocks nothing
+    auto confirm = rig.emu.messages(kAdmin).at(0);
+    CHECK(confirm.labels() ==
+          std::vector<std::string>{"⚠ Yes: ⛔ Block IPs 203.0.113.9, 198.51.100.7", "✖ Cancel"});
+    rig.emu.press(kAdmin, kAdmin, confirm.message_id, confirm.button("Yes"));
+    REQUIRE(wait_until([&] { return rig.executor.count() == 1; }));
+    CHECK(rig.executor.requests().at(0).kind == ActionKind::BlockIps);
+    CHECK(rig.executor.requests().at(0).ips ==
+          std::vector<std::string>{"203.0.113.9", "198.51.100.7"});
+}
+
 TEST_CASE(
     "an incident reaches the admin chat with buttons, and an admin blocks the login through them") {
     Rig rig;

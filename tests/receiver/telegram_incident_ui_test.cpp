@@ -107,10 +107,28 @@ TEST_CASE("block IPs is offered only when the alert names a client IP") {
     auto v = view_from_notice(n, cfg);
     CHECK(std::find(v.offered.begin(), v.offered.end(), "block_ips") == v.offered.end());
     n.alert.labels["client_ip"] = "203.0.113.9";
+    n.evidence.client_ips = {"203.0.113.9"};  // the resolver's canonical form of the label
     v = view_from_notice(n, cfg);
     CHECK(std::find(v.offered.begin(), v.offered.end(), "block_ips") != v.offered.end());
     REQUIRE(v.top_ips.size() == 1);
     CHECK(v.top_ips[0].ip == "203.0.113.9");
+}
+
+TEST_CASE("a never-block address is shown with its reason and never offered as Block IPs") {
+    // Issue #15: the worker set ::ffff:127.0.0.1 (canonical 127.0.0.1) aside.
+    TelegramConfig cfg;
+    auto n = sample_notice(6, "alice@example.com");
+    n.alert.labels["client_ip"] = "::ffff:127.0.0.1";
+    n.evidence.protected_ips = {{"127.0.0.1", "a loopback address"}};
+    auto v = view_from_notice(n, cfg);
+    CHECK(v.top_ips.empty());
+    CHECK(std::find(v.offered.begin(), v.offered.end(), "block_ips") == v.offered.end());
+    auto back = incident_view_from_json(to_json(v));
+    REQUIRE(back);
+    REQUIRE(back->protected_ips.size() == 1);
+    const std::string text = format_incident(*back);
+    CHECK(text.find("<b>Never blocked:</b> <code>127.0.0.1</code> (a loopback address)") !=
+          std::string::npos);
 }
 
 namespace {

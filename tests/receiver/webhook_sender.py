@@ -4,10 +4,11 @@ every payload is retried (connection refused/reset, timeout, 5xx) until it is
 answered 200, so a receiver that is killed and restarted must end up with every
 alert exactly once.
 
-  webhook_sender.py URL TOKEN_FILE --alerts N [--threads T] [--dup-every K] [--prefix P]
+  webhook_sender.py URL TOKEN_FILE --alerts N [--threads T] [--dup-every K] [--prefix P] [--users U]
 
 Alert i has fingerprint %016x of (base + i), alertname SaslUserSendingSurge,
-sasl_username user<i>@saslguard.test, mitigation=auto. Every K-th payload is
+sasl_username user<i>@saslguard.test (user<i mod U> with --users U),
+mitigation=auto. Every K-th payload is
 sent twice (a redelivery). Prints "sent=<200 answers> retries=<failed attempts>".
 """
 import argparse
@@ -19,9 +20,10 @@ import time
 import urllib.parse
 
 
-def payload(i, base, prefix):
+def payload(i, base, prefix, users=0):
+    who = i % users if users else i
     labels = {"alertname": "SaslUserSendingSurge", "instance": "mx1.saslguard.test:9754",
-              "sasl_username": f"{prefix}{i}@saslguard.test", "severity": "critical", "mitigation": "auto"}
+              "sasl_username": f"{prefix}{who}@saslguard.test", "severity": "critical", "mitigation": "auto"}
     alert = {"status": "firing", "labels": labels,
              "annotations": {"summary": f"{prefix}{i} surge"},
              "startsAt": "2026-11-23T09:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
@@ -42,6 +44,7 @@ def main():
     ap.add_argument("--dup-every", type=int, default=0)
     ap.add_argument("--base", type=lambda s: int(s, 0), default=0x5a5a000000000000)
     ap.add_argument("--prefix", default="user")
+    ap.add_argument("--users", type=int, default=0, help="cycle through this many users (0: one per alert)")
     ap.add_argument("--give-up", type=float, default=120, help="seconds per payload before failing")
     a = ap.parse_args()
     token = open(a.token_file).read().strip()
@@ -58,7 +61,7 @@ def main():
     def worker(mine):
         conn = None
         for i in mine:
-            body = payload(i, a.base, a.prefix)
+            body = payload(i, a.base, a.prefix, a.users)
             deadline = time.time() + a.give_up
             while True:
                 try:

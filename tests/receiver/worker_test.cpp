@@ -3,6 +3,7 @@
 #include "receiver_test_util.hpp"
 #include "saslguard/receiver/intake.hpp"
 #include "saslguard/receiver/resolver.hpp"
+#include "saslguard/receiver/safeguards.hpp"
 #include "saslguard/receiver/webhook.hpp"
 #include "saslguard/receiver/worker.hpp"
 
@@ -12,19 +13,57 @@ using namespace saslguard::receiver::testing;
 
 namespace {
 
-// Prometheus and the exporter are down: the worker must still act on the label.
-HttpResponse unreachable(const HttpRequest&) {
-    HttpResponse r;
-    r.error = "Couldn't connect to server";
-    return r;
-}
+// The mail host as Safeguards tells it: accounts by a table, the queue by a
+// count per login, loopback never blocked.
+class FakeSafeguards final : public Safeguards {
+public:
+    std::map<std::string, std::string> account_of;  // login → account (else itself)
+    std::map<std::string, std::size_t> queued;      // login → its queued messages (else 50)
+    bool queue_down = false;
+    std::vector<std::string> asked_queue;
+
+    std::vector<std::string> accounts(const std::vector<std::string>& logins) override {
+        std::vector<std::string> out;
+        for (const auto& l : logins) out.push_back(account_of.count(l) ? account_of[l] : l);
+        return out;
+    }
+    Result<std::vector<std::pair<std::string, std::string>>> protected_ips(
+        const std::vector<std::string>& ips) override {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& ip : ips)
+            if (ip.rfind("127.", 0) == 0) out.emplace_back(ip, "a loopback address");
+        return out;
+    }
+    Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) override {
+        asked_queue.push_back(login);
+        if (queue_down) return make_error("showq: connect: No such file or directory");
+        return std::min(enough, queued.count(login) ? queued[login] : std::size_t{50});
+    }
+};
 
 struct Fixture {
     TempDir dir;
     Config config;
-    Resolver resolver{PrometheusConfig{}, PolicyConfig{}, unreachable};
+    // Prometheus is down; the exporter's one scrape (totals) is the evidence,
+    // unless exporter_down.
+    bool exporter_down = false;
+    Resolver resolver{
+        PrometheusConfig{}, PolicyConfig{}, [this](const HttpRequest& req) {
+            HttpResponse r;
+            if (req.url.find("/api/v1/") != std::string::npos || exporter_down) {
+                r.error = "Couldn't connect to server";
+                return r;
+            }
+            r.status = 200;
+            r.body =
+                "postfix_sasl_user_messages_total{sasl_username=\"alice@example.com\"} 120\n"
+                "postfix_sasl_user_messages_total{sasl_username=\"Bob@Example.com\"} 80\n"
+                "postfix_sasl_user_messages_total{sasl_username=\"alice\"} 90\n";
+            return r;
+        }};
     CountingExecutor executor;
     RecordingNotifier notifier;
+    FakeSafeguards safeguards;
     std::unique_ptr<store::sqlite::Database> db;
 
     Fixture() {
@@ -38,7 +77,8 @@ struct Fixture {
         REQUIRE(intake.accept(*p, payload.dump()).ok());
     }
     int run() {
-        Worker w(open_session(config.state_path), config, resolver, executor, notifier, nullptr);
+        Worker w(open_session(config.state_path), config, resolver, executor, notifier, nullptr,
+                 &safeguards);
         REQUIRE(w.recover().ok());
         auto n = w.run_once();
         REQUIRE(n.ok());
@@ -59,6 +99,7 @@ TEST_CASE(
     CHECK(f.q("SELECT count(*) FROM incidents WHERE status = 'open'") == 1);
     CHECK(f.text("SELECT username FROM incidents") == "alice@example.com");
     CHECK(f.text("SELECT source FROM evidence") == "label");
+    CHECK(f.safeguards.asked_queue == std::vector<std::string>{"alice@example.com"});
     CHECK(f.text("SELECT mode FROM decisions") == "auto");
     CHECK(f.q("SELECT act FROM decisions") == 1);
     REQUIRE(f.executor.requests.size() == 2);
@@ -181,6 +222,7 @@ TEST_CASE("the hourly budget counts actions stored before a restart") {
 
 TEST_CASE("a notify alert stores its decision and evidence and runs nothing") {
     Fixture f;
+    f.exporter_down = true;
     nlohmann::json labels = {
         {"alertname", "PostfixQueueSurge"}, {"instance", "mx1:9754"}, {"mitigation", "notify"}};
     f.deliver(payload_json({alert_json("00000000000000c3", "firing", labels)}));
@@ -264,4 +306,92 @@ TEST_CASE("alerts about different users, or about nobody, never join") {
     CHECK(f.run() == 3);
     CHECK(f.q("SELECT count(*) FROM incidents") == 3);
     CHECK(f.notifier.joined.empty());
-}
+
+    TEST_CASE(
+        "with Prometheus and the exporter both unreachable an auto alert for root runs nothing") {
+        Fixture f;
+        f.exporter_down = true;
+        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                                 {"sasl_username", "root"},
+                                 {"mitigation", "auto"}};
+        f.deliver(payload_json({alert_json("00000000000000d4", "firing", labels)}));
+        f.run();
+        CHECK(f.executor.requests.empty());
+        CHECK(f.q("SELECT count(*) FROM actions") == 0);
+        CHECK(f.text("SELECT mode FROM decisions") == "confirm");
+    }
+
+    TEST_CASE(
+        "forged log lines: a user with nothing in the queue is asked about, with the reason") {
+        Fixture f;
+        f.safeguards.queued["alice@example.com"] = 0;
+        f.deliver(payload_json({alert_json("00000000000000e5")}));
+        f.run();
+        CHECK(f.executor.requests.empty());
+        CHECK(f.text("SELECT mode FROM decisions") == "confirm");
+        CHECK(f.text("SELECT reason FROM decisions")
+                  .find("the queue does not corroborate the log: 0 of "
+                        "alice@example.com's messages are queued") != std::string::npos);
+        REQUIRE(f.notifier.opened.size() == 1);
+        CHECK(f.notifier.opened[0].evidence.queued == 0);
+        CHECK(f.notifier.opened[0].decision.actions.size() == 2);  // offered as buttons instead
+
+        SECTION("and when the queue cannot be read at all") {
+            f.safeguards.queue_down = true;
+            f.deliver(payload_json({alert_json("00000000000000e6")}));
+            f.run();
+            CHECK(f.executor.requests.empty());
+            CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2")
+                      .find("the queue could not be read to corroborate the log (showq") !=
+                  std::string::npos);
+        }
+    }
+
+    TEST_CASE("an allowlisted account is protected when the alert names it without its realm") {
+        Fixture f;
+        f.config.policy.allowlist_users = {"alice@example.com"};
+        f.safeguards.account_of["alice"] = "alice@example.com";  // sasldb: the one realm
+        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                                 {"sasl_username", "alice"},
+                                 {"mitigation", "auto"}};
+        f.deliver(payload_json({alert_json("00000000000000e7", "firing", labels)}));
+        f.run();
+        CHECK(f.executor.requests.empty());
+        CHECK(
+            f.text("SELECT reason FROM decisions")
+                .find("alice (the account alice@example.com in the SASL backend) is allowlisted") !=
+            std::string::npos);
+        CHECK(f.notifier.opened[0].evidence.account == "alice@example.com");
+    }
+
+    TEST_CASE("a login is acted on in its one form, its case variants' counts together") {
+        Fixture f;
+        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                                 {"sasl_username", "BOB@example.COM"},
+                                 {"mitigation", "auto"}};
+        f.deliver(payload_json({alert_json("00000000000000e8", "firing", labels)}));
+        f.run();
+        REQUIRE(f.executor.requests.size() == 2);
+        CHECK(f.executor.requests[0].username == "bob@example.com");
+        CHECK(f.text("SELECT username FROM incidents") == "bob@example.com");
+        CHECK(f.notifier.opened[0].evidence.culprit == "bob@example.com");
+    }
+
+    TEST_CASE("never-block addresses are kept out of the plan and shown in the evidence") {
+        Fixture f;
+        f.config.policy.auto_actions = {ActionKind::BlockLogin, ActionKind::BlockIps};
+        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                                 {"sasl_username", "alice@example.com"},
+                                 {"client_ip", "::ffff:127.0.0.1"},
+                                 {"mitigation", "auto"},
+                                 {"suggested_actions", "block_ips,block_login"}};
+        f.deliver(payload_json({alert_json("00000000000000e9", "firing", labels)}));
+        f.run();
+        REQUIRE(f.executor.requests.size() == 1);
+        CHECK(f.executor.requests[0].kind == ActionKind::BlockLogin);
+        const auto& ev = f.notifier.opened[0].evidence;
+        CHECK(ev.client_ips.empty());
+        REQUIRE(ev.protected_ips.size() == 1);
+        CHECK(ev.protected_ips[0].ip == "127.0.0.1");
+        CHECK(ev.protected_ips[0].reason == "a loopback address");
+    }

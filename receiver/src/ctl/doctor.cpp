@@ -61,7 +61,7 @@ std::string trim_slash(std::string url) {
 std::string postconf_out(const Config& c, const Probes& probes, const std::string& flag,
                          std::string& error) {
     const auto& m = c.mitigation;
-    auto res = probes.run({m.postfix_command("postconf"), "-c", m.postfix_config_dir, flag});
+    auto res = probes.run({m.program("postconf"), "-c", m.postfix_config_dir, flag});
     if (!res.success()) error = "postconf " + flag + ": " + res.describe();
     return res.out;
 }
@@ -173,16 +173,18 @@ void check_sasl(const Config& c, const std::vector<postfix::SmtpdService>& servi
                             svc.label() + " to n"));
             return;
         }
-        case SaslBackendKind::SaslauthdShadow:
-            if (!executable("/usr/sbin/usermod")) {
+        case SaslBackendKind::SaslauthdShadow: {
+            // The path the backend runs (mitigation.programs.usermod), never PATH.
+            const std::string usermod = m.program("usermod");
+            if (!executable(usermod)) {
                 out.push_back(fail("sasl",
-                                   "/usr/sbin/usermod is missing: the Unix account "
-                                   "cannot be locked",
-                                   "apt-get install passwd"));
+                                   usermod + " is missing: the Unix account cannot be locked",
+                                   "apt-get install passwd, or set mitigation.programs.usermod"));
                 return;
             }
-            out.push_back(ok("sasl", "saslauthd_shadow: /usr/sbin/usermod is there"));
+            out.push_back(ok("sasl", "saslauthd_shadow: " + usermod + " is there"));
             return;
+        }
         case SaslBackendKind::Command:
             for (const auto* cmd : {&m.lock_command, &m.unlock_command}) {
                 if (cmd->empty() || !executable(cmd->front())) {

@@ -1,6 +1,7 @@
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 
 #include "saslguard/common/log.hpp"
+#include "saslguard/common/validate.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
@@ -29,17 +30,25 @@ std::vector<BlockRecord> ActiveBlocks::snapshot() const {
     return out;
 }
 
+std::optional<std::string> canonical_block_target(std::string_view kind, std::string_view target) {
+    return kind == "ip" ? validate::canonical_ip(target) : validate::canonical_login(target);
+}
+
 std::optional<BlockRecord> ActiveBlocks::find(std::string_view kind,
                                               std::string_view target) const {
+    auto key = canonical_block_target(kind, target);
+    if (!key) return std::nullopt;
     std::shared_lock lock(m_mutex);
-    auto it = m_blocks.find(Key(kind, target));
+    auto it = m_blocks.find(Key(kind, *key));
     if (it == m_blocks.end()) return std::nullopt;
     return it->second;
 }
 
 bool ActiveBlocks::is_blocked(std::string_view kind, std::string_view target) const {
+    auto key = canonical_block_target(kind, target);
+    if (!key) return false;
     std::shared_lock lock(m_mutex);
-    return m_blocks.find(Key(kind, target)) != m_blocks.end();
+    return m_blocks.find(Key(kind, *key)) != m_blocks.end();
 }
 
 std::size_t ActiveBlocks::subscribe(Listener listener) {

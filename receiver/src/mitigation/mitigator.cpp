@@ -22,8 +22,8 @@ std::unique_ptr<QueueSource> default_queue_source(const MitigationSettings& s,
                                                   CommandRunner& runner) {
     if (!s.showq_path.empty())
         return std::make_unique<ShowqSource>(s.showq_path, s.command_timeout);
-    return std::make_unique<PostqueueSource>(runner, s.postfix_command("postqueue"),
-                                             s.postfix_config_dir, s.command_timeout);
+    return std::make_unique<PostqueueSource>(runner, s.program("postqueue"), s.postfix_config_dir,
+                                             s.command_timeout);
 }
 
 }  // namespace
@@ -67,6 +67,29 @@ Mitigator::Mitigator(MitigationSettings settings, MitigatorDeps deps)
                      }};
     for (const auto& spec : catalog().mechanisms())
         m_mechanisms.emplace(std::string(spec.name), spec.make(md));
+    if (auto b = make_sasl_backend(m_settings, *m_deps.runner)) m_identity = std::move(*b);
+    m_never_block = std::make_unique<NeverBlock>(m_settings, *m_deps.runner);
+}
+
+std::vector<std::string> Mitigator::accounts(const std::vector<std::string>& logins) {
+    if (m_identity) return m_identity->accounts(logins);
+    std::vector<std::string> out;
+    for (const auto& l : logins) out.push_back(validate::canonical_login(l).value_or(l));
+    return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Mitigator::protected_ips(
+    const std::vector<std::string>& ips) {
+    return m_never_block->reasons(ips);
+}
+
+Result<std::size_t> Mitigator::queued_messages(const std::string& login, std::size_t enough) {
+    auto canonical = validate::canonical_login(login);
+    if (!canonical) return make_error("invalid SASL username");
+    PostfixQueue queue(*m_deps.runner, *m_deps.queue_source, m_settings.program("postsuper"),
+                       m_settings.program("postcat"), m_settings.postfix_config_dir,
+                       m_settings.command_timeout);
+    return queue.count_by_login(*canonical, enough);
 }
 
 std::vector<std::pair<std::string, std::string>> Mitigator::describe() const {
@@ -105,7 +128,7 @@ std::string Mitigator::validate_request(const ActionDescriptor* action, Work& w)
     const bool takes_ips = action->target == TargetKind::Ips;
     const bool user_optional = takes_ips && req.username.empty();
     if (!user_optional && !validate::sasl_username(req.username)) return "invalid SASL username";
-    w.target.username = req.username;
+    w.target.username = validate::canonical_login(req.username).value_or("");
     if (takes_ips) {
         if (req.ips.empty()) return "no IP addresses given";
         if (req.ips.size() > m_settings.max_block_ips)
@@ -134,6 +157,19 @@ std::string Mitigator::validate_request(const ActionDescriptor* action, Work& w)
     if (action->automatic == Automatic::OptIn && req.actor == "auto" && !m_deps.allow_auto_delete)
         return std::string(to_string(req.kind)) +
                " is never automatic unless policy.allow_auto_delete is true";
+    // Last, once every value is known good: addresses that are never blocked
+    // (reading Postfix's mynetworks runs postconf). Lifting a block is always allowed.
+    if (takes_ips && action->forward) {
+        auto protected_ips = m_never_block->reasons(w.target.ips);
+        if (!protected_ips) return "not blocking anything: " + protected_ips.error().message;
+        if (!protected_ips->empty()) {
+            std::string why = "refusing to block: ";
+            for (std::size_t i = 0; i < protected_ips->size(); ++i)
+                why += (i ? "; " : "") + (*protected_ips)[i].first + " is never blocked (" +
+                       (*protected_ips)[i].second + ")";
+            return why;
+        }
+    }
     return "";
 }
 
@@ -182,7 +218,9 @@ store::ActionRecord Mitigator::row_of(const Work& w, const std::string& invalid)
     rec.id = req.action_id;
     rec.incident_id = req.incident_id;
     rec.kind = std::string(to_string(req.kind));
-    rec.target = invalid.empty() || validate::sasl_username(req.username) || req.username.empty()
+    // A valid login in its one form (lowercase), as the maps and ActiveBlocks key it.
+    rec.target = validate::sasl_username(req.username) ? *validate::canonical_login(req.username)
+                 : invalid.empty() || req.username.empty()
                      ? req.username
                      : clip(log::quote(req.username), kMaxTargetEcho);
     rec.params_json = params_json(w, false);

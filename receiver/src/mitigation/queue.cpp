@@ -52,7 +52,9 @@ std::vector<QueueEntry> parse_postqueue_json(std::string_view text) {
             auto it = j.find(k);
             return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
         };
-        QueueEntry e{str("queue_name"), str("queue_id"), str("sender")};
+        QueueEntry e{str("queue_name"), str("queue_id"), str("sender"), 0};
+        if (auto t = j.find("arrival_time"); t != j.end() && t->is_number_integer())
+            e.arrival_time = t->get<std::int64_t>();
         if (!known_queue(e.queue_name) || !validate::queue_id(e.queue_id)) continue;
         out.push_back(std::move(e));
     }
@@ -95,7 +97,9 @@ Result<std::vector<QueueEntry>> ShowqSource::list() {
     auto n = postfix::read_showq(
         m_socket,
         [&](const postfix::QueuedMessage& m) {
-            if (validate::queue_id(m.queue_id)) out.push_back({m.queue_name, m.queue_id, m.sender});
+            if (validate::queue_id(m.queue_id))
+                out.push_back({m.queue_name, m.queue_id, m.sender,
+                               static_cast<std::int64_t>(m.arrival_time)});
         },
         m_timeout, opt);
     if (!n) return make_error("showq " + m_socket + ": " + n.error().message);
@@ -152,24 +156,60 @@ Result<std::vector<std::string>> PostfixQueue::find(const Match& match, Scope sc
     std::vector<std::string> senders;
     for (const auto& s : match.senders) senders.push_back(lower(s));
 
-    std::vector<std::string> ids;
-    std::vector<std::string> unmatched;
+    std::vector<std::string> candidates;
+    std::map<std::string, std::string> sender_of;
     for (const auto& e : *entries) {
         if (!in_scope(e, scope) || !validate::queue_id(e.queue_id)) continue;
-        if (std::find(senders.begin(), senders.end(), lower(e.sender)) != senders.end())
-            ids.push_back(e.queue_id);
-        else if (!match.sasl_login.empty())
-            unmatched.push_back(e.queue_id);
+        candidates.push_back(e.queue_id);
+        sender_of[e.queue_id] = lower(e.sender);
     }
-    if (!match.sasl_login.empty() && !unmatched.empty()) {
-        auto logins = sasl_logins(unmatched);
-        if (!logins) return logins.error();
-        for (const auto& [id, login] : *logins)
-            if (login == match.sasl_login) ids.push_back(id);
+    if (candidates.empty() || (match.sasl_login.empty() && senders.empty()))
+        return std::vector<std::string>{};
+    auto logins = sasl_logins(candidates);
+    if (!logins) return logins.error();
+    std::vector<std::string> ids;
+    for (const auto& id : candidates) {
+        auto it = logins->find(id);
+        if (it != logins->end()) {
+            // The recorded login decides, whatever the envelope sender says.
+            if (!match.sasl_login.empty() && lower(it->second) == match.sasl_login)
+                ids.push_back(id);
+        } else if (std::find(senders.begin(), senders.end(), sender_of[id]) != senders.end()) {
+            ids.push_back(id);  // no login recorded: a named sender's (sendmail, mynetworks)
+        }
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     return ids;
+}
+
+Result<std::size_t> PostfixQueue::count_by_login(const std::string& login, std::size_t enough,
+                                                 std::size_t max_read) {
+    auto entries = m_source.list();
+    if (!entries) return entries.error();
+    const std::string address = login.find('@') != std::string::npos ? login : std::string();
+    std::vector<const QueueEntry*> order;
+    for (const auto& e : *entries)
+        if (validate::queue_id(e.queue_id)) order.push_back(&e);
+    // The login's own address as sender first (likeliest), then the newest.
+    std::stable_sort(order.begin(), order.end(), [&](const QueueEntry* a, const QueueEntry* b) {
+        const bool am = !address.empty() && lower(a->sender) == address;
+        const bool bm = !address.empty() && lower(b->sender) == address;
+        if (am != bm) return am;
+        return a->arrival_time > b->arrival_time;
+    });
+    if (order.size() > max_read) order.resize(max_read);
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < order.size() && found < enough; i += kPostcatBatch) {
+        std::vector<std::string> batch;
+        for (std::size_t j = i; j < order.size() && j < i + kPostcatBatch; ++j)
+            batch.push_back(order[j]->queue_id);
+        auto logins = sasl_logins(batch);
+        if (!logins) return logins.error();
+        for (const auto& [id, l] : *logins)
+            if (lower(l) == login) ++found;
+    }
+    return std::min(found, enough);
 }
 
 Result<void> PostfixQueue::apply(Op op, const std::vector<std::string>& queue_ids) {

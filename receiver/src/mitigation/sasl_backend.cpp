@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -58,6 +59,18 @@ SplitLogin split_login(const std::string& login) {
     return {login.substr(0, at), login.substr(at + 1)};
 }
 
+std::string lower(std::string s) {
+    for (auto& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+}
+
+// A login in its one form (validate::canonical_login), or itself when invalid
+// (the caller refuses it anyway).
+std::string canonical(const std::string& login) {
+    return validate::canonical_login(login).value_or(login);
+}
+
 ProcessOptions options_with(std::chrono::milliseconds timeout, std::string stdin_data = {}) {
     ProcessOptions o;
     o.timeout = timeout;
@@ -68,21 +81,47 @@ ProcessOptions options_with(std::chrono::milliseconds timeout, std::string stdin
 // --- sasldb -----------------------------------------------------------------
 //
 // Locking removes the user's records from the live sasldb (saslpasswd2 -d) after
-// copying them, byte for byte, to a root-only quarantine file beside it
-// (<sasldb>.saslguard-locked, mode 0600). Unlocking loads exactly those records
-// back with db_load. No password is generated, reset or needs to be known.
+// copying them, byte for byte, to a root-only quarantine file in saslguard's
+// state directory (settings.sasldb_quarantine(), mode 0600). Unlocking loads
+// exactly those records back with db_load. No password is generated, reset or
+// needs to be known. Logins match records case-insensitively (saslguard keeps
+// logins lowercase); the commands name the user and realm as stored.
+// A quarantine file an older version kept beside the sasldb
+// (<sasldb>.saslguard-locked) is read too, and folded into the new one at the
+// next change.
 class SasldbBackend final : public SaslBackend {
 public:
-    SasldbBackend(std::string db, CommandRunner& runner, std::chrono::milliseconds timeout)
-        : m_db(std::move(db)),
-          m_quarantine(m_db + ".saslguard-locked"),
+    SasldbBackend(const MitigationSettings& s, CommandRunner& runner)
+        : m_db(s.sasldb_path),
+          m_quarantine(s.sasldb_quarantine()),
+          m_legacy_quarantine(s.sasldb_path + ".saslguard-locked"),
+          m_saslpasswd2(s.program("saslpasswd2")),
+          m_db_dump(s.program("db_dump")),
+          m_db_load(s.program("db_load")),
           m_runner(runner),
-          m_timeout(timeout) {}
+          m_timeout(s.command_timeout) {}
+
+    std::vector<std::string> accounts(const std::vector<std::string>& logins) override {
+        std::vector<std::string> out;
+        auto records = dump(m_db);
+        for (const auto& login : logins) {
+            std::string account = canonical(login);
+            if (records && validate::sasl_username(login)) {
+                auto [local, realm] = split_login(account);
+                std::set<std::string> realms;
+                for (const auto& r : select(*records, local, realm)) realms.insert(lower(r.realm));
+                if (realms.size() == 1) account = lower(local) + "@" + *realms.begin();
+            }
+            out.push_back(std::move(account));
+        }
+        return out;
+    }
 
     Result<BackendChange> lock(const std::string& username) override {
         auto target = resolve(username);
         if (!target) return target.error();
         auto& [live, local, realm] = *target;
+        (void)realm;
         auto quarantined = read_quarantine();
         if (!quarantined) return quarantined.error();
         if (live.empty()) {
@@ -98,10 +137,17 @@ public:
             all.push_back(r);
         }
         if (auto w = write_quarantine(all); !w) return w.error();
-        std::set<std::string> realms;
-        for (const auto& r : live) realms.insert(r.realm);
-        for (const auto& rlm : realms) {
-            std::vector<std::string> argv{"saslpasswd2", "-f", m_db, "-d", "-u", rlm, local};
+        // The user and realm as the sasldb stores them (matched case-insensitively).
+        std::set<std::pair<std::string, std::string>> accounts;
+        for (const auto& r : live) {
+            if (!validate::sasl_username(r.user) || !validate::domain(r.realm))
+                return make_error("sasldb record of " + username +
+                                  " has a name saslguard "
+                                  "will not pass to saslpasswd2");
+            accounts.emplace(r.user, r.realm);
+        }
+        for (const auto& [user, rlm] : accounts) {
+            std::vector<std::string> argv{m_saslpasswd2, "-f", m_db, "-d", "-u", rlm, user};
             auto res = m_runner.run(argv, options_with(m_timeout));
             if (!res.success()) {
                 (void)write_quarantine(*quarantined);  // nothing was locked: forget the copy
@@ -115,7 +161,7 @@ public:
 
     Result<BackendChange> unlock(const std::string& username) override {
         if (!validate::sasl_username(username)) return make_error("invalid SASL username");
-        auto [local, realm] = split_login(username);
+        auto [local, realm] = split_login(canonical(username));
         auto quarantined = read_quarantine();
         if (!quarantined) return quarantined.error();
         auto mine = select(*quarantined, local, realm);
@@ -133,7 +179,7 @@ public:
         std::string input = "VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n";
         for (const auto& q : mine) input += " " + q.key_hex + "\n " + q.value_hex + "\n";
         input += "DATA=END\n";
-        std::vector<std::string> argv{"db_load", "-n", m_db};
+        std::vector<std::string> argv{m_db_load, "-n", m_db};
         auto res = m_runner.run(argv, options_with(m_timeout, input));
         if (!res.success()) return make_error(describe_failure(argv, res));
         std::vector<SasldbRecord> rest;
@@ -162,11 +208,13 @@ public:
     }
 
 private:
+    // `local` and `realm` canonical (lowercase); records match whatever their case.
     static std::vector<SasldbRecord> select(const std::vector<SasldbRecord>& records,
                                             const std::string& local, const std::string& realm) {
         std::vector<SasldbRecord> out;
         for (const auto& r : records)
-            if (r.user == local && (realm.empty() || r.realm == realm)) out.push_back(r);
+            if (lower(r.user) == local && (realm.empty() || lower(r.realm) == realm))
+                out.push_back(r);
         return out;
     }
 
@@ -174,12 +222,12 @@ private:
     Result<std::tuple<std::vector<SasldbRecord>, std::string, std::string>> resolve(
         const std::string& username) {
         if (!validate::sasl_username(username)) return make_error("invalid SASL username");
-        auto [local, realm] = split_login(username);
+        auto [local, realm] = split_login(canonical(username));
         auto records = dump(m_db);
         if (!records) return records.error();
         auto live = select(*records, local, realm);
         std::set<std::string> realms;
-        for (const auto& r : live) realms.insert(r.realm);
+        for (const auto& r : live) realms.insert(lower(r.realm));
         if (realms.size() > 1)
             return make_error("login " + username + " exists in " + std::to_string(realms.size()) +
                               " sasldb realms; name one as user@realm");
@@ -187,7 +235,7 @@ private:
     }
 
     Result<std::vector<SasldbRecord>> dump(const std::string& db) {
-        std::vector<std::string> argv{"db_dump", db};
+        std::vector<std::string> argv{m_db_dump, db};
         ProcessOptions o = options_with(m_timeout);
         o.max_output = 256u << 20;
         auto res = m_runner.run(argv, o);
@@ -196,13 +244,28 @@ private:
         return parse_db_dump(res.out);
     }
 
+    // The records in the quarantine file, and in an older version's beside the sasldb.
     Result<std::vector<SasldbRecord>> read_quarantine() {
-        struct stat st {};
-        if (::stat(m_quarantine.c_str(), &st) != 0) {
-            if (errno == ENOENT) return std::vector<SasldbRecord>{};
-            return make_error("stat " + m_quarantine + ": failed");
+        std::vector<SasldbRecord> out;
+        for (const auto* path : {&m_quarantine, &m_legacy_quarantine}) {
+            auto part = read_quarantine_file(*path);
+            if (!part) return part.error();
+            for (auto& r : *part)
+                if (std::none_of(out.begin(), out.end(),
+                                 [&](const auto& q) { return q.key_hex == r.key_hex; }))
+                    out.push_back(std::move(r));
         }
-        auto text = files::read_all(m_quarantine);
+        return out;
+    }
+
+    Result<std::vector<SasldbRecord>> read_quarantine_file(const std::string& path) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT) return std::vector<SasldbRecord>{};
+            return make_error("stat " + path + ": failed");
+        }
+        if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
+        auto text = files::read_all(path);
         if (!text) return text.error();
         std::vector<SasldbRecord> out;
         std::string_view s = *text;
@@ -215,7 +278,7 @@ private:
             auto rec = sp == std::string_view::npos
                            ? std::nullopt
                            : make_record(line.substr(0, sp), line.substr(sp + 1));
-            if (!rec) return make_error(m_quarantine + ": malformed line");
+            if (!rec) return make_error(path + ": malformed line");
             out.push_back(std::move(*rec));
         }
         return out;
@@ -226,11 +289,17 @@ private:
             "# sasldb records of accounts locked by saslguard (key value, hex). Secret: keep "
             "0600.\n";
         for (const auto& r : records) text += r.key_hex + " " + r.value_hex + "\n";
-        return files::write_atomic(m_quarantine, text, 0600);
+        if (auto w = files::write_atomic(m_quarantine, text, 0600); !w) return w;
+        // Everything the old file held is in the new one now.
+        if (::unlink(m_legacy_quarantine.c_str()) != 0 && errno != ENOENT)
+            return make_error("remove " + m_legacy_quarantine + ": " + std::strerror(errno));
+        return {};
     }
 
     std::string m_db;
     std::string m_quarantine;
+    std::string m_legacy_quarantine;
+    std::string m_saslpasswd2, m_db_dump, m_db_load;
     CommandRunner& m_runner;
     std::chrono::milliseconds m_timeout;
 };
@@ -242,8 +311,21 @@ private:
 // takes it away again; the hash itself is never changed.
 class ShadowBackend final : public SaslBackend {
 public:
-    ShadowBackend(CommandRunner& runner, std::chrono::milliseconds timeout)
-        : m_runner(runner), m_timeout(timeout) {}
+    ShadowBackend(const MitigationSettings& s, CommandRunner& runner)
+        : m_usermod(s.program("usermod")),
+          m_passwd(s.program("passwd")),
+          m_runner(runner),
+          m_timeout(s.command_timeout) {}
+
+    // saslauthd drops the realm: every login with this local part is the Unix user.
+    std::vector<std::string> accounts(const std::vector<std::string>& logins) override {
+        std::vector<std::string> out;
+        for (const auto& login : logins) {
+            std::string local = split_login(canonical(login)).local;
+            out.push_back(validate::unix_user(local) ? local : canonical(login));
+        }
+        return out;
+    }
 
     Result<BackendChange> lock(const std::string& username) override {
         return change(username, true);
@@ -262,7 +344,7 @@ private:
     // saslauthd without -r strips the realm: alice@example.com authenticates as Unix user alice.
     static Result<std::string> unix_account(const std::string& username) {
         if (!validate::sasl_username(username)) return make_error("invalid SASL username");
-        std::string user = split_login(username).local;
+        std::string user = split_login(canonical(username)).local;
         if (!validate::unix_user(user)) return make_error("login is not a valid Unix account name");
         passwd pw{};
         passwd* found = nullptr;
@@ -276,7 +358,7 @@ private:
     }
 
     Result<bool> is_locked(const std::string& user) {
-        std::vector<std::string> argv{"passwd", "-S", user};
+        std::vector<std::string> argv{m_passwd, "-S", user};
         auto res = m_runner.run(argv, options_with(m_timeout));
         if (!res.success()) return make_error(describe_failure(argv, res));
         // "alice L 2026-11-23 0 99999 7 -1": the second field is L (locked), P or NP.
@@ -293,13 +375,14 @@ private:
         if (*locked == lock)
             return BackendChange{
                 "Unix account " + *user + (lock ? " already locked" : " is not locked"), false};
-        std::vector<std::string> argv{"usermod", lock ? "-L" : "-U", *user};
+        std::vector<std::string> argv{m_usermod, lock ? "-L" : "-U", *user};
         auto res = m_runner.run(argv, options_with(m_timeout));
         if (!res.success()) return make_error(describe_failure(argv, res));
         return BackendChange{std::string(lock ? "locked" : "unlocked") + " Unix account " + *user,
                              true};
     }
 
+    std::string m_usermod, m_passwd;
     CommandRunner& m_runner;
     std::chrono::milliseconds m_timeout;
 };
@@ -343,6 +426,12 @@ private:
 
 }  // namespace
 
+std::vector<std::string> SaslBackend::accounts(const std::vector<std::string>& logins) {
+    std::vector<std::string> out;
+    for (const auto& l : logins) out.push_back(canonical(l));
+    return out;
+}
+
 std::vector<SasldbRecord> parse_db_dump(std::string_view text) {
     std::vector<SasldbRecord> out;
     bool in_data = false;
@@ -385,10 +474,9 @@ Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings&
         case SaslBackendKind::None:
             return std::unique_ptr<SaslBackend>{};
         case SaslBackendKind::Sasldb:
-            return std::unique_ptr<SaslBackend>(
-                new SasldbBackend(s.sasldb_path, runner, s.command_timeout));
+            return std::unique_ptr<SaslBackend>(new SasldbBackend(s, runner));
         case SaslBackendKind::SaslauthdShadow:
-            return std::unique_ptr<SaslBackend>(new ShadowBackend(runner, s.command_timeout));
+            return std::unique_ptr<SaslBackend>(new ShadowBackend(s, runner));
         case SaslBackendKind::Command:  // templates checked by validate(settings)
             return std::unique_ptr<SaslBackend>(
                 new CommandBackend(s.lock_command, s.unlock_command, runner, s.command_timeout));

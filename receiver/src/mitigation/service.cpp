@@ -30,6 +30,20 @@ ActionOutcome MitigationService::execute(const ActionRequest& request) {
     return m_mitigator->execute(request);
 }
 
+std::vector<std::string> MitigationService::accounts(const std::vector<std::string>& logins) {
+    return m_mitigator->accounts(logins);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> MitigationService::protected_ips(
+    const std::vector<std::string>& ips) {
+    return m_mitigator->protected_ips(ips);
+}
+
+Result<std::size_t> MitigationService::queued_messages(const std::string& login,
+                                                       std::size_t enough) {
+    return m_mitigator->queued_messages(login, enough);
+}
+
 std::vector<ActionOutcome> MitigationService::run_expiries() {
     return m_mitigator->run_expiries();
 }

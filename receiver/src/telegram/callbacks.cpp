@@ -122,8 +122,13 @@ Result<void> UpdateHandler::ask_confirmation(const CallbackRow& cb, std::int64_t
     if (auto r = m_store.add_callback(yes); !r) return r;
     if (auto r = m_store.add_callback(no); !r) return r;
     auto target = json::parse(cb.target, nullptr, false);
-    const std::string user = target.is_object() ? text(target, "username") : "";
-    Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(user, 40), yes.token},
+    // What the press acts on: the addresses for Block IPs (every one), else the user.
+    std::string what = target.is_object() ? text(target, "username") : "";
+    if (auto ips = strings(target, "ips"); !ips.empty()) {
+        what.clear();
+        for (const auto& ip : ips) what += (what.empty() ? "" : ", ") + ip;
+    }
+    Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(what, 48), yes.token},
                  {"✖ Cancel", no.token}}};
     json p{{"chat_id", chat_id},
            {"message_id", message_id},

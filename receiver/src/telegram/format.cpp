@@ -245,6 +245,9 @@ std::string format_incident(const IncidentView& v) {
         }
         m += "\n";
     }
+    for (std::size_t i = 0; i < v.protected_ips.size() && i < 5; ++i)
+        m += "<b>Never blocked:</b> " + code(v.protected_ips[i].first) + " (" +
+             html_escape(clip_text(v.protected_ips[i].second, 120)) + ")\n";
     if (v.bounce_ratio) m += "<b>Bounce ratio:</b> " + percent(*v.bounce_ratio) + "\n";
     if (v.queue_depth) m += "<b>Queue depth:</b> " + std::to_string(*v.queue_depth) + "\n";
     if (!v.summary.empty()) m += "<i>" + html_escape(clip_text(v.summary, 600)) + "</i>\n";
@@ -289,6 +292,9 @@ std::string to_json(const IncidentView& v) {
     if (v.distinct_ips) j["distinct_ips"] = *v.distinct_ips;
     j["top_ips"] = nlohmann::json::array();
     for (const auto& ip : v.top_ips) j["top_ips"].push_back({{"ip", ip.ip}, {"count", ip.count}});
+    j["protected_ips"] = nlohmann::json::array();
+    for (const auto& [ip, why] : v.protected_ips)
+        j["protected_ips"].push_back({{"ip", ip}, {"reason", why}});
     if (v.bounce_ratio) j["bounce_ratio"] = *v.bounce_ratio;
     if (v.queue_depth) j["queue_depth"] = *v.queue_depth;
     j["senders"] = v.senders;
@@ -324,6 +330,8 @@ std::optional<IncidentView> incident_view_from_json(std::string_view text) {
         if (j.contains("distinct_ips")) v.distinct_ips = j["distinct_ips"].get<std::int64_t>();
         for (const auto& ip : j.value("top_ips", nlohmann::json::array()))
             v.top_ips.push_back({ip.value("ip", ""), ip.value("count", std::int64_t{0})});
+        for (const auto& ip : j.value("protected_ips", nlohmann::json::array()))
+            v.protected_ips.emplace_back(ip.value("ip", ""), ip.value("reason", ""));
         if (j.contains("bounce_ratio")) v.bounce_ratio = j["bounce_ratio"].get<double>();
         if (j.contains("queue_depth")) v.queue_depth = j["queue_depth"].get<std::int64_t>();
         v.senders = j.value("senders", std::vector<std::string>{});

@@ -97,8 +97,11 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     }
     if (n.evidence.queue_depth)
         v.queue_depth = static_cast<std::int64_t>(std::llround(*n.evidence.queue_depth));
-    // The evidence has no per-user IP list yet; an alert about one client IP names it.
-    if (auto ip = n.alert.label("client_ip"); !ip.empty()) v.top_ips.push_back({ip, 0});
+    // The evidence has no per-user IP list yet; an alert about one client IP
+    // names it. Its canonical form, minus the never-block set (the worker asked
+    // the mitigation service); those are shown with the reason, never offered.
+    for (const auto& ip : n.evidence.client_ips) v.top_ips.push_back({ip, 0});
+    for (const auto& p : n.evidence.protected_ips) v.protected_ips.emplace_back(p.ip, p.reason);
     for (const auto& s : n.evidence.top_senders)
         if (s.sender == v.username) v.senders.push_back(s.sender);
     // Links: the alert's own dashboard annotation first, else the configured Grafana;

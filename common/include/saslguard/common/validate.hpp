@@ -22,8 +22,18 @@ bool domain(std::string_view s);
 // sasl_username), or the empty (null) sender "".
 bool email_address(std::string_view s);
 
-// IPv4 dotted quad or IPv6 text, as inet_pton accepts it. Returns the canonical
-// text form (inet_ntop) so "::ffff:1.2.3.4" and case variants map to one key.
+// The one form of a SASL login wherever it is a key (the check_sasl_access map,
+// the blocks table, ActiveBlocks, the SMTP policy service, the UI): a valid
+// sasl_username() in ASCII lowercase. Postfix's access maps fold keys and
+// lookups to lowercase, so "Bob@EXAMPLE.org" and "bob@example.org" are one
+// login to smtpd and must be one to saslguard. nullopt when not a valid login.
+std::optional<std::string> canonical_login(std::string_view s);
+
+// IPv4 dotted quad or IPv6 text, as inet_pton accepts it. Returns the one
+// canonical text form (inet_ntop; lowercase IPv6, "::" compression), with an
+// IPv4-mapped IPv6 address as the plain IPv4 it is ("::ffff:1.2.3.4" → "1.2.3.4"):
+// Postfix reports such clients in IPv4 form, so that is the key its
+// check_client_access lookup uses, and the form every never-block rule sees.
 std::optional<std::string> canonical_ip(std::string_view s);
 inline bool ip(std::string_view s) {
     return canonical_ip(s).has_value();

@@ -41,11 +41,19 @@ struct PrometheusConfig {
 struct PolicyConfig {
     std::map<std::string, Mode>
         modes;  // alertname → mode; overrides the alert's `mitigation` label
+    // Alert names whose own `mitigation="auto"` label is honoured; from any
+    // other alert that label means confirm (policy.modes can still say auto).
+    std::vector<std::string> auto_from_label{"SaslUserSendingSurge", "SaslUserVolumeAnomaly",
+                                             "SaslUserNewSourceSurge"};
     std::vector<std::string> allowlist_users;
     std::vector<std::string> allowlist_domains;
     int max_auto_actions_per_hour = 10;
     double min_share = 0.5;
     double min_messages = 20;
+    // Corroboration: at least this many of the user's messages (by the SASL
+    // login recorded in the queue file) must be queued before an automatic
+    // action; 0 trusts the log alone.
+    double min_queued_messages = 5;
     std::vector<ActionKind> auto_actions{ActionKind::BlockLogin, ActionKind::HoldMail};
     bool allow_auto_delete = false;
     std::chrono::seconds action_expiry{24 * 3600};  // 0: automatic blocks never expire

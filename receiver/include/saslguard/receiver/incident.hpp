@@ -73,8 +73,16 @@ struct SenderCount {
     double messages = 0;  // queued now
 };
 
-// What the resolver found. `culprit` is set only when the evidence is conclusive
-// (an alert label, or a user above policy.min_share and policy.min_messages).
+// An address the never-block set keeps out of every IP block, and why.
+struct ProtectedIp {
+    std::string ip;
+    std::string reason;  // "a loopback address", "in Postfix's mynetworks (10.0.0.0/8)"
+};
+
+// What the resolver found, and what the mail host said about it (the worker
+// asks Safeguards). `culprit` is set only when the evidence is conclusive (an
+// alert label, or a user above policy.min_share and policy.min_messages), in
+// its one form (validate::canonical_login: lowercase).
 struct Evidence {
     std::string source = "none";  // label | prometheus | exporter | none
     bool conclusive = false;
@@ -86,6 +94,18 @@ struct Evidence {
     std::vector<UserEvidence> top_users;   // highest first; the culprit's entry first when named
     std::vector<SenderCount> top_senders;  // queued senders, highest first
     std::vector<std::string> notes;        // human lines: why inconclusive, fallbacks, errors
+    // The account lock_account would act on (the SASL backend's resolution of
+    // the culprit: sasldb adds the realm, shadow drops it); "" when not asked.
+    std::string account;
+    // Corroboration: the culprit's messages in the queue now (by the SASL login
+    // recorded in each queue file), counted up to policy.min_queued_messages;
+    // nullopt when not read (queue_note says why).
+    std::optional<double> queued;
+    std::string queue_note;
+    // The addresses block_ips would act on (the alert's client_ip, canonical),
+    // and those the never-block set keeps out (shown, never blocked).
+    std::vector<std::string> client_ips;
+    std::vector<ProtectedIp> protected_ips;
 
     const UserEvidence* culprit_evidence() const {
         if (!culprit) return nullptr;

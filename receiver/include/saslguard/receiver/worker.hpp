@@ -29,6 +29,7 @@
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/policy.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver {
@@ -36,14 +37,17 @@ namespace saslguard::receiver {
 class Notifier;
 class Resolver;
 class ReceiverMetrics;
+class Safeguards;
 
 class Worker {
 public:
-    // `session` is the worker's own. Resolver, executor, notifier and metrics
-    // (may be null) must outlive the worker.
+    // `session` is the worker's own. Resolver, executor, notifier, metrics and
+    // safeguards (both may be null) must outlive the worker. Without
+    // safeguards nothing can be corroborated: with policy.min_queued_messages
+    // above 0 no alert then acts automatically (it is asked about instead).
     Worker(std::unique_ptr<store::Session> session, const Config& config, Resolver& resolver,
            ActionExecutor& executor, Notifier& notifier, ReceiverMetrics* metrics,
-           Clock clock = wall_clock_ms);
+           Safeguards* safeguards = nullptr, Clock clock = wall_clock_ms);
     ~Worker();
 
     // Marks the receiver's actions (automatic, Telegram) a crash left running
@@ -63,6 +67,9 @@ private:
     struct Row;
     Result<void> process(Row& row);
     Result<void> decide_firing(Row& row);
+    // Asks the mail host about the culprit (accounts, never-block addresses,
+    // the queue) into `evidence`; returns how the backend names accounts.
+    AccountOf ask_safeguards(const Alert& alert, Evidence& evidence);
     Result<void> close_incident(Row& row);
     Result<void> finish(Row& row);
     Result<void> run_actions(Row& row, IncidentNotice& notice);
@@ -73,6 +80,7 @@ private:
     ActionExecutor& m_executor;
     Notifier& m_notifier;
     ReceiverMetrics* m_metrics;
+    Safeguards* m_safeguards;
     Clock m_clock;
 
     std::thread m_thread;

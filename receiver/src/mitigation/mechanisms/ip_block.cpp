@@ -14,7 +14,7 @@ public:
     explicit IpBlock(const MechanismDeps& d)
         : m_settings(d.settings),
           m_map(d.settings.client_access_map, d.settings.map_type, d.settings.postfix_config_dir,
-                d.settings.postfix_command("postmap"), d.runner, d.settings.command_timeout),
+                d.settings.program("postmap"), d.runner, d.settings.command_timeout, ip_keys()),
           m_usage(d.settings, d.runner) {}
 
     Result<Effect> apply(const ActionDescriptor&, const ActionTarget& t) override {
@@ -73,11 +73,15 @@ MechanismSpec ip_block_spec() {
     block.target = TargetKind::Ips;
     block.block_kind = "ip";
     block.mechanism = "ip_block";
+    // One press could cut off a whole network's submission: Telegram asks first,
+    // and the confirming button names every address (issue #15).
+    block.confirm = true;
 
     ActionDescriptor unblock = block;
     unblock.kind = ActionKind::UnblockIps;
     unblock.undo.reset();
     unblock.forward = false;
+    unblock.confirm = false;
     unblock.label = "↩ Unblock IPs";
     unblock.cli_verb = "unblock-ips";
     unblock.help = "";

@@ -10,7 +10,7 @@ public:
     explicit LoginBlock(const MechanismDeps& d)
         : m_settings(d.settings),
           m_map(d.settings.sasl_access_map, d.settings.map_type, d.settings.postfix_config_dir,
-                d.settings.postfix_command("postmap"), d.runner, d.settings.command_timeout),
+                d.settings.program("postmap"), d.runner, d.settings.command_timeout, login_keys()),
           m_usage(d.settings, d.runner) {}
 
     Result<Effect> apply(const ActionDescriptor&, const ActionTarget& t) override {

@@ -4,7 +4,7 @@ namespace saslguard::receiver::mitigation {
 
 std::string MapUsage::warning(const AccessMap& map) {
     if (m_known_used) return "";
-    const std::string postconf = m_settings.postfix_command("postconf");
+    const std::string postconf = m_settings.program("postconf");
     const std::string& dir = m_settings.postfix_config_dir;
     ProcessOptions opt;
     opt.timeout = m_settings.command_timeout;

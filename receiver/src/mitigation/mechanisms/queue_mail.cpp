@@ -1,7 +1,6 @@
 // hold_mail / release_mail and delete_mail: the user's queued messages, found
-// by envelope sender and by the SASL login recorded in each queue file, acted
-// on with postsuper (queue.hpp).
-#include "saslguard/common/validate.hpp"
+// by the SASL login recorded in each queue file (never by an envelope sender
+// another user could use too), acted on with postsuper (queue.hpp).
 #include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/queue.hpp"
 
@@ -18,8 +17,8 @@ public:
     explicit QueueMail(const MechanismDeps& d)
         : m_settings(d.settings),
           m_runner(d.runner),
-          m_queue(d.runner, d.queue_source, d.settings.postfix_command("postsuper"),
-                  d.settings.postfix_command("postcat"), d.settings.postfix_config_dir,
+          m_queue(d.runner, d.queue_source, d.settings.program("postsuper"),
+                  d.settings.program("postcat"), d.settings.postfix_config_dir,
                   d.settings.command_timeout) {}
 
     std::string describe() const override {
@@ -38,15 +37,11 @@ public:
 protected:
     // Finds the messages, refuses a runaway match, and acts unless `dry`.
     Result<Effect> run(const ActionTarget& t, const Step& step, bool dry) {
+        // The user's own messages: those whose queue file records its SASL login
+        // (queue.hpp); named senders add only messages that record no login.
         PostfixQueue::Match match;
+        match.sasl_login = t.username;  // canonical (the Mitigator's)
         match.senders = t.senders;
-        if (match.senders.empty() && t.username.find('@') != std::string::npos &&
-            validate::email_address(t.username))
-            match.senders.push_back(t.username);
-        if (m_settings.match_sasl_login) match.sasl_login = t.username;
-        if (match.senders.empty() && match.sasl_login.empty())
-            return make_error("no way to find " + t.username +
-                              "'s mail: give --sender or enable match_sasl_login");
         auto ids = m_queue.find(match, step.scope);
         if (!ids) return make_error("reading the queue: " + ids.error().message);
         if (ids->size() > m_settings.max_queue_ids)
@@ -72,7 +67,7 @@ protected:
     // queue run delivers it later.
     void deliver_now(Effect& e) {
         if (e.affected.empty()) return;
-        const std::string bin = m_settings.postfix_command("postqueue");
+        const std::string bin = m_settings.program("postqueue");
         std::vector<std::vector<std::string>> calls;
         if (e.affected.size() <= kDeliverEach)
             for (const auto& id : e.affected)

@@ -1,8 +1,13 @@
 #include "database.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "migrations.hpp"
@@ -21,6 +26,46 @@ std::string head_of(std::string_view sql) {
 
 Error sql_error(sqlite3* db, std::string_view what) {
     return make_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// The state holds alerts, evidence and who was blocked: readable by its owner
+// only, whatever the umask. A missing database file is created 0600 before
+// SQLite opens it (SQLite gives the -wal and -shm files it creates the
+// database file's mode), and an existing file, -wal or -shm with a wider mode
+// (an older version followed the umask: 0644) is narrowed. A symlink is not
+// followed.
+//
+// Never open() and close() a database file (or its -wal/-shm) that may already
+// be open in this process: close() drops every POSIX lock the process holds on
+// that file, including the live connections' SQLite locks (the WAL read marks
+// in -shm among them), and a reader then sees stale or torn state. So an
+// existing file is only lstat()ed and narrowed by path; a descriptor is opened
+// only to create the file, which no connection can have open yet.
+Result<void> narrow(const std::string& path, bool must_exist) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT && !must_exist) return {};
+        return make_error("stat " + path + ": " + std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) return make_error("refusing " + path + ": it is a symbolic link");
+    if ((st.st_mode & 07777) == 0600) return {};
+    if (::fchmodat(AT_FDCWD, path.c_str(), 0600, AT_SYMLINK_NOFOLLOW) != 0)
+        return make_error("make " + path + " private (0600): " + std::strerror(errno));
+    return {};
+}
+
+Result<void> make_private(const std::string& path) {
+    if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        ::close(fd);                // new and empty: no connection holds a lock on it
+        return narrow(path, true);  // created under a umask wider than 0177? still 0600
+    }
+    if (errno != EEXIST) return make_error("create " + path + ": " + std::strerror(errno));
+    if (auto r = narrow(path, true); !r) return r;
+    for (const char* suffix : {"-wal", "-shm"})
+        if (auto r = narrow(path + suffix, false); !r) return r;
+    return {};
 }
 
 }  // namespace
@@ -136,6 +181,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
                                                  const DatabaseOptions& options) {
     if (options.synchronous != "FULL" && options.synchronous != "NORMAL")
         return make_error("synchronous must be FULL or NORMAL, not " + options.synchronous);
+    if (!options.read_only)
+        if (auto r = make_private(path); !r) return r.error();
     sqlite3* raw = nullptr;
     int flags =
         SQLITE_OPEN_NOMUTEX |

@@ -325,6 +325,26 @@ CREATE TABLE guard_holds (
 CREATE INDEX guard_holds_by_incident ON guard_holds(incident_id);
 CREATE INDEX guard_holds_unattached ON guard_holds(username) WHERE incident_id IS NULL;
 )SQL"},
+    // 8 ---------------------------------------------------------------------
+    {"blocks: one form for every key (logins lowercase, IPv4-mapped addresses as IPv4)", R"SQL(
+-- Postfix's maps fold keys to lowercase, so Bob@EXAMPLE.org and bob@example.org
+-- were one block to smtpd but two rows here (an unblock of one left the other).
+-- Case variants of one login merge into the row of the newest action; so do an
+-- IPv4-mapped address and its IPv4 form. The action log keeps what was asked.
+CREATE TEMP TABLE canonical_blocks AS
+SELECT kind, target, action_id, rowid AS rid,
+       CASE WHEN kind = 'ip' THEN
+                CASE WHEN lower(target) LIKE '::ffff:%.%.%.%' THEN substr(target, 8) ELSE target END
+            ELSE lower(target) END AS key
+FROM blocks;
+DELETE FROM blocks WHERE rowid IN (
+    SELECT a.rid FROM canonical_blocks a JOIN canonical_blocks b
+      ON b.kind = a.kind AND b.key = a.key AND b.rid != a.rid
+     AND (b.action_id > a.action_id OR (b.action_id = a.action_id AND b.rid > a.rid)));
+UPDATE blocks SET target = (SELECT key FROM canonical_blocks c WHERE c.rid = blocks.rowid)
+WHERE target != (SELECT key FROM canonical_blocks c WHERE c.rid = blocks.rowid);
+DROP TABLE temp.canonical_blocks;
+)SQL"},
     // Append new steps here (one entry each).
 };
 

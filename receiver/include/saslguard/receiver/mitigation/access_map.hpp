@@ -13,13 +13,23 @@
 //   no command (idempotent).
 // - If postmap fails, the previous source file is restored and postmap run
 //   again, and the error carries postmap's exit status and stderr.
+// - Keys have one form (the map's KeyForm: a login lowercase, an address in
+//   canonical text): entries read back, entries put and keys erased are all
+//   brought to it, so a line an older version wrote as "Bob@EXAMPLE.org" is the
+//   key "bob@example.org" and an unblock of either form lifts it.
+// - Written as root with care: a symlinked map (or compiled .db/.lmdb/.cdb) and
+//   a map directory group or others may write are refused before anything is
+//   touched (files::check_safe_target); the new file is created exclusively and
+//   keeps the old one's owner and mode, set on the descriptor.
 // - After postmap the compiled file's mtime is made strictly newer than before:
 //   smtpd notices a changed table by its mtime in whole seconds, so two changes
 //   within one second would otherwise go unnoticed by a process that opened the
 //   table in between (no `postfix reload` is needed for hash/btree/lmdb/cdb).
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +40,12 @@
 namespace saslguard::receiver::mitigation {
 
 using MapEntries = std::map<std::string, std::string>;  // key → action (e.g. "REJECT …")
+
+// The one form of a map's keys: nullopt for a value that is not a key of this map.
+using KeyForm = std::function<std::optional<std::string>(std::string_view)>;
+// validate::canonical_login / validate::canonical_ip as KeyForms.
+KeyForm login_keys();
+KeyForm ip_keys();
 
 // True when `s` may appear as a key or value token in a map source line.
 bool safe_map_token(std::string_view s);
@@ -51,7 +67,8 @@ struct MapUpdate {
 class AccessMap {
 public:
     AccessMap(std::string path, std::string type, std::string config_dir,
-              std::string postmap_binary, CommandRunner& runner, std::chrono::milliseconds timeout);
+              std::string postmap_binary, CommandRunner& runner, std::chrono::milliseconds timeout,
+              KeyForm key_form);
 
     // The entries currently in the source file (empty when the file is missing).
     Result<MapEntries> read() const;
@@ -66,6 +83,9 @@ public:
 private:
     Result<void> postmap();
     std::string compiled_path() const;
+    // The file's entries with every key in its one form.
+    Result<MapEntries> canonical_entries(std::string_view text) const;
+    Result<void> check_paths() const;
 
     std::string m_path;
     std::string m_type;
@@ -73,6 +93,7 @@ private:
     std::string m_postmap;
     CommandRunner& m_runner;
     std::chrono::milliseconds m_timeout;
+    KeyForm m_key_form;
     std::mutex m_mutex;
 };
 

@@ -8,6 +8,15 @@
 // policy service) asks is_blocked() in O(log n) or keeps a copy and watches
 // generation().
 //
+// Keys have one form, the one the Mitigator stores and Postfix's maps use:
+// logins (kinds login, hold, account) lowercase (validate::canonical_login),
+// addresses (kind ip) in canonical text (validate::canonical_ip: lowercase
+// IPv6, an IPv4-mapped address as IPv4). find()/is_blocked() bring their
+// argument to that form first, so a reader may ask with the login or address
+// as it saw it (the SMTP policy service compares exactly this way); a value
+// that is not a valid key is never blocked. canonical_block_target() is that
+// rule, for a reader that keeps its own copy.
+//
 // Thread-safe: readers take a shared lock; listeners are called after the
 // change is visible, on the thread that made it (the worker, the Telegram
 // poller, the expiry or watch thread), and must not block.
@@ -43,6 +52,10 @@ struct BlockChange {
     std::string actor;  // auto | telegram:<id> | cli:<user> | expiry ("" when found by refresh)
     std::int64_t incident_id = 0;
 };
+
+// `target` in the one form of keys of `kind` (see above); nullopt when it is
+// not a valid login / address.
+std::optional<std::string> canonical_block_target(std::string_view kind, std::string_view target);
 
 class ActiveBlocks {
 public:

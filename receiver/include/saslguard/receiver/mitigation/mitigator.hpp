@@ -12,11 +12,17 @@
 //   each sender is checked with common/validate before anything reaches a map
 //   or a command; one bad value refuses the whole request. The descriptor says
 //   whether a kind may expire and whether the automatic policy may run it.
+// - One form for every key: the login is acted on, recorded and put in force
+//   lowercase (validate::canonical_login), each IP in canonical text, so an
+//   unblock of bob@example.org lifts a block of Bob@EXAMPLE.org.
+// - Never-block addresses (never_block.hpp): a request that would block one is
+//   refused whole, saying which and why; unblocking one is always allowed.
 // - Idempotent: repeating an action that is already in force changes nothing
 //   (and may refresh its expiry); reverting something not in force succeeds
 //   with "not blocked".
 // - Serialized: the whole action runs under a mutex and an flock on
-//   settings.lock_file, so the receiver and saslguardctl never interleave.
+//   settings.effective_lock_file() (in the state directory, never beside the
+//   Postfix maps), so the receiver and saslguardctl never interleave.
 // - A failed change leaves no block row; the error has the exit status and
 //   stderr. A successful one records its blocks in the same transaction as its
 //   outcome, then tells ActiveBlocks (when wired), so readers see it at once.
@@ -32,8 +38,11 @@
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/command_runner.hpp"
+#include "saslguard/receiver/mitigation/never_block.hpp"
 #include "saslguard/receiver/mitigation/queue.hpp"
+#include "saslguard/receiver/mitigation/sasl_backend.hpp"
 #include "saslguard/receiver/mitigation/settings.hpp"
+#include "saslguard/receiver/safeguards.hpp"
 #include "saslguard/receiver/store/mitigation_repository.hpp"
 
 namespace saslguard::receiver::mitigation {
@@ -49,13 +58,19 @@ struct MitigatorDeps {
     bool allow_auto_delete = false;         // policy.allow_auto_delete (Automatic::OptIn kinds)
 };
 
-class Mitigator final : public ActionExecutor {
+class Mitigator final : public ActionExecutor, public Safeguards {
 public:
     // Fails on settings validate() refuses.
     static Result<std::unique_ptr<Mitigator>> create(MitigationSettings settings,
                                                      MitigatorDeps deps);
 
     ActionOutcome execute(const ActionRequest& request) override;
+
+    // Safeguards (safeguards.hpp), from the backend, never-block set and queue it acts on.
+    std::vector<std::string> accounts(const std::vector<std::string>& logins) override;
+    Result<std::vector<std::pair<std::string, std::string>>> protected_ips(
+        const std::vector<std::string>& ips) override;
+    Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) override;
 
     // Reverts every block whose expiry is due (actor "expiry", with the undo
     // kind the catalog gives the block's kind); returns one outcome per
@@ -82,6 +97,8 @@ private:
     MitigatorDeps m_deps;
     std::unique_ptr<QueueSource> m_own_queue_source;
     std::map<std::string, std::unique_ptr<Mechanism>, std::less<>> m_mechanisms;
+    std::unique_ptr<SaslBackend> m_identity;  // accounts(); null for sasl_backend none
+    std::unique_ptr<NeverBlock> m_never_block;
     std::mutex m_mutex;
 };
 

@@ -1,11 +1,15 @@
 #pragma once
 // Finding a user's queued messages and acting on them with postsuper.
 //
-// Messages are matched by envelope sender (from the showq service, via
-// `postqueue -j`) and, when asked, by the SASL login Postfix recorded in each
-// queue file (`named_attribute: sasl_username=…` in `postcat -e`): the login is
-// authoritative even when a spammer forges the envelope sender.
+// A user's messages are the ones whose queue file records the user's SASL
+// login (`named_attribute: sasl_username=…` in `postcat -e`, written by smtpd
+// after a successful AUTH; postdrop drops such records from local submissions,
+// "ignoring attribute record", so no local user can forge one). The envelope sender never makes a
+// message the user's: another user may send with the same sender, a spammer with any. Explicitly
+// named senders (saslguardctl --sender) add messages that record no login at all (sendmail,
+// mynetworks), never one another user authenticated for.
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -21,6 +25,7 @@ struct QueueEntry {
     std::string queue_name;  // maildrop|incoming|active|deferred|hold|corrupt
     std::string queue_id;
     std::string sender;
+    std::int64_t arrival_time = 0;  // unix seconds (0 when unknown)
 };
 
 class QueueSource {
@@ -80,11 +85,20 @@ public:
 
     enum class Scope { NotHeld, Held, Any };
     struct Match {
+        std::string sasl_login;            // canonical login: its messages (by recorded login)
         std::vector<std::string> senders;  // validated envelope senders (exact, case-insensitive)
-        std::string sasl_login;            // validated login; "" = do not match by login
+                                           // of messages that record no login
     };
-    // Queue ids of matching messages in `scope`, sorted and unique.
+    // Queue ids of matching messages in `scope`, sorted and unique. Every
+    // message in scope is read with postcat (200 per run).
     Result<std::vector<std::string>> find(const Match& match, Scope scope);
+
+    // How many queued messages (any queue) record `login` (canonical) as their
+    // SASL login, counting up to `enough` and reading at most `max_read` queue
+    // files: the messages whose sender is the login's address first, then the
+    // newest. Fails when the queue cannot be listed or read.
+    Result<std::size_t> count_by_login(const std::string& login, std::size_t enough,
+                                       std::size_t max_read = 5000);
 
     enum class Op { Hold, Release, Delete };
     // postsuper -c DIR -h|-H|-d - with the ids on stdin. Every id is validated

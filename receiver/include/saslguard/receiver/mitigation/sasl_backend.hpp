@@ -30,9 +30,19 @@ public:
     virtual Result<BackendChange> unlock(const std::string& username) = 0;
     // What lock/unlock would do, for dry runs; validates but changes nothing.
     virtual Result<std::string> describe(const std::string& username, bool lock) = 0;
+    // The account each login names here, canonical (lowercase): what lock()
+    // would act on. sasldb: "user@realm", the realm found in the sasldb when
+    // the login has none; saslauthd_shadow: the Unix user (the realm dropped);
+    // command: the login. A login the backend cannot resolve (no such account,
+    // ambiguous realm, invalid) names itself. Reads, never changes; never fails:
+    // the guards that compare identities must not lose to a backend hiccup, so
+    // an unreadable backend resolves every login to itself.
+    virtual std::vector<std::string> accounts(const std::vector<std::string>& logins);
 };
 
 // nullptr for SaslBackendKind::None. Fails on an invalid lock/unlock template.
+// Programs run by their absolute paths (settings.program()); the sasldb
+// quarantine lives in settings.sasldb_quarantine() (the state directory).
 Result<std::unique_ptr<SaslBackend>> make_sasl_backend(const MitigationSettings& settings,
                                                        CommandRunner& runner);
 

@@ -21,7 +21,7 @@
 
 namespace saslguard::receiver::mitigation {
 
-class MitigationService final : public ActionExecutor {
+class MitigationService final : public ActionExecutor, public Safeguards {
 public:
     // Fails on settings the Mitigator refuses (see validate()) or an unusable store.
     // `blocks` (may be null: saslguardctl) is told of every change.
@@ -32,6 +32,11 @@ public:
     ~MitigationService() override;
 
     ActionOutcome execute(const ActionRequest& request) override;
+    // Safeguards: the Mitigator's (the same backend, never-block set and queue).
+    std::vector<std::string> accounts(const std::vector<std::string>& logins) override;
+    Result<std::vector<std::pair<std::string, std::string>>> protected_ips(
+        const std::vector<std::string>& ips) override;
+    Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) override;
     std::vector<ActionOutcome> run_expiries();
     // For list-blocks and audit; use only while no action runs on another thread.
     store::MitigationRepository& repository();

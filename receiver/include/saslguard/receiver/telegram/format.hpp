@@ -66,7 +66,9 @@ struct IncidentView {
     std::optional<double> messages;     // messages from the user in the window
     std::optional<double> surge_share;  // 0..1: the user's share of the surge
     std::optional<std::int64_t> distinct_ips;
-    std::vector<IpCount> top_ips;
+    std::vector<IpCount> top_ips;  // the addresses Block IPs acts on (never-block ones left out)
+    // Addresses the alert named that are never blocked, and why (shown, never offered).
+    std::vector<std::pair<std::string, std::string>> protected_ips;
     std::optional<double> bounce_ratio;  // 0..1
     std::optional<std::int64_t> queue_depth;
     std::vector<std::string> senders;  // queued envelope senders the mail actions act on
