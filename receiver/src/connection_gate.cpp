@@ -14,7 +14,7 @@ std::map<std::uint64_t, ConnectionGate::Slot>::iterator ConnectionGate::victim(
     auto best = m_slots.end();
     for (auto it = m_slots.begin(); it != m_slots.end(); ++it) {
         const Slot& s = it->second;
-        if (s.cut || !s.waiting || (!client.empty() && s.client != client)) continue;
+        if (s.cut || s.trusted || !s.waiting || (!client.empty() && s.client != client)) continue;
         if (now - s.since < m_limits.evict_after) continue;
         if (best == m_slots.end() || s.since < best->second.since) best = it;
     }
@@ -46,7 +46,7 @@ std::uint64_t ConnectionGate::admit(const std::string& client, int fd, Clock::ti
         ++m_evicted;
     }
     const std::uint64_t id = m_next_id++;
-    m_slots[id] = Slot{client, fd, now, true, false};
+    m_slots[id] = Slot{client, fd, now, true, false, false};
     ++m_per_client[client];
     ++m_live;
     return id;
@@ -65,7 +65,13 @@ void ConnectionGate::idle(std::uint64_t id, Clock::time_point now) {
     if (auto it = m_slots.find(id); it != m_slots.end()) {
         it->second.since = now;
         it->second.waiting = true;
+        it->second.trusted = false;
     }
+}
+
+void ConnectionGate::trust(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (auto it = m_slots.find(id); it != m_slots.end()) it->second.trusted = true;
 }
 
 void ConnectionGate::waiting(std::uint64_t id, bool on) {

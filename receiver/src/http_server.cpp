@@ -25,6 +25,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// The gate's id of the connection this listener thread serves (the handlers
+// run on it): lets the pre-routing handler trust it.
+thread_local std::uint64_t t_connection = 0;
+
 std::string numeric_host(const sockaddr_storage& addr, socklen_t len, int* port) {
     char host[NI_MAXHOST] = {0};
     char serv[NI_MAXSERV] = {0};
@@ -125,7 +129,7 @@ private:
     bool wait(short events) {
         const auto until = std::min(m_deadline, SteadyClock::now() + m_io_timeout);
         if (wait_for(m_fd, events, until, m_stopping)) return true;
-        if (SteadyClock::now() >= m_deadline) m_timed_out = true;
+        if (!m_stopping()) m_timed_out = true;  // the read or write limit, or the request's
         return false;
     }
 
@@ -157,6 +161,10 @@ public:
               o.evict_after}) {}
 
     ConnectionGate& gate() { return m_gate; }
+    // The request being handled on this thread proved itself: never cut it.
+    void trust_current() {
+        if (t_connection != 0) m_gate.trust(t_connection);
+    }
     // httplib listens with a backlog of 5 (fixed when it was built): a burst of
     // connections then waits for SYN retransmits (1 s, 3 s, ...). Listening again
     // on the bound socket sets a longer queue.
@@ -175,7 +183,9 @@ private:
         if (id == 0) {
             refuse(sock, client);
         } else {
+            t_connection = id;
             ret = serve(sock, id);
+            t_connection = 0;
             m_gate.release(id);
         }
         ::shutdown(sock, SHUT_RDWR);
@@ -199,8 +209,11 @@ private:
             ret = process_request(strm, left == 1, closed, nullptr);
             if (strm.timed_out()) {
                 ++m_timed_out;
-                note("webhook listener: a request took longer than the limit, connection closed",
-                     peer_of(sock));
+                note(
+                    "webhook listener: a request was too slow (read, write or whole-request "
+                    "limit), closed",
+                    peer_of(sock));
+                break;  // httplib may have "answered" 400 into the void: end it here
             }
             if (!ret || closed) break;
         }
@@ -349,6 +362,14 @@ struct HttpServer::Impl {
             return new httplib::ThreadPool(static_cast<std::size_t>(threads));
         };
 
+        // Called once the headers are read, before the body: a request with the
+        // webhook's token is not cut to make room for others while its body comes.
+        server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+            if (req.path == "/alertmanager" &&
+                bearer_matches(req.get_header_value("Authorization"), options.bearer_token))
+                server.trust_current();
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
         server.Post("/alertmanager", [this](const httplib::Request& req, httplib::Response& res) {
             const auto start = std::chrono::steady_clock::now();
             handle_webhook(req, res);

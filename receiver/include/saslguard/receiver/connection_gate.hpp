@@ -7,8 +7,9 @@
 // takes the place of the one that has been waiting longest on its client
 // (inside a request or idle between requests; at least `evict_after`): that one
 // is cut (shutdown), the new one admitted. A connection being answered is never
-// cut, and a real webhook waits on its client for microseconds (its bytes are
-// there when it is admitted), so it is never the oldest waiting while a slow
+// cut, nor one whose request carries the webhook's bearer token (trust()), and
+// a real webhook waits on its client for microseconds before that (its bytes
+// are there when it is admitted), so it is never the one cut while a slow
 // client is. When no connection can make room (all are being answered), the
 // new one is refused.
 //
@@ -24,9 +25,9 @@
 namespace saslguard::receiver {
 
 struct ConnectionLimits {
-    std::size_t max_connections = 64;             // admitted at once, all clients
-    std::size_t max_per_client = 16;              // admitted at once from one address
-    std::chrono::milliseconds evict_after{0};     // waiting this long: may make room
+    std::size_t max_connections = 64;          // admitted at once, all clients
+    std::size_t max_per_client = 16;           // admitted at once from one address
+    std::chrono::milliseconds evict_after{0};  // waiting this long: may make room
 };
 
 class ConnectionGate {
@@ -46,6 +47,9 @@ public:
     void idle(std::uint64_t id, Clock::time_point now);
     // Around a wait for the client's bytes inside a request.
     void waiting(std::uint64_t id, bool on);
+    // The current request proved itself (the webhook's bearer token, read with
+    // its headers): never cut until it ends, however slowly its body comes.
+    void trust(std::uint64_t id);
     void release(std::uint64_t id);
 
     std::size_t size() const;  // admitted and not released (cut ones included)
@@ -58,6 +62,7 @@ private:
         int fd = -1;
         Clock::time_point since;
         bool waiting = true;
+        bool trusted = false;
         bool cut = false;
     };
     // The slot that has waited longest, at least evict_after, among those of
