@@ -136,6 +136,7 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
     } else {
         resp.status = 0;
         resp.body.clear();
+        resp.too_large = sink.overflow;
         resp.error = sink.overflow
                          ? "response larger than " + std::to_string(req.max_response) + " bytes"
                          : std::string(curl_easy_strerror(rc)) +

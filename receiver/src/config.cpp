@@ -2,9 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -31,6 +34,10 @@ int Config::listen_port() const {
 }
 
 namespace {
+
+// The webhook token guards every mitigation: 16 characters at least (the
+// documented way makes ~43 from 32 random bytes).
+constexpr std::size_t kMinWebhookTokenLength = 16;
 
 // Reads one YAML document into Config, remembering the first error with its line.
 class Loader {
@@ -160,17 +167,45 @@ public:
     }
 
     // Reads the secret named by a *_file key; `required` makes a missing key an error.
+    // A file other users may read or write is refused (docs/SECURITY.md): the
+    // owner's group may read it (Alertmanager's, for the webhook token).
+    // `min_length` > 0 also refuses short secrets and the shipped examples.
     void secret(const YAML::Node& parent, const std::string& ctx, const char* key,
-                std::string& file, std::string& out, bool required) {
+                std::string& file, std::string& out, bool required, std::size_t min_length = 0) {
         YAML::Node n = parent[key];
+        const YAML::Node& at = n.IsDefined() ? n : parent;
         if (file.empty()) {
-            if (required) fail(n.IsDefined() ? n : parent, qualify(ctx, key) + ": required");
+            if (required) fail(at, qualify(ctx, key) + ": required");
             return;
         }
         auto s = files::read_secret(file);
-        if (!s)
-            return fail(n.IsDefined() ? n : parent, qualify(ctx, key) + ": " + s.error().message);
+        if (!s) return fail(at, qualify(ctx, key) + ": " + s.error().message);
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0)
+            return fail(at, qualify(ctx, key) + ": " + file + " is readable or writable by " +
+                                "every user (mode " + octal_mode(st.st_mode) +
+                                "); chmod o-rwx it and use a new secret");
+        if (auto weak = weak_secret(*s, min_length))
+            return fail(at, qualify(ctx, key) + ": the secret in " + file + " " + *weak);
         out = *s;
+    }
+
+    static std::string octal_mode(mode_t mode) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+        return buf;
+    }
+
+    // Why `secret` must not be used, if it must not: the placeholders of
+    // deploy/secrets/*.example, or fewer than `min_length` characters.
+    static std::optional<std::string> weak_secret(const std::string& secret,
+                                                  std::size_t min_length) {
+        if (secret.find("replace-with-") != std::string::npos)
+            return "is the shipped example; generate one (deploy/secrets/README.md)";
+        if (secret.size() < min_length)
+            return "has " + std::to_string(secret.size()) + " characters, fewer than " +
+                   std::to_string(min_length) + "; generate one (deploy/secrets/README.md)";
+        return std::nullopt;
     }
 
     void url(const YAML::Node& parent, const std::string& ctx, const char* key,
@@ -240,7 +275,7 @@ private:
         }
         // The webhook is the door to mitigation: no token, no start.
         secret(n.IsDefined() && n.IsMap() ? n : root, ctx, "bearer_token_file", w.bearer_token_file,
-               w.bearer_token, true);
+               w.bearer_token, true, kMinWebhookTokenLength);
     }
 
     void load_prometheus(const YAML::Node& n, PrometheusConfig& p) {
@@ -401,7 +436,7 @@ private:
         url(n, ctx, "grafana_url", t.grafana_url, true);
         url(n, ctx, "alertmanager_url", t.alertmanager_url, true);
         if (!t.enabled) return;
-        secret(n, ctx, "bot_token_file", t.bot_token_file, t.bot_token, true);
+        secret(n, ctx, "bot_token_file", t.bot_token_file, t.bot_token, true, 1);
         if (t.admin_chat_ids.empty())
             fail(n["admin_chat_ids"].IsDefined() ? n["admin_chat_ids"] : n,
                  "telegram.admin_chat_ids: required when telegram is enabled");

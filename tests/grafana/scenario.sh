@@ -63,6 +63,7 @@ scenario_start() {
     rport=$(free_port)
     mkdir -p "$work/receiver"
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/receiver/webhook-token"
+    chmod 600 "$work/receiver/webhook-token"  # the receiver refuses secrets others may read
     cat > "$work/receiver/receiver.yml" <<YML
 listen_address: 127.0.0.1:$rport
 state_path: $work/receiver/state.db

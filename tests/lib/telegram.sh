@@ -66,6 +66,7 @@ tg_button() { tg_messages "$1" | jq -r --arg l "$2" '[.[].buttons[] | select(.te
 tg_receiver_yaml() {
   local work=$1 admin=$2
   printf '%s\n' "$TG_TOKEN" > "$work/bot_token"
+  chmod 600 "$work/bot_token"  # the receiver refuses secrets others may read
   cat <<YML
 prometheus:
   url: http://127.0.0.1:1

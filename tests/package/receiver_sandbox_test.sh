@@ -119,7 +119,7 @@ postfix start >/dev/null 2>&1 || fail "postfix start"
 cleanup_push "postfix stop >/dev/null 2>&1"
 wait_for 20 test -S /var/spool/postfix/public/showq || fail "Postfix did not start"
 
-echo "test-token" > /etc/saslguard/webhook-token
+echo "test-token-0123456789abcdef" > /etc/saslguard/webhook-token
 chmod 0640 /etc/saslguard/webhook-token
 cat > /etc/saslguard/receiver.yml <<YML
 webhook:

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include "receiver_test_util.hpp"
 #include "saslguard/common/files.hpp"
 #include "saslguard/receiver/config.hpp"
@@ -11,7 +13,7 @@ using saslguard::receiver::testing::TempDir;
 namespace {
 // A minimal valid config: only the webhook token is required.
 std::string base(const TempDir& dir) {
-    dir.write("token", "tok-123\n");
+    dir.write_secret("token", "tok-123-0123456789abcdef\n");
     return "webhook:\n  bearer_token_file: " + dir.path("token") + "\n";
 }
 }  // namespace
@@ -22,7 +24,7 @@ TEST_CASE("a config with only the webhook token gets every documented default") 
     REQUIRE(c.ok());
     CHECK(c->listen_address == "127.0.0.1:9755");
     CHECK(c->listen_port() == 9755);
-    CHECK(c->webhook.bearer_token == "tok-123");
+    CHECK(c->webhook.bearer_token == "tok-123-0123456789abcdef");
     CHECK(c->webhook.max_body_bytes == 1048576);
     CHECK(c->prometheus.timeout == std::chrono::seconds(5));
     CHECK(c->prometheus.window == std::chrono::minutes(10));
@@ -44,8 +46,8 @@ TEST_CASE("the shipped deploy/receiver.yml loads once its secrets exist") {
     REQUIRE(text.ok());
     std::string yaml = *text;
     // Point the secret files at temporary ones; everything else as shipped.
-    dir.write("webhook_token", "a\n");
-    dir.write("bot_token", "b\n");
+    dir.write_secret("webhook_token", "0123456789abcdef0123\n");
+    dir.write_secret("bot_token", "123:b\n");
     auto replace = [&](const std::string& from, const std::string& to) {
         auto pos = yaml.find(from);
         REQUIRE(pos != std::string::npos);
@@ -114,6 +116,57 @@ TEST_CASE("a token file that does not exist stops the start with the key's line"
                           "r.yml");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.rfind("r.yml:3: webhook.bearer_token_file: ", 0) == 0);
+}
+
+TEST_CASE("weak secrets are refused with the reason: short, the shipped example, open file") {
+    TempDir dir;
+    auto webhook = [&](const std::string& file) {
+        return parse_config("webhook:\n  bearer_token_file: " + file + "\n", "r.yml");
+    };
+    auto example =
+        saslguard::files::read_secret(SASLGUARD_SOURCE_DIR "/deploy/secrets/webhook-token.example");
+    REQUIRE(example.ok());
+    const std::string one = dir.write_secret("one", "x\n");
+    const std::string shipped = dir.write_secret("shipped", *example + "\n");
+    const std::string open = dir.write("open", "0123456789abcdef0123\n");
+    ::chmod(open.c_str(), 0644);
+    struct Case {
+        std::string file, expected;
+    };
+    for (const auto& c : std::vector<Case>{
+             {one, "r.yml:2: webhook.bearer_token_file: the secret in " + one +
+                       " has 1 characters, fewer than 16; generate one "
+                       "(deploy/secrets/README.md)"},
+             {shipped, "r.yml:2: webhook.bearer_token_file: the secret in " + shipped +
+                           " is the shipped example; generate one (deploy/secrets/README.md)"},
+             {open, "r.yml:2: webhook.bearer_token_file: " + open +
+                        " is readable or writable by every user (mode 0644); chmod o-rwx it "
+                        "and use a new secret"},
+         }) {
+        auto r = webhook(c.file);
+        INFO(c.file);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == c.expected);
+    }
+    // Group-readable (Alertmanager's group, deploy/secrets/README.md) is fine.
+    const std::string group = dir.write_secret("group", "0123456789abcdef0123\n");
+    ::chmod(group.c_str(), 0640);
+    CHECK(webhook(group).ok());
+
+    // The bot token: the shipped example and an open file are refused too.
+    auto bot_example = saslguard::files::read_secret(SASLGUARD_SOURCE_DIR
+                                                     "/deploy/secrets/telegram-bot-token.example");
+    REQUIRE(bot_example.ok());
+    dir.write_secret("webhook", "0123456789abcdef0123\n");
+    const std::string bot = dir.write_secret("bot", *bot_example + "\n");
+    auto r = parse_config("webhook:\n  bearer_token_file: " + dir.path("webhook") +
+                              "\ntelegram:\n  enabled: true\n  bot_token_file: " + bot +
+                              "\n  admin_chat_ids: [1]\n  admin_user_ids: [2]\n",
+                          "r.yml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "r.yml:5: telegram.bot_token_file: the secret in " + bot +
+                                   " is the shipped example; generate one "
+                                   "(deploy/secrets/README.md)");
 }
 
 TEST_CASE("policy modes, allowlists and lists are read as written") {

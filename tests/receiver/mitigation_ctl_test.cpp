@@ -43,7 +43,7 @@ Run ctl(std::vector<std::string> args) {
 }
 
 std::string write_config(const TempDir& d) {
-    std::ofstream(d.path("token")) << "secret\n";
+    d.write_secret("token", "secret-0123456789abcdef\n");
     std::string cfg = d.path("receiver.yml");
     std::ofstream(cfg) << "state_path: " << d.root() << "/state.db\n"
                        << "webhook:\n  bearer_token_file: " << d.root() << "/token\n"

@@ -13,7 +13,8 @@ mit_config() { # PFDIR CFG [extra mitigation lines...]
   local pf=$1 cfg=$2
   shift 2
   pf_env "$pf"
-  echo "test-token-$$" > "$PF_DIR/token"
+  echo "test-token-$$-0123456789abcdef" > "$PF_DIR/token"
+  chmod 600 "$PF_DIR/token"  # the receiver refuses secrets others may read
   {
     echo "listen_address: 127.0.0.1:1"
     echo "state_path: $PF_DIR/state.db"

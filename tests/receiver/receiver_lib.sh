@@ -18,6 +18,7 @@ rcv_create() {
   local port
   port=$(free_port)
   head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/webhook_token"
+  chmod 600 "$dir/webhook_token"  # the receiver refuses secrets others may read
   cat > "$dir/rcv_env" <<ENV
 RCV_DIR=$dir
 RCV_PORT=$port

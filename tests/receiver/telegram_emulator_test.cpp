@@ -376,3 +376,25 @@ TEST_CASE("a restart in the middle of a confirmation handles every update exactl
     CHECK(*rig.state->offset() > 0);
     CHECK(*rig.state->count_outbox("failed") == 0);
 }
+
+TEST_CASE("a flood from a stranger gets one reply and does not hold back an incident") {
+    Rig rig;
+    constexpr int kFlood = 300;
+    constexpr std::int64_t kOther = 667;
+    for (int i = 0; i < kFlood; ++i) rig.emu.command(kStranger, kStranger, "/status");
+    rig.emu.command(kOther, kOther, "/status");
+    auto bot = rig.bot();
+    auto notifier = rig.notifier(bot.get());
+    // The incident arrives while the flood is being read.
+    REQUIRE(wait_until([&] { return bot->stats().commands_refused >= 20; }));
+    REQUIRE(notifier->incident_opened(sample_notice(3, "alice@example.com")));
+    REQUIRE(rig.emu.wait_message(kAdmin, "incident #3"));
+    REQUIRE(wait_until([&] { return bot->stats().commands_refused == kFlood + 1; },
+                       std::chrono::seconds(120)));
+    REQUIRE(wait_until([&] { return bot->stats().outbox_pending == 0; }));
+    // Every refusal is kept for the audit; each stranger is told once.
+    CHECK(*rig.state->count_refusals() == kFlood + 1);
+    CHECK(rig.emu.count_messages(kStranger, "Not authorised") == 1);
+    CHECK(rig.emu.count_messages(kOther, "Not authorised") == 1);
+    CHECK(*rig.state->count_outbox("sent") == 3);  // the incident and two replies, no more
+}

@@ -248,3 +248,57 @@ TEST_CASE("an update with fields of the wrong type is skipped, not fatal, and no
     CHECK(*(*rig.store)->offset() == 702);  // both past: the bad one is not fetched forever
     CHECK(rig.executor.count() == 1);       // only the well-formed /block acted
 }
+
+// Stub: the emulator always numbers its updates. An element without an integer
+// update_id (from a broken or hostile api_url) cannot be confirmed by itself:
+// the offset moves past it, else getUpdates returns it for ever.
+TEST_CASE("an update without update_id moves the offset on instead of wedging the poller") {
+    const std::string status =
+        R"({"update_id":900,"message":{"message_id":1,"from":{"id":1001,"is_bot":false,"first_name":"A"},)"
+        R"("chat":{"id":1001,"type":"private"},"date":1,"text":"/status"}})";
+    PollRig rig({200, R"({"ok":true,"result":[)" + status +
+                          R"(,{"update_id":"901","message":{"text":"/status"}}]})"});
+    auto r = rig.bot->poll_once(*rig.store->session, *rig.api);
+    REQUIRE(r);
+    CHECK(*r == 2);
+    CHECK(*(*rig.store)->offset() == 902);  // past the unreadable one (ids are sequential)
+    auto polls = rig.stub.calls("getUpdates");
+    REQUIRE(polls.size() == 1);
+    CHECK(nlohmann::json::parse(polls[0].body)["limit"] == 20);
+}
+
+TEST_CASE("an answer of updates without ids and no offset yet drops the backlog") {
+    PollRig rig({200, R"({"ok":true,"result":[{"message":{"text":"/status"}}]})"});
+    REQUIRE(rig.bot->poll_once(*rig.store->session, *rig.api));
+    REQUIRE(rig.bot->poll_once(*rig.store->session, *rig.api));
+    auto polls = rig.stub.calls("getUpdates");
+    REQUIRE(polls.size() == 2);
+    CHECK(nlohmann::json::parse(polls[0].body).contains("offset") == false);
+    CHECK(nlohmann::json::parse(polls[1].body)["offset"] == -1);  // Bot API: forget the rest
+}
+
+// Stub: the emulator cannot answer above the 4 MiB response cap, nor answer garbage.
+TEST_CASE("a getUpdates answer that cannot be read is retried alone, then skipped") {
+    const std::string huge = R"({"ok":true,"result":[{"update_id":500,"message":{"text":")" +
+                             std::string(5 << 20, 'x') + R"("}}]})";
+    for (const std::string& answer : {huge, std::string(R"({"ok":true,"result":"garbage"})")}) {
+        DYNAMIC_SECTION("answer of " << answer.size() << " bytes") {
+            PollRig rig({200, answer});
+            REQUIRE((*rig.store)->record_update(499, 1));  // offset 500: the next update
+            CHECK_FALSE(rig.bot->poll_once(*rig.store->session, *rig.api));
+            CHECK_FALSE(rig.bot->poll_once(*rig.store->session, *rig.api));
+            CHECK(*(*rig.store)->offset() == 501);  // moved past the unreadable update
+            // A readable answer again: back to the normal limit.
+            rig.stub.set_default("getUpdates", {200, R"({"ok":true,"result":[]})"});
+            REQUIRE(rig.bot->poll_once(*rig.store->session, *rig.api));
+            REQUIRE(rig.bot->poll_once(*rig.store->session, *rig.api));
+            auto polls = rig.stub.calls("getUpdates");
+            REQUIRE(polls.size() == 4);
+            CHECK(nlohmann::json::parse(polls[0].body)["limit"] == 20);
+            CHECK(nlohmann::json::parse(polls[1].body)["limit"] == 1);
+            CHECK(nlohmann::json::parse(polls[2].body)["offset"] == 501);
+            CHECK(nlohmann::json::parse(polls[3].body)["limit"] == 20);
+            CHECK(rig.bot->stats().poll_errors == 2);
+        }
+    }
+}

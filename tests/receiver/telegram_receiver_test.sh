@@ -15,6 +15,7 @@ tg_start "$work"
 
 port=$(free_port)
 head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$work/webhook_token"
+chmod 600 "$work/webhook_token"  # the receiver refuses secrets others may read
 {
   cat <<YML
 listen_address: 127.0.0.1:$port

@@ -111,3 +111,51 @@ TEST_CASE("incident views and their messages are kept per chat") {
     REQUIRE(st.record_refusal(666, "mallory", "callback block_login", "not an admin", 3));
     CHECK(*st.count_refusals() == 1);
 }
+
+TEST_CASE("incident messages go before replies queued earlier") {
+    TempDir t;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
+    for (int i = 0; i < 50; ++i)
+        REQUIRE(st.enqueue(666, "sendMessage", R"({"text":"not authorised"})", 0, 1000 + i));
+    auto incident = st.enqueue(10, "sendMessage", R"({"text":"incident"})", 7, 2000);
+    REQUIRE(incident);
+    auto due = st.next_due(3000);
+    REQUIRE(due);
+    REQUIRE(*due);
+    CHECK((*due)->id == *incident);
+    REQUIRE(st.mark_sent(*incident, 3000, 1));
+    due = st.next_due(3000);
+    REQUIRE(*due);
+    CHECK((*due)->payload_json == R"({"text":"not authorised"})");
+    CHECK((*due)->created_at == 1000);  // then the others, oldest first
+}
+
+TEST_CASE("old outbox rows and refusals are pruned, pending rows never") {
+    TempDir t;
+    TestStore s(t.path("state.db"));
+    auto& st = *s;
+    auto old_sent = st.enqueue(10, "sendMessage", "{}", 0, 1000);
+    auto old_failed = st.enqueue(10, "sendMessage", "{}", 0, 1000);
+    auto old_pending = st.enqueue(10, "sendMessage", "{}", 0, 1000);
+    auto new_sent = st.enqueue(10, "sendMessage", "{}", 0, 9000);
+    REQUIRE(st.mark_sent(*old_sent, 1500, 1));
+    REQUIRE(st.mark_failed(*old_failed, "HTTP 400"));
+    REQUIRE(st.mark_sent(*new_sent, 9500, 2));
+    for (int i = 0; i < 5; ++i) REQUIRE(st.record_refusal(666, "@x", "command /status", "no", i));
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(st.record_refusal(667, "@y", "command /status", "no", 9000 + i));
+    CHECK(**st.last_refusal_at(666) == 4);
+    CHECK_FALSE(*st.last_refusal_at(1));
+
+    auto n = st.prune(5000, 5000, 3);
+    REQUIRE(n);
+    CHECK(*n == 2 + 5 + 2);  // two old outbox rows; refusals: 5 old, then 2 over the cap
+    CHECK(*st.count_outbox("pending") == 1);
+    CHECK(*st.count_outbox("sent") == 1);
+    CHECK(*st.count_outbox("failed") == 0);
+    CHECK(*st.count_refusals() == 3);
+    CHECK(**st.last_refusal_at(667) == 9004);  // the newest kept
+    CHECK_FALSE(*st.last_refusal_at(666));
+    (void)old_pending;
+}

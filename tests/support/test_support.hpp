@@ -39,6 +39,13 @@ public:
         std::ofstream(path(name), std::ios::binary) << content;
         return path(name);
     }
+    // The same with mode 0600, as the receiver wants its secret files.
+    std::string write_secret(const std::string& name, const std::string& content) const {
+        write(name, content);
+        std::filesystem::permissions(
+            path(name), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return path(name);
+    }
 
 private:
     std::string m_root;

@@ -23,7 +23,8 @@ TelegramBot::TelegramBot(TelegramConfig config, BotOptions options, ActionExecut
       m_backend(backend),
       m_silencer(std::move(silencer)),
       m_context(new BotContext{m_config, m_options, m_executor, m_backend, m_silencer, m_stats,
-                               [this] { wake_outbox(); }}) {}
+                               [this] { wake_outbox(); }}),
+      m_poll_limit(std::max(1, m_options.poll_limit)) {}
 
 TelegramBot::~TelegramBot() {
     stop();
@@ -178,26 +179,45 @@ Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
     auto offset = session.telegram().offset();
     if (!offset) return offset.error();
     json req{{"timeout", m_config.poll_timeout.count()},
-             {"allowed_updates", {"message", "callback_query"}}};
-    if (*offset > 0) req["offset"] = *offset;
+             {"allowed_updates", {"message", "callback_query"}},
+             {"limit", m_poll_limit}};
+    if (m_drop_backlog)
+        req["offset"] = -1;  // Bot API: only the newest update, all before it forgotten
+    else if (*offset > 0)
+        req["offset"] = *offset;
     auto r = api.call("getUpdates", req.dump(),
                       std::chrono::milliseconds(m_config.poll_timeout) + std::chrono::seconds(10));
-    if (!r.ok()) {
+    if (!r.ok() && !r.too_large) {
         m_stats.poll_errors++;
         return make_error("getUpdates: " + r.describe());
     }
-    auto updates = parse_updates(r.result_json);
-    if (!updates) return make_error("getUpdates: " + updates.error().message);
+    auto updates = r.too_large ? Result<std::vector<ParsedUpdate>>(make_error(r.describe()))
+                               : parse_updates(r.result_json);
+    if (!updates) return unreadable_answer(session, *offset, updates.error().message);
+    m_poll_limit = std::max(1, m_options.poll_limit);
+    m_drop_backlog = false;
     UpdateHandler handler(*m_context, session, api);
     int n = 0;
+    // Where the next getUpdates starts as far as this answer tells: update ids are
+    // sequential, so an element without one stands for the id after the previous.
+    std::optional<std::int64_t> next;
+    if (*offset > 0) next = *offset;
+    bool without_id = false;
     for (const auto& u : *updates) {
+        if (u.update_id)
+            next = std::max(next.value_or(0), *u.update_id + 1);
+        else if (next)
+            ++*next;
         // A malformed update (a field of the wrong type, from a hostile or broken
         // api_url) is logged, marked handled and skipped: never acted on, never
         // fetched again, never the end of the bot.
         if (!u.update) {
             log::warn("telegram: malformed update skipped", {{"error", u.update.error().message}});
-            if (u.update_id)
+            if (u.update_id) {
                 if (auto s = handler.skip(*u.update_id); !s) return s.error();
+            } else {
+                without_id = true;
+            }
             ++n;
             continue;
         }
@@ -207,7 +227,52 @@ Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
         }
         ++n;
     }
+    // Updates without an update_id cannot be confirmed one by one: the offset moves
+    // past them (else getUpdates would return them for ever).
+    if (without_id) {
+        if (next) {
+            if (auto a = session.telegram().advance_offset(*next); !a) return a.error();
+        } else {
+            m_drop_backlog = true;
+        }
+    }
     return n;
+}
+
+Result<int> TelegramBot::unreadable_answer(store::Session& session, std::int64_t offset,
+                                           const std::string& why) {
+    m_stats.poll_errors++;
+    if (m_poll_limit > 1) {
+        m_poll_limit = 1;
+        log::warn("telegram: getUpdates answer unreadable, asking for one update at a time",
+                  {{"error", why}});
+        return make_error("getUpdates: " + why);
+    }
+    if (offset > 0 && !m_drop_backlog) {
+        // Sequential ids: the update that cannot be read is `offset`.
+        log::error("telegram: an update that cannot be read was skipped",
+                   {{"update_id", std::to_string(offset)}, {"error", why}});
+        if (auto a = session.telegram().advance_offset(offset + 1); !a) return a.error();
+    } else {
+        log::error("telegram: getUpdates unreadable with no offset yet, dropping the backlog",
+                   {{"error", why}});
+        m_drop_backlog = true;
+    }
+    return make_error("getUpdates: " + why);
+}
+
+void TelegramBot::prune(store::Session& session) {
+    using std::chrono::milliseconds;
+    const std::int64_t now = m_options.now();
+    if (m_pruned_at != 0 && now - m_pruned_at < milliseconds(m_options.prune_every).count()) return;
+    m_pruned_at = now;
+    auto n = session.telegram().prune(now - milliseconds(m_options.outbox_retention).count(),
+                                      now - milliseconds(m_options.refusal_retention).count(),
+                                      m_options.max_refusals);
+    if (!n)
+        log::warn("telegram: pruning old rows failed", {{"error", n.error().message}});
+    else if (*n > 0)
+        log::info("telegram: pruned old outbox rows and refusals", {{"rows", std::to_string(*n)}});
 }
 
 void TelegramBot::poll_loop() {
@@ -219,6 +284,7 @@ void TelegramBot::poll_loop() {
             if (m_stop) return;
         }
         const std::int64_t t0 = m_options.now();
+        prune(*m_poll_session);
         auto r = poll_once(*m_poll_session, api);
         if (!r) {
             ++failures;

@@ -94,6 +94,7 @@ ApiResult BotApi::call(std::string_view method, const std::string& payload_json,
     req.max_response = 4 << 20;
     HttpResponse resp = m_http->perform(req);
     ApiResult r = classify_response(resp.status, resp.body, resp.retry_after_s, resp.error);
+    r.too_large = resp.too_large;
     scrub(r.description, m_token);
     return r;
 }

@@ -57,6 +57,7 @@ Result<void> UpdateHandler::on_press(std::int64_t update_id, const ButtonPress& 
     const std::string who = press.from.display();
     std::optional<CallbackRow> cb;
     std::string refusal;
+    bool quiet = false;  // a stranger told recently: not answered again
     {
         auto tx = m_session.begin();
         if (!tx) return tx.error();
@@ -64,10 +65,10 @@ Result<void> UpdateHandler::on_press(std::int64_t update_id, const ButtonPress& 
         auto found = m_store.callback(press.data);
         if (!found) return found.error();
         if (!is_admin(press.from.id)) {
-            if (auto r = refuse(press.from,
+            auto reply = refuse(press.from,
                                 "button " + (*found ? (*found)->action : std::string("unknown")));
-                !r)
-                return r;
+            if (!reply) return reply.error();
+            quiet = !*reply;
             refusal = "⛔ Not authorised: only configured admins can act.";
         } else if (!*found) {
             refusal = "Unknown button.";
@@ -98,7 +99,7 @@ Result<void> UpdateHandler::on_press(std::int64_t update_id, const ButtonPress& 
     }
     if (!refusal.empty()) {
         m_bot.stats.callbacks_refused++;
-        answer(press.query_id, refusal);
+        if (!quiet) answer(press.query_id, refusal);
         return {};
     }
     m_bot.stats.callbacks_handled++;

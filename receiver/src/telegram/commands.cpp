@@ -95,13 +95,16 @@ Result<void> UpdateHandler::on_command(std::int64_t update_id, const Command& c)
         if (!tx) return tx.error();
         if (auto r = claim(update_id); !r) return r;
         if (!is_admin(c.from.id)) {
-            if (auto r = refuse(c.from, "command " + clip_text(c.name, 32)); !r) return r;
-            auto q = m_store.enqueue(
-                c.chat_id, "sendMessage",
-                reply_payload(c.chat_id,
-                              "⛔ Not authorised: only configured admins can use this bot."),
-                0, now());
-            if (!q) return q.error();
+            auto reply = refuse(c.from, "command " + clip_text(c.name, 32));
+            if (!reply) return reply.error();
+            if (*reply) {
+                auto q = m_store.enqueue(
+                    c.chat_id, "sendMessage",
+                    reply_payload(c.chat_id,
+                                  "⛔ Not authorised: only configured admins can use this bot."),
+                    0, now());
+                if (!q) return q.error();
+            }
             if (auto r = (*tx)->commit(); !r) return r;
             m_bot.stats.commands_refused++;
             m_bot.wake_outbox();

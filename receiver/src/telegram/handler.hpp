@@ -45,7 +45,9 @@ private:
     std::int64_t now() const { return m_bot.options.now(); }
     bool is_admin(std::int64_t user_id) const;
     Result<void> claim(std::int64_t update_id);
-    Result<void> refuse(const TelegramUser& who, const std::string& what);
+    // Records the refusal; true when the user should be told (at most once per
+    // BotOptions::refusal_reply_interval: a flood of strangers gets one reply).
+    Result<bool> refuse(const TelegramUser& who, const std::string& what);
     // callbacks.cpp
     Result<void> on_press(std::int64_t update_id, const ButtonPress& press);
     Result<void> ask_confirmation(const CallbackRow& cb, std::int64_t chat_id,

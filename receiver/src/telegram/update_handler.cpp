@@ -15,10 +15,19 @@ Result<void> UpdateHandler::claim(std::int64_t update_id) {
     return m_store.record_update(update_id, now());
 }
 
-// Refused presses and commands are logged and kept in telegram_refusals.
-Result<void> UpdateHandler::refuse(const TelegramUser& who, const std::string& what) {
-    log::warn("telegram: refused a non-admin", {{"user", who.display()}, {"what", what}});
-    return m_store.record_refusal(who.id, who.display(), what, "not an admin", now());
+// Refused presses and commands are logged and kept in telegram_refusals (pruned
+// after BotOptions::refusal_retention).
+Result<bool> UpdateHandler::refuse(const TelegramUser& who, const std::string& what) {
+    auto last = m_store.last_refusal_at(who.id);
+    if (!last) return last.error();
+    const bool reply =
+        !*last ||
+        now() - **last >= std::chrono::milliseconds(m_bot.options.refusal_reply_interval).count();
+    log::warn("telegram: refused a non-admin",
+              {{"user", who.display()}, {"what", what}, {"reply", reply ? "yes" : "no"}});
+    if (auto r = m_store.record_refusal(who.id, who.display(), what, "not an admin", now()); !r)
+        return r.error();
+    return reply;
 }
 
 Result<void> UpdateHandler::skip(std::int64_t update_id) {

@@ -30,6 +30,7 @@ struct HttpResponse {
     std::string content_type;
     std::optional<long> retry_after_s;  // from a Retry-After header, when present
     std::string error;                  // transport error text
+    bool too_large = false;             // the body went over max_response (error set)
 
     bool transport_ok() const { return status != 0; }
     bool ok() const { return status >= 200 && status < 300; }

@@ -8,6 +8,12 @@
 // 400 with the reason (not JSON, not webhook v4), 405 (another method),
 // 500 (not stored: Alertmanager retries), 200 {"status":"ok",...} once stored.
 // Never runs mitigation: that happens on the worker thread, later.
+// Slow clients (docs/SECURITY.md): every request must arrive whole within
+// request_timeout (headers and body), each read within read_timeout; connections
+// are admitted by a ConnectionGate (at most `threads` at once, max_per_client
+// from one address, the longest-waiting one cut to make room); a connection
+// refused gets 503 with Retry-After (Alertmanager retries).
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,7 +31,12 @@ struct HttpServerOptions {
     int port = 9755;  // 0: any free port (tests)
     std::string bearer_token;
     std::size_t max_body_bytes = 1048576;
-    int threads = 64;  // keep-alive connections served at once
+    int threads = 64;  // connections served at once (the gate's max_connections)
+    std::size_t max_per_client = 16;
+    std::chrono::milliseconds request_timeout{10000};  // a whole request, first byte to last
+    std::chrono::milliseconds read_timeout{5000};      // one read (or write) of it
+    std::chrono::milliseconds keep_alive_timeout{5000};
+    std::chrono::milliseconds evict_after{0};  // waiting on its client this long: may make room
 };
 
 // Compares `Authorization` header value with "Bearer <token>" without leaking,

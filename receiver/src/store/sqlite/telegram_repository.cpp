@@ -41,7 +41,7 @@ public:
             "SELECT id, chat_id, method, payload_json, attempts, COALESCE(incident_id, 0), "
             "created_at "
             "FROM telegram_outbox WHERE state = 'pending' AND next_attempt_at <= ?1 "
-            "ORDER BY next_attempt_at, id LIMIT 1");
+            "ORDER BY incident_id IS NULL, next_attempt_at, id LIMIT 1");
         if (!s) return s.error();
         s->bind(1, now_ms);
         auto row = s->step();
@@ -206,17 +206,21 @@ public:
                          "ON CONFLICT (update_id) DO NOTHING",
                          [&](Statement& s) { s.bind(1, update_id).bind(2, now_ms); });
             if (!r) return r;
-            // The offset only moves forward: getUpdates confirms every update below it.
-            r = run(*m_db,
-                    "INSERT INTO telegram_kv(key, value) VALUES('offset', ?1) ON CONFLICT(key) DO "
-                    "UPDATE SET value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS "
-                    "INTEGER) THEN excluded.value ELSE value END",
-                    [&](Statement& s) { s.bind(1, std::to_string(update_id + 1)); });
+            r = advance_offset(update_id + 1);
             if (!r) return r;
             // Bounded: ids this far below the newest can never be delivered again.
             return run(*m_db, "DELETE FROM telegram_updates WHERE update_id < ?1",
                        [&](Statement& s) { s.bind(1, update_id - 100000); });
         });
+    }
+
+    Result<void> advance_offset(std::int64_t next) override {
+        // The offset only moves forward: getUpdates confirms every update below it.
+        return run(*m_db,
+                   "INSERT INTO telegram_kv(key, value) VALUES('offset', ?1) ON CONFLICT(key) DO "
+                   "UPDATE SET value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS "
+                   "INTEGER) THEN excluded.value ELSE value END",
+                   [&](Statement& s) { s.bind(1, std::to_string(next)); });
     }
 
     Result<std::int64_t> offset() override {
@@ -243,6 +247,39 @@ public:
         auto v = m_db->query_int64("SELECT COUNT(*) FROM telegram_refusals");
         if (!v) return v.error();
         return v->value_or(0);
+    }
+
+    Result<std::optional<std::int64_t>> last_refusal_at(std::int64_t user_id) override {
+        auto st = m_db->prepare("SELECT MAX(at) FROM telegram_refusals WHERE user_id = ?1");
+        if (!st) return st.error();
+        st->bind(1, user_id);
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!*row) return std::optional<std::int64_t>{};
+        return st->column_opt_int64(0);
+    }
+
+    Result<std::int64_t> prune(std::int64_t outbox_before_ms, std::int64_t refusals_before_ms,
+                               std::int64_t max_refusals) override {
+        std::int64_t deleted = 0;
+        auto r = in_transaction(*m_db, [&]() -> Result<void> {
+            for (const auto& [sql, bound] :
+                 {std::pair<const char*, std::int64_t>{
+                      "DELETE FROM telegram_outbox WHERE state != 'pending' AND "
+                      "COALESCE(sent_at, created_at) < ?1",
+                      outbox_before_ms},
+                  {"DELETE FROM telegram_refusals WHERE at < ?1", refusals_before_ms},
+                  {"DELETE FROM telegram_refusals WHERE id <= (SELECT id FROM telegram_refusals "
+                   "ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                   max_refusals}}) {
+                auto d = run(*m_db, sql, [&](Statement& st) { st.bind(1, bound); });
+                if (!d) return d;
+                deleted += m_db->changes();
+            }
+            return {};
+        });
+        if (!r) return r.error();
+        return deleted;
     }
 
 private:

@@ -57,7 +57,8 @@ public:
     virtual Result<std::int64_t> enqueue(std::int64_t chat_id, std::string_view method,
                                          std::string_view payload_json, std::int64_t incident_id,
                                          std::int64_t now_ms) = 0;
-    // The oldest pending row due at `now_ms`, if any.
+    // The pending row to send next at `now_ms`, if any: incident messages (rows
+    // with an incident_id) before every other row, then the oldest due first.
     virtual Result<std::optional<OutboxRow>> next_due(std::int64_t now_ms) = 0;
     // When the next pending row becomes due (nullopt: nothing pending).
     virtual Result<std::optional<std::int64_t>> next_due_at() = 0;
@@ -90,11 +91,23 @@ public:
     // Records update_id as handled and advances the stored offset past it.
     virtual Result<void> record_update(std::int64_t update_id, std::int64_t now_ms) = 0;
     virtual Result<std::int64_t> offset() = 0;
+    // Moves the stored offset forward to `next` (never back) without recording an
+    // update as handled: past updates that cannot be read (no update_id).
+    virtual Result<void> advance_offset(std::int64_t next) = 0;
 
     virtual Result<void> record_refusal(std::int64_t user_id, std::string_view username,
                                         std::string_view what, std::string_view reason,
                                         std::int64_t now_ms) = 0;
     virtual Result<std::int64_t> count_refusals() = 0;
+    // When this user was last refused (nullopt: never, or pruned).
+    virtual Result<std::optional<std::int64_t>> last_refusal_at(std::int64_t user_id) = 0;
+
+    // Deletes outbox rows sent or failed before `outbox_before_ms` and refusals
+    // before `refusals_before_ms`, and keeps at most `max_refusals` refusals (the
+    // newest). Returns how many rows went.
+    virtual Result<std::int64_t> prune(std::int64_t outbox_before_ms,
+                                       std::int64_t refusals_before_ms,
+                                       std::int64_t max_refusals) = 0;
 };
 
 }  // namespace saslguard::receiver::store

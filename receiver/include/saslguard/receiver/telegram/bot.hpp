@@ -92,6 +92,18 @@ struct BotOptions {
     OutboxOptions outbox;
     std::chrono::milliseconds idle_poll{
         500};  // pause after an empty, immediate getUpdates (emulators)
+    // getUpdates asks for at most this many updates, so that an answer stays far
+    // below the response cap (4 MiB) even with long messages.
+    int poll_limit = 20;
+    // A user who is not an admin is told so at most once per this interval;
+    // further refusals are recorded, not answered (a flood must not delay incidents).
+    std::chrono::seconds refusal_reply_interval{600};
+    // Sent or failed outbox rows and refusals older than this are deleted (and
+    // no more than max_refusals refusals are kept), checked every prune_every.
+    std::chrono::hours outbox_retention{24 * 7};
+    std::chrono::hours refusal_retention{24 * 30};
+    std::int64_t max_refusals = 10000;
+    std::chrono::minutes prune_every{10};
     std::chrono::seconds confirm_ttl{120};  // how long an "are you sure" button stays valid
     Clock now = wall_clock_ms;
 };
@@ -123,6 +135,12 @@ private:
     // Re-renders the messages of the incidents the queued block changes concern.
     void refresh_for_block_changes(store::Session& session);
     void poll_loop();
+    // Deletes old outbox rows and refusals (BotOptions::*_retention), every prune_every.
+    void prune(store::Session& session);
+    // An answer to getUpdates that cannot be read: fetched again one update at a
+    // time, then the update is skipped (see poll_once).
+    Result<int> unreadable_answer(store::Session& session, std::int64_t offset,
+                                  const std::string& why);
     bool wait_for(std::chrono::milliseconds d, bool outbox);
 
     TelegramConfig m_config;
@@ -135,6 +153,9 @@ private:
 
     std::unique_ptr<store::Session> m_outbox_session;
     std::unique_ptr<store::Session> m_poll_session;
+    int m_poll_limit;              // getUpdates `limit` now (poller thread only)
+    bool m_drop_backlog = false;   // next getUpdates with offset -1 (poller thread only)
+    std::int64_t m_pruned_at = 0;  // when old rows were last pruned (poller thread only)
     std::thread m_outbox_thread;
     std::thread m_poll_thread;
     std::mutex m_mutex;

@@ -30,6 +30,7 @@ struct ApiResult {
     std::string description;            // Bot API `description` or the transport error
     std::optional<long> retry_after_s;  // flood control: wait at least this long
     std::string result_json;            // the `result` member, serialised (when ok)
+    bool too_large = false;             // the answer went over the response cap
 
     bool ok() const { return outcome == Outcome::Ok; }
     bool retryable() const { return outcome == Outcome::Retryable; }
