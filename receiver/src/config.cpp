@@ -549,31 +549,32 @@ private:
                 g.user_limits[login] = l;
             }
         }
-        void load_fleet(const YAML::Node& n, FleetConfig& f) {
-            const std::string ctx = "fleet";
-            if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name"})) return;
-            boolean(n, ctx, "shared_blocks", f.shared_blocks);
-            str(n, ctx, "conninfo_file", f.conninfo_file);
-            str(n, ctx, "host_name", f.host_name);
-            auto host_char = [](char ch) {
-                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
-            };
-            if (f.host_name.size() > 253 ||
-                !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
-                fail(n["host_name"],
-                     "fleet.host_name: expected a host name, got '" + f.host_name + "'");
-            if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
-        }
+    }
 
-        std::string m_name;
-        std::optional<Error> m_error;
-        int m_section_line = 1;
-    };
+    void load_fleet(const YAML::Node& n, FleetConfig& f) {
+        const std::string ctx = "fleet";
+        if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name"})) return;
+        boolean(n, ctx, "shared_blocks", f.shared_blocks);
+        str(n, ctx, "conninfo_file", f.conninfo_file);
+        str(n, ctx, "host_name", f.host_name);
+        auto host_char = [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+        };
+        if (f.host_name.size() > 253 ||
+            !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
+            fail(n["host_name"],
+                 "fleet.host_name: expected a host name, got '" + f.host_name + "'");
+        if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
+    }
+
+    std::string m_name;
+    std::optional<Error> m_error;
+    int m_section_line = 1;
+};
 
 }  // namespace
 
-Result<Config>
-parse_config(const std::string& yaml_text, const std::string& name) {
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name) {
     Config c;
     c.source_path = name;
     YAML::Node root;

@@ -255,7 +255,7 @@ void suggest_for_guard(Decision& d, const Alert& alert, const Evidence& evidence
     d.actions = {ActionKind::ReleaseMail, ActionKind::BlockLogin, ActionKind::DeleteMail};
     d.reason = std::string(to_string(d.configured_mode)) +
                ": the sending guard holds the mail of " + *evidence.culprit + "; suggest " +
-               join_kinds(d.actions);
+               mitigation::kinds_text(d.actions);
 }
 
 }  // namespace saslguard::receiver

@@ -296,78 +296,82 @@ TEST_CASE("smtp_policy errors name the line of the key, including the service's 
          "10000000], got '-1'"},
     };
     for (const auto& c : cases) {
-        TEST_CASE(
-            "the mitigation lock lives in the state directory, never beside the Postfix maps") {
-            TempDir dir;
-            // As the tests' receivers run: the shipped map paths, a private state_path.
-            auto c = parse_config(base(dir) + "state_path: " + dir.path("state/state.db") +
-                                      "\nmitigation:\n  dry_run: true\n",
-                                  "r.yml");
-            REQUIRE(c.ok());
-            CHECK(c->mitigation.effective_lock_file() == dir.path("state/mitigation.lock"));
-        }
+        auto r = parse_config(c.yaml, "r.yml");
+        INFO(c.yaml);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == c.expected);
+    }
+}
 
-        TEST_CASE("the programs mitigations run must be named by absolute paths") {
-            TempDir dir;
-            for (const char* bad : {"\"\"", "usr/sbin", "./bin"}) {
-                auto r = parse_config(base(dir) + "mitigation:\n  postfix_bin_dir: " + bad + "\n",
-                                      "r.yml");
-                INFO(bad);
-                REQUIRE_FALSE(r.ok());
-                CHECK(r.error().message.find(
-                          "r.yml:4: mitigation.postfix_bin_dir: must be an absolute") == 0);
-            }
-        }
+TEST_CASE("the mitigation lock lives in the state directory, never beside the Postfix maps") {
+    TempDir dir;
+    // As the tests' receivers run: the shipped map paths, a private state_path.
+    auto c = parse_config(base(dir) + "state_path: " + dir.path("state/state.db") +
+                              "\nmitigation:\n  dry_run: true\n",
+                          "r.yml");
+    REQUIRE(c.ok());
+    CHECK(c->mitigation.effective_lock_file() == dir.path("state/mitigation.lock"));
+}
 
-        TEST_CASE("the policy's identity and corroboration keys have their documented defaults") {
-            TempDir dir;
-            auto c = parse_config(base(dir), "r.yml");
-            REQUIRE(c.ok());
-            CHECK(c->policy.auto_from_label == std::vector<std::string>{"SaslUserSendingSurge",
-                                                                        "SaslUserVolumeAnomaly",
-                                                                        "SaslUserNewSourceSurge"});
-            CHECK(c->policy.min_queued_messages == 5);
-            CHECK(c->mitigation.program("postsuper") == "/usr/sbin/postsuper");
-            CHECK(c->mitigation.program("saslpasswd2") == "/usr/sbin/saslpasswd2");
-            CHECK(c->mitigation.program("db_dump") == "/usr/bin/db_dump");
-            CHECK(c->mitigation.sasldb_quarantine() == "/var/lib/saslguard/sasldb-quarantine");
-            auto d =
-                parse_config(base(dir) +
-                                 "policy:\n  auto_from_label: []\n  min_queued_messages: 0\n"
-                                 "mitigation:\n  programs: {db_dump: /opt/db/bin/db5.3_dump}\n"
-                                 "  never_block_ips: [10.0.0.0/8, '2001:db8::/32', 192.0.2.1]\n",
-                             "r.yml");
-            REQUIRE(d.ok());
-            CHECK(d->policy.auto_from_label.empty());
-            CHECK(d->mitigation.program("db_dump") == "/opt/db/bin/db5.3_dump");
-            CHECK(d->mitigation.never_block_ips.size() == 3);
-        }
+TEST_CASE("the programs mitigations run must be named by absolute paths") {
+    TempDir dir;
+    for (const char* bad : {"\"\"", "usr/sbin", "./bin"}) {
+        auto r = parse_config(base(dir) + "mitigation:\n  postfix_bin_dir: " + bad + "\n", "r.yml");
+        INFO(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("r.yml:4: mitigation.postfix_bin_dir: must be an absolute") ==
+              0);
+    }
+}
 
-        TEST_CASE("programs, never-block entries and allowlisted logins are checked at load") {
-            TempDir dir;
-            const std::string b = base(dir);
-            struct Case {
-                std::string yaml, expected;
-            };
-            for (const auto& c : std::vector<Case>{
-                     {b + "mitigation:\n  programs: {saslpasswd2: saslpasswd2}\n",
-                      "r.yml:4: mitigation.programs: saslpasswd2: must be an absolute path, got "
-                      "'saslpasswd2'"},
-                     {b + "mitigation:\n  programs: {sh: /bin/sh}\n",
-                      "r.yml:4: mitigation.programs: unknown program 'sh'"},
-                     {b + "mitigation:\n  never_block_ips: [10.0.0.0/40]\n",
-                      "r.yml:4: mitigation.never_block_ips: not an IP address or network (CIDR): "
-                      "'10.0.0.0/40'"},
-                     {b + "mitigation:\n  sasl_backend: command\n  lock_command: [lock, '{user}']\n"
-                          "  unlock_command: [/bin/unlock, '{user}']\n",
-                      "r.yml:5: mitigation.lock_command: command template: the program must be an "
-                      "absolute path, got 'lock'"},
-                     {b + "policy:\n  allowlist_users: ['a b']\n",
-                      "r.yml:4: policy.allowlist_users: not a SASL login: 'a b'"},
-                 }) {
-                auto r = parse_config(c.yaml, "r.yml");
-                INFO(c.yaml);
-                REQUIRE_FALSE(r.ok());
-                CHECK(r.error().message == c.expected);
-            }
-        }
+TEST_CASE("the policy's identity and corroboration keys have their documented defaults") {
+    TempDir dir;
+    auto c = parse_config(base(dir), "r.yml");
+    REQUIRE(c.ok());
+    CHECK(c->policy.auto_from_label == std::vector<std::string>{"SaslUserSendingSurge",
+                                                                "SaslUserVolumeAnomaly",
+                                                                "SaslUserNewSourceSurge"});
+    CHECK(c->policy.min_queued_messages == 5);
+    CHECK(c->mitigation.program("postsuper") == "/usr/sbin/postsuper");
+    CHECK(c->mitigation.program("saslpasswd2") == "/usr/sbin/saslpasswd2");
+    CHECK(c->mitigation.program("db_dump") == "/usr/bin/db_dump");
+    CHECK(c->mitigation.sasldb_quarantine() == "/var/lib/saslguard/sasldb-quarantine");
+    auto d = parse_config(base(dir) +
+                              "policy:\n  auto_from_label: []\n  min_queued_messages: 0\n"
+                              "mitigation:\n  programs: {db_dump: /opt/db/bin/db5.3_dump}\n"
+                              "  never_block_ips: [10.0.0.0/8, '2001:db8::/32', 192.0.2.1]\n",
+                          "r.yml");
+    REQUIRE(d.ok());
+    CHECK(d->policy.auto_from_label.empty());
+    CHECK(d->mitigation.program("db_dump") == "/opt/db/bin/db5.3_dump");
+    CHECK(d->mitigation.never_block_ips.size() == 3);
+}
+
+TEST_CASE("programs, never-block entries and allowlisted logins are checked at load") {
+    TempDir dir;
+    const std::string b = base(dir);
+    struct Case {
+        std::string yaml, expected;
+    };
+    for (const auto& c : std::vector<Case>{
+             {b + "mitigation:\n  programs: {saslpasswd2: saslpasswd2}\n",
+              "r.yml:4: mitigation.programs: saslpasswd2: must be an absolute path, got "
+              "'saslpasswd2'"},
+             {b + "mitigation:\n  programs: {sh: /bin/sh}\n",
+              "r.yml:4: mitigation.programs: unknown program 'sh'"},
+             {b + "mitigation:\n  never_block_ips: [10.0.0.0/40]\n",
+              "r.yml:4: mitigation.never_block_ips: not an IP address or network (CIDR): "
+              "'10.0.0.0/40'"},
+             {b + "mitigation:\n  sasl_backend: command\n  lock_command: [lock, '{user}']\n"
+                  "  unlock_command: [/bin/unlock, '{user}']\n",
+              "r.yml:5: mitigation.lock_command: command template: the program must be an "
+              "absolute path, got 'lock'"},
+             {b + "policy:\n  allowlist_users: ['a b']\n",
+              "r.yml:4: policy.allowlist_users: not a SASL login: 'a b'"},
+         }) {
+        auto r = parse_config(c.yaml, "r.yml");
+        INFO(c.yaml);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message == c.expected);
+    }
+}

@@ -306,92 +306,88 @@ TEST_CASE("alerts about different users, or about nobody, never join") {
     CHECK(f.run() == 3);
     CHECK(f.q("SELECT count(*) FROM incidents") == 3);
     CHECK(f.notifier.joined.empty());
+}
 
-    TEST_CASE(
-        "with Prometheus and the exporter both unreachable an auto alert for root runs nothing") {
-        Fixture f;
-        f.exporter_down = true;
-        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
-                                 {"sasl_username", "root"},
-                                 {"mitigation", "auto"}};
-        f.deliver(payload_json({alert_json("00000000000000d4", "firing", labels)}));
+TEST_CASE("with Prometheus and the exporter both unreachable an auto alert for root runs nothing") {
+    Fixture f;
+    f.exporter_down = true;
+    nlohmann::json labels = {
+        {"alertname", "SaslUserSendingSurge"}, {"sasl_username", "root"}, {"mitigation", "auto"}};
+    f.deliver(payload_json({alert_json("00000000000000d4", "firing", labels)}));
+    f.run();
+    CHECK(f.executor.requests.empty());
+    CHECK(f.q("SELECT count(*) FROM actions") == 0);
+    CHECK(f.text("SELECT mode FROM decisions") == "confirm");
+}
+
+TEST_CASE("forged log lines: a user with nothing in the queue is asked about, with the reason") {
+    Fixture f;
+    f.safeguards.queued["alice@example.com"] = 0;
+    f.deliver(payload_json({alert_json("00000000000000e5")}));
+    f.run();
+    CHECK(f.executor.requests.empty());
+    CHECK(f.text("SELECT mode FROM decisions") == "confirm");
+    CHECK(f.text("SELECT reason FROM decisions")
+              .find("the queue does not corroborate the log: 0 of "
+                    "alice@example.com's messages are queued") != std::string::npos);
+    REQUIRE(f.notifier.opened.size() == 1);
+    CHECK(f.notifier.opened[0].evidence.queued == 0);
+    CHECK(f.notifier.opened[0].decision.actions.size() == 2);  // offered as buttons instead
+
+    SECTION("and when the queue cannot be read at all") {
+        f.safeguards.queue_down = true;
+        f.deliver(payload_json({alert_json("00000000000000e6")}));
         f.run();
         CHECK(f.executor.requests.empty());
-        CHECK(f.q("SELECT count(*) FROM actions") == 0);
-        CHECK(f.text("SELECT mode FROM decisions") == "confirm");
+        CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2")
+                  .find("the queue could not be read to corroborate the log (showq") !=
+              std::string::npos);
     }
+}
 
-    TEST_CASE(
-        "forged log lines: a user with nothing in the queue is asked about, with the reason") {
-        Fixture f;
-        f.safeguards.queued["alice@example.com"] = 0;
-        f.deliver(payload_json({alert_json("00000000000000e5")}));
-        f.run();
-        CHECK(f.executor.requests.empty());
-        CHECK(f.text("SELECT mode FROM decisions") == "confirm");
-        CHECK(f.text("SELECT reason FROM decisions")
-                  .find("the queue does not corroborate the log: 0 of "
-                        "alice@example.com's messages are queued") != std::string::npos);
-        REQUIRE(f.notifier.opened.size() == 1);
-        CHECK(f.notifier.opened[0].evidence.queued == 0);
-        CHECK(f.notifier.opened[0].decision.actions.size() == 2);  // offered as buttons instead
+TEST_CASE("an allowlisted account is protected when the alert names it without its realm") {
+    Fixture f;
+    f.config.policy.allowlist_users = {"alice@example.com"};
+    f.safeguards.account_of["alice"] = "alice@example.com";  // sasldb: the one realm
+    nlohmann::json labels = {
+        {"alertname", "SaslUserSendingSurge"}, {"sasl_username", "alice"}, {"mitigation", "auto"}};
+    f.deliver(payload_json({alert_json("00000000000000e7", "firing", labels)}));
+    f.run();
+    CHECK(f.executor.requests.empty());
+    CHECK(f.text("SELECT reason FROM decisions")
+              .find("alice (the account alice@example.com in the SASL backend) is allowlisted") !=
+          std::string::npos);
+    CHECK(f.notifier.opened[0].evidence.account == "alice@example.com");
+}
 
-        SECTION("and when the queue cannot be read at all") {
-            f.safeguards.queue_down = true;
-            f.deliver(payload_json({alert_json("00000000000000e6")}));
-            f.run();
-            CHECK(f.executor.requests.empty());
-            CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2")
-                      .find("the queue could not be read to corroborate the log (showq") !=
-                  std::string::npos);
-        }
-    }
+TEST_CASE("a login is acted on in its one form, its case variants' counts together") {
+    Fixture f;
+    nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                             {"sasl_username", "BOB@example.COM"},
+                             {"mitigation", "auto"}};
+    f.deliver(payload_json({alert_json("00000000000000e8", "firing", labels)}));
+    f.run();
+    REQUIRE(f.executor.requests.size() == 2);
+    CHECK(f.executor.requests[0].username == "bob@example.com");
+    CHECK(f.text("SELECT username FROM incidents") == "bob@example.com");
+    CHECK(f.notifier.opened[0].evidence.culprit == "bob@example.com");
+}
 
-    TEST_CASE("an allowlisted account is protected when the alert names it without its realm") {
-        Fixture f;
-        f.config.policy.allowlist_users = {"alice@example.com"};
-        f.safeguards.account_of["alice"] = "alice@example.com";  // sasldb: the one realm
-        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
-                                 {"sasl_username", "alice"},
-                                 {"mitigation", "auto"}};
-        f.deliver(payload_json({alert_json("00000000000000e7", "firing", labels)}));
-        f.run();
-        CHECK(f.executor.requests.empty());
-        CHECK(
-            f.text("SELECT reason FROM decisions")
-                .find("alice (the account alice@example.com in the SASL backend) is allowlisted") !=
-            std::string::npos);
-        CHECK(f.notifier.opened[0].evidence.account == "alice@example.com");
-    }
-
-    TEST_CASE("a login is acted on in its one form, its case variants' counts together") {
-        Fixture f;
-        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
-                                 {"sasl_username", "BOB@example.COM"},
-                                 {"mitigation", "auto"}};
-        f.deliver(payload_json({alert_json("00000000000000e8", "firing", labels)}));
-        f.run();
-        REQUIRE(f.executor.requests.size() == 2);
-        CHECK(f.executor.requests[0].username == "bob@example.com");
-        CHECK(f.text("SELECT username FROM incidents") == "bob@example.com");
-        CHECK(f.notifier.opened[0].evidence.culprit == "bob@example.com");
-    }
-
-    TEST_CASE("never-block addresses are kept out of the plan and shown in the evidence") {
-        Fixture f;
-        f.config.policy.auto_actions = {ActionKind::BlockLogin, ActionKind::BlockIps};
-        nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
-                                 {"sasl_username", "alice@example.com"},
-                                 {"client_ip", "::ffff:127.0.0.1"},
-                                 {"mitigation", "auto"},
-                                 {"suggested_actions", "block_ips,block_login"}};
-        f.deliver(payload_json({alert_json("00000000000000e9", "firing", labels)}));
-        f.run();
-        REQUIRE(f.executor.requests.size() == 1);
-        CHECK(f.executor.requests[0].kind == ActionKind::BlockLogin);
-        const auto& ev = f.notifier.opened[0].evidence;
-        CHECK(ev.client_ips.empty());
-        REQUIRE(ev.protected_ips.size() == 1);
-        CHECK(ev.protected_ips[0].ip == "127.0.0.1");
-        CHECK(ev.protected_ips[0].reason == "a loopback address");
-    }
+TEST_CASE("never-block addresses are kept out of the plan and shown in the evidence") {
+    Fixture f;
+    f.config.policy.auto_actions = {ActionKind::BlockLogin, ActionKind::BlockIps};
+    nlohmann::json labels = {{"alertname", "SaslUserSendingSurge"},
+                             {"sasl_username", "alice@example.com"},
+                             {"client_ip", "::ffff:127.0.0.1"},
+                             {"mitigation", "auto"},
+                             {"suggested_actions", "block_ips,block_login"}};
+    f.deliver(payload_json({alert_json("00000000000000e9", "firing", labels)}));
+    f.run();
+    REQUIRE(f.executor.requests.size() == 1);
+    CHECK(f.executor.requests[0].kind == ActionKind::BlockLogin);
+    const auto& ev = f.notifier.opened[0].evidence;
+    CHECK(ev.client_ips.empty());
+    REQUIRE(ev.protected_ips.size() == 1);
+    CHECK(ev.protected_ips[0].ip == "127.0.0.1");
+    CHECK(ev.protected_ips[0].reason == "a loopback address");
+}
