@@ -370,7 +370,7 @@ TEST_CASE("hold_mail holds exactly the user's messages, found by sender and by S
     CHECK(release.argv[3] == "-H");
     CHECK(release.stdin_data == "D1B2C3D4E5\n");  // only what is in the hold queue
     CHECK(f.runner.calls.back().argv ==
-          std::vector<std::string>{"postqueue", "-c", f.dir, "-i", "D1B2C3D4E5"});
+          std::vector<std::string>{"/usr/sbin/postqueue", "-c", f.dir, "-i", "D1B2C3D4E5"});
 }
 
 TEST_CASE("delete_mail by the automatic policy is refused unless configured") {

@@ -339,7 +339,9 @@ TEST_CASE("forged log lines: a user with nothing in the queue is asked about, wi
         f.deliver(payload_json({alert_json("00000000000000e6")}));
         f.run();
         CHECK(f.executor.requests.empty());
-        CHECK(f.text("SELECT reason FROM decisions WHERE incident_id = 2")
+        // The same user: the alert joins the open incident (one incident per
+        // user); its own decision is the newest row.
+        CHECK(f.text("SELECT reason FROM decisions ORDER BY rowid DESC LIMIT 1")
                   .find("the queue could not be read to corroborate the log (showq") !=
               std::string::npos);
     }
