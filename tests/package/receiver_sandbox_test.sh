@@ -69,6 +69,9 @@ cyrus_sasl_config_path = /etc/postfix/sasl
 smtpd_tls_security_level = none
 mua_client_restrictions = check_client_access hash:/etc/postfix/saslguard_client_access
 mua_sender_restrictions = check_sasl_access hash:/etc/postfix/saslguard_sasl_access
+# Loopback is never blocked (issue #15): the IP block is tried on 192.0.2.55,
+# a client the test plays through XCLIENT from loopback.
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
 CF
 cat > /etc/postfix/master.cf <<CF
 127.0.0.1:$port inet n - n - - smtpd
@@ -136,10 +139,10 @@ useradd -M -N -s /usr/sbin/nologin "$unix_user"
 printf '%s:%s\n' "$unix_user" "pw-$unix_user" | chpasswd
 
 # smtp PORT USER PASS: the first 4xx/5xx code of an AUTH submission, or 250 when queued.
-smtp() {
+smtp() { # PORT USER PASS [swaks args]
   local out bad
   out=$(swaks --server 127.0.0.1 --port "$1" --auth PLAIN --auth-user "$2" --auth-password "$3" \
-        --from "$2" --to rcpt@remote.example --hide-informational --hide-send 2>&1 || true)
+        --from "$2" --to rcpt@remote.example --hide-informational --hide-send "${@:4}" 2>&1 || true)
   bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5-7) || true
   if [ -n "$bad" ]; then echo "$bad"; elif grep -q 'queued as' <<<"$out"; then echo 250; else echo none; fi
 }
@@ -167,10 +170,10 @@ run_all() {
   effect[block-login]=$(smtp "$port" "$a" alicepw)                # 554 while blocked
   mitigate "$unit" unblock-login /etc/saslguard/receiver.yml unblock-login "$a"
   effect[unblock-login]=$(smtp "$port" "$a" alicepw)              # 250 again
-  mitigate "$unit" block-ips /etc/saslguard/receiver.yml block-ips 127.0.0.1
-  effect[block-ips]=$(smtp "$port" bob@example.org bobpw)         # 554
-  mitigate "$unit" unblock-ips /etc/saslguard/receiver.yml unblock-ips 127.0.0.1
-  effect[unblock-ips]=$(smtp "$port" bob@example.org bobpw)       # 250
+  mitigate "$unit" block-ips /etc/saslguard/receiver.yml block-ips 192.0.2.55
+  effect[block-ips]=$(smtp "$port" bob@example.org bobpw --xclient-addr 192.0.2.55)    # 554
+  mitigate "$unit" unblock-ips /etc/saslguard/receiver.yml unblock-ips 192.0.2.55
+  effect[unblock-ips]=$(smtp "$port" bob@example.org bobpw --xclient-addr 192.0.2.55)  # 250
   mitigate "$unit" hold-mail /etc/saslguard/receiver.yml hold-mail "$a"
   effect[hold-mail]=$(held_from "$a")                             # > 0
   mitigate "$unit" release-mail /etc/saslguard/receiver.yml release-mail "$a"
