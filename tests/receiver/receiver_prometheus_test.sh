@@ -85,7 +85,9 @@ prom_stop "$work/prom"
 payload 00000000000000e2 > "$work/p2.json"
 assert_eq "$(rcv_post "$work/rcv" "$work/p2.json")" 200 "webhook"
 wait_for 20 rcv_sql_is "$work/rcv" "SELECT count(*) FROM evidence" 2 || fail "no second evidence"
-ev=$(sql "SELECT body FROM evidence WHERE incident_id = 2")
+# The same user: the alert joins incident 1 (one incident per user); its
+# evidence is the newest row.
+ev=$(sql "SELECT body FROM evidence ORDER BY rowid DESC LIMIT 1")
 echo "evidence (exporter fallback): $ev"
 assert_eq "$(printf '%s' "$ev" | jq -r '.source + " " + .culprit')" "exporter spammer@example.org" "culprit via exporter"
 printf '%s' "$ev" | jq -e '.notes[0] | contains("counters are totals since the exporter started")' >/dev/null ||

@@ -30,8 +30,11 @@ std::vector<BlockRecord> ActiveBlocks::snapshot() const {
     return out;
 }
 
+// The key a target is filed under: its canonical form, or (a target with none,
+// which the Mitigator never records but another executor may) as written.
 std::optional<std::string> canonical_block_target(std::string_view kind, std::string_view target) {
-    return kind == "ip" ? validate::canonical_ip(target) : validate::canonical_login(target);
+    auto key = kind == "ip" ? validate::canonical_ip(target) : validate::canonical_login(target);
+    return key ? key : std::optional<std::string>(std::string(target));
 }
 
 std::optional<BlockRecord> ActiveBlocks::find(std::string_view kind,
