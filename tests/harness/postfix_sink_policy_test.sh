@@ -51,7 +51,7 @@ reply() {
         --from "$2" --to "$3" --hide-informational --hide-send 2>&1 || true)
   bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5-7)
   if [ -n "$bad" ]; then echo "$bad"
-  elif printf '%s\n' "$out" | grep -q 'queued as'; then echo 250
+  elif grep -q 'queued as' <<<"$out"; then echo 250
   else echo "none: $out"; fi
 }
 

@@ -74,6 +74,6 @@ smtp_code() {
         --hide-informational --hide-send "$@" 2>&1)
   bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5-7)
   if [ -n "$bad" ]; then echo "$bad"
-  elif printf '%s\n' "$out" | grep -q 'queued as'; then echo 250
+  elif grep -q 'queued as' <<<"$out"; then echo 250
   else echo "none"; fi
 }

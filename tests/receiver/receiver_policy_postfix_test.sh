@@ -70,7 +70,7 @@ reply() {
         --hide-informational --hide-send "$@" 2>&1) || true
   bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5- || true)
   if [ -n "$bad" ]; then echo "$bad"
-  elif printf '%s\n' "$out" | grep -q 'queued as'; then echo 250
+  elif grep -q 'queued as' <<<"$out"; then echo 250  # a here-string: with pipefail, printf could die of SIGPIPE
   else echo "no reply: $out"; fi
 }
 # queue_ids USER QUEUE: queue ids of USER's (envelope sender) messages in QUEUE, sorted.

@@ -72,7 +72,7 @@ reply() {
         --to "rcpt@remote.example" --hide-informational --hide-send "$@" 2>&1) || true
   bad=$(printf '%s\n' "$out" | grep -E '^<\*\* [45][0-9][0-9]' | head -1 | cut -c5-)
   if [ -n "$bad" ]; then echo "$bad"
-  elif printf '%s\n' "$out" | grep -q 'queued as'; then echo 250
+  elif grep -q 'queued as' <<<"$out"; then echo 250
   else echo "no reply: $out"; fi
 }
 # queued USER QUEUE: messages of USER (envelope sender) in QUEUE (hold, deferred, active, incoming).
