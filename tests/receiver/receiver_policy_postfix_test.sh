@@ -11,11 +11,11 @@
 #      refused 554 by the service; how long each block took to reach it is
 #      printed from the daemons' own records;
 #   3. the guard holds a burst past its limit (hold queue, not the sink) and not
-#      another user; admins get one message with Release mail, Block login,
-#      Delete mail; the held queue ids are recorded against the incident;
+#      another user; admins get one message with Release held mail, Block login,
+#      Delete queued mail; the held queue ids are recorded against the incident;
 #   4. a later Prometheus-style alert for the same user joins that incident
 #      (one incident row, one Telegram message);
-#   5. Release mail (emulator press): every held message reaches the sink exactly
+#   5. Release held mail (emulator press): every held message reaches the sink exactly
 #      once, the incident closes, and the released sender is not held again (grace);
 #   6. Block login on another guard incident: refused at once, incident closed;
 #   7. receiver killed (SIGKILL) mid-traffic: mail keeps flowing (fail-open) and
@@ -164,9 +164,9 @@ assert_eq "$(at_sink carol@saslguard.test)" 5 "carol's messages delivered to the
 assert_eq "$(queue_ids bob@saslguard.test hold | grep -c . || true)" 0 "bob's held messages"
 wait_for 30 has_message SaslUserSendingGuard carol@saslguard.test || fail "no Telegram message for carol"
 mid=$(message_of SaslUserSendingGuard carol@saslguard.test)
-wait_for 15 has_button "$mid" "Release mail" || fail "no Release mail button: $(tg_messages $ADMIN | jq -c --argjson m "$mid" '.[] | select(.message_id == $m) | .buttons')"
+wait_for 15 has_button "$mid" "Release held mail" || fail "no Release held mail button: $(tg_messages $ADMIN | jq -c --argjson m "$mid" '.[] | select(.message_id == $m) | .buttons')"
 has_button "$mid" "Block login" || fail "no Block login button"
-has_button "$mid" "Delete mail" || fail "no Delete mail button"
+has_button "$mid" "Delete queued mail" || fail "no Delete queued mail button"
 inc=$(sql "SELECT id FROM incidents WHERE username = 'carol@saslguard.test'")
 wait_for 15 sql_is "SELECT count(*) FROM guard_holds WHERE incident_id = $inc" 3 ||
   fail "held queue ids of incident $inc: $(sql "SELECT * FROM guard_holds")"
@@ -188,8 +188,8 @@ assert_eq "$(sql "SELECT count(*) FROM incidents WHERE lower(username) = 'carol@
 assert_eq "$(sql "SELECT count(*) FROM telegram_outbox WHERE incident_id = $inc AND method = 'sendMessage'")" 1 "messages sent for the incident"
 assert_eq "$(tg_messages $ADMIN | jq '[.[] | select(.text | contains("carol@saslguard.test"))] | length')" 1 "Telegram messages naming carol"
 
-echo "== 5. Release mail: every held message delivered once, incident closed, no new hold (grace) ($SECONDS s)"
-tg_press $ADMIN $ADMIN "$mid" "$(button "$mid" "Release mail")"
+echo "== 5. Release held mail: every held message delivered once, incident closed, no new hold (grace) ($SECONDS s)"
+tg_press $ADMIN $ADMIN "$mid" "$(button "$mid" "Release held mail")"
 tg_wait_text $ADMIN "released 3 queued messages of carol@saslguard.test" 30
 pf_wait_sink "$work/pf" 11 60
 assert_eq "$(sink_subjects carol@saslguard.test | tr '\n' ,)" "Subject: carol 1,Subject: carol 2,Subject: carol 3,Subject: carol 4,Subject: carol 5,Subject: carol 6,Subject: carol 7,Subject: carol 8," \

@@ -222,7 +222,7 @@ TEST_CASE(
           std::string::npos);
     CHECK(msg->text.find("<b>Messages (10m):</b> 1234 (90% of the surge)") != std::string::npos);
     CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
-                                                    "🔒 Lock account", "🗑 Delete mail",
+                                                    "🔒 Lock account", "🗑 Delete queued mail",
                                                     "🔕 Silence 1h", "🔕 Silence 4h", "🔕 Silence 24h",
                                                     "🙈 Ignore"});
     const std::string block = msg->button("Block login");
@@ -255,7 +255,7 @@ TEST_CASE(
     REQUIRE(wait_until([&] { return bot->stats().callbacks_refused == 2; }));
     CHECK(rig.executor.count() == 1);
 
-    // Delete mail is destructive: a second, confirming press is needed.
+    // Delete queued mail is destructive: a second, confirming press is needed.
     auto current = rig.emu.messages(kAdmin).at(0);
     rig.emu.press(kAdmin, kAdmin, current.message_id, current.button("Delete mail"));
     REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Yes").empty(); }));

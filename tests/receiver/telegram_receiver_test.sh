@@ -63,7 +63,7 @@ jq -e '.text | contains("<b>User:</b> <code>eve@example.com</code>")' <<<"$msg" 
 jq -e '.text | contains("<a href=\"http://grafana.example/d/saslguard\">Grafana</a> · <a href=\"http://127.0.0.1:9093\">Alertmanager</a>")' <<<"$msg" > /dev/null \
   || fail "links missing"
 assert_eq "$(jq -c '[.buttons[].text]' <<<"$msg")" \
-  '["🚫 Block login","⏸ Hold mail","🔒 Lock account","🗑 Delete mail","🔕 Silence 1h","🔕 Silence 4h","🔕 Silence 24h","🙈 Ignore"]' \
+  '["🚫 Block login","⏸ Hold mail","🔒 Lock account","🗑 Delete queued mail","🔕 Silence 1h","🔕 Silence 4h","🔕 Silence 24h","🙈 Ignore"]' \
   "buttons"
 block=$(tg_button $ADMIN "Block login")
 [ "${#block}" -le 64 ] || fail "callback data longer than 64 bytes"

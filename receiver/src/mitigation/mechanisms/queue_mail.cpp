@@ -156,7 +156,7 @@ MechanismSpec queue_hold_spec() {
     release.kind = ActionKind::ReleaseMail;
     release.undo.reset();
     release.forward = false;
-    release.label = "↩ Release mail";
+    release.label = "↩ Release held mail";
     release.cli_verb = "release-mail";
     release.help = "release USER's held mail (postsuper -H)";
     release.bot_command = "/release";
@@ -172,7 +172,7 @@ MechanismSpec queue_hold_spec() {
 MechanismSpec queue_delete_spec() {
     ActionDescriptor del;
     del.kind = ActionKind::DeleteMail;
-    del.label = "🗑 Delete mail";
+    del.label = "🗑 Delete queued mail";
     del.cli_verb = "delete-mail";
     del.help = "delete USER's queued mail (postsuper -d); needs --yes";
     del.confirm = true;
