@@ -9,7 +9,11 @@ if(SASLGUARD_WERROR)
 endif()
 
 if(SASLGUARD_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  # -O1 -g1 (line tables: reports still name file:line), after the build type's
+  # -O2 -g so they win: the sanitizer build exists to run the tests once, and
+  # gcc takes half the time for it at -O1 -g1 (measured on a test file: 39 s at
+  # -O2 -g, 18 s at -O1 -g1 with ASan + UBSan).
+  add_compile_options(-O1 -g1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
