@@ -64,6 +64,7 @@ public:
 
 private:
     TelegramService() = default;
+    std::unique_ptr<fleet::PgTelegramFront> m_front;  // when fleet.coordinate
     std::unique_ptr<ReceiverCommandBackend> m_backend;
     std::unique_ptr<TelegramBot> m_bot;
     std::shared_ptr<Notifier> m_notifier;
