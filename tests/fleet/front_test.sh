@@ -36,9 +36,12 @@ chmod 600 "$work/pg-conninfo"
 tg_start "$work"
 
 hosts="a b c"
+# Every instance before any pf_env: pf_create reuses PF_*_PORT from the environment.
 for h in $hosts; do
   pf_create "$work/pf-$h"
   cleanup_push "pf_stop '$work/pf-$h'"
+done
+for h in $hosts; do
   pf_add_user "$work/pf-$h" alice@saslguard.test alicepw
   pf_start "$work/pf-$h" || fail "Postfix $h did not start"
   cfg=$work/$h.yml
@@ -95,6 +98,7 @@ sleep 1
 declare -A n
 for h in $hosts; do n[$h]=$(count $h); done
 echo "queued: A ${n[a]}, B ${n[b]}, C ${n[c]}"
+for h in $hosts; do assert_eq "${n[$h]}" 2 "messages queued on $h"; done
 
 echo "== 1. a compromise on B, the webhook delivered to every receiver"
 jq -cn '{version:"4", groupKey:"{}:{alertname=\"SaslUserSendingSurge\"}", truncatedAlerts:0, status:"firing",
@@ -153,6 +157,11 @@ ts=$(grep -m1 'took the PostgreSQL lock' "$work/$h.log" | sed -E 's/^ts=([^ ]+).
 failover=$(python3 -c "import sys,datetime; t=datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00')).timestamp(); print(f'{t-float(sys.argv[2]):.2f}')" "$ts" "$t_kill")
 echo "failover: A killed at $(date -u -d "@$t_kill" +%T.%N | cut -c1-12), $poller took the lock at $ts: ${failover}s"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 30 else 1)" "$failover" || fail "failover took ${failover}s (over 30 s)"
+req=$(sql "SELECT max(id) FROM saslguard_fleet_requests")
+handled_ts() { grep -E "fleet request handled.* request=\"?$req\"? " "$work/b.log" | head -1 | sed -E 's/^ts=([^ ]+).*/\1/'; }
+wait_for 30 test -n "$(handled_ts)" || fail "B never logged the request handled"
+handled=$(python3 -c "import sys,datetime; t=datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00')).timestamp(); print(f'{t-float(sys.argv[2]):.2f}')" "$(handled_ts)" "$t_kill")
+echo "the press made during the switch handled on B ${handled}s after the kill"
 assert_eq "$(state b "SELECT count(*) FROM actions WHERE kind = 'block_login'")" 1 "block_login actions on B"
 assert_eq "$(sql "SELECT count(*) FROM saslguard_fleet_requests WHERE state = 'done'")" 2 "requests done"
 assert_eq "$(sql "SELECT count(*) FROM saslguard_telegram_updates WHERE kind = 'press'")" 2 "presses recorded"
@@ -180,4 +189,4 @@ wait_for 30 retried || fail "the webhook was not accepted after PostgreSQL came 
 assert_eq "$(state b "SELECT count(*) FROM alerts WHERE fingerprint = 'b0b0000000000002'")" 1 "the resent alert stored on B"
 polling_again() { [ "$(grep -c 'took the PostgreSQL lock' "$work/b.log" "$work/c.log" | awk -F: '{s+=$2} END {print s}')" -ge 2 ]; }
 wait_for 30 polling_again || fail "no receiver took the lock again"
-echo "PASS: fleet Telegram front (press propagation ${prop} ms, failover ${failover}s)"
+echo "PASS: fleet Telegram front (press propagation ${prop} ms, failover ${failover}s, press during the switch handled after ${handled}s)"

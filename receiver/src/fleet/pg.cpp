@@ -1,5 +1,7 @@
 #include "pg.hpp"
 
+#include "saslguard/common/log.hpp"
+
 namespace saslguard::receiver::fleet::pg {
 
 std::string trimmed(const char* message) {
@@ -21,6 +23,18 @@ Result<void> Connection::ensure(const std::string& schema) {
         std::string error = trimmed(PQerrorMessage(m_pg));
         close();
         return make_error("PostgreSQL: " + error);
+    }
+    // Server messages go to the receiver's log, not raw to stderr; the
+    // NOTICEs of CREATE … IF NOT EXISTS are not worth a line.
+    PQsetNoticeProcessor(
+        m_pg,
+        [](void*, const char* message) {
+            log::warn("PostgreSQL said", {{"message", trimmed(message)}});
+        },
+        nullptr);
+    if (auto r = run("SET client_min_messages = warning"); !r) {
+        close();
+        return r;
     }
     if (!schema.empty()) {
         if (auto r = run(schema); !r) {
