@@ -169,7 +169,7 @@ assert_eq "$(sql "SELECT count(*) FROM saslguard_telegram_updates WHERE kind = '
 echo "== 4. the same request delivered again (as after a crash of B) acts no second time"
 last=$(sql "SELECT max(id) FROM saslguard_fleet_requests")
 sql "UPDATE saslguard_fleet_requests SET state = 'pending', finished_at = NULL WHERE id = $last" > /dev/null
-wait_for 20 sql_is "SELECT state FROM saslguard_fleet_requests WHERE id = $last" done ||
+wait_for 20 sql_is "SELECT state FROM saslguard_fleet_requests WHERE id = $last" "done" ||
   fail "the request was not taken again"
 assert_eq "$(state b "SELECT count(*) FROM actions WHERE kind = 'block_login'")" 1 "block_login actions on B after the redelivery"
 assert_eq "$(grep -cE "fleet request handled.* request=\"?$last\"? " "$work/b.log")" 2 "B took the row twice (the second a no-op)"
