@@ -79,6 +79,9 @@ start c
 sleep 3  # B and C try the lock at least once (every 2 s): neither may get it
 for h in b c; do ! took_lock $h || fail "$h took the lock while A holds it"; done
 assert_eq "$(sql 'SELECT poller FROM saslguard_telegram_front')" host-a "the poller"
+poller_gauge() { curl -fsS "http://127.0.0.1:$(cat "$work/$1.port")/metrics" |
+  awk '$1 == "saslguard_receiver_telegram_poller" {print $2}'; }
+assert_eq "$(poller_gauge a) $(poller_gauge b) $(poller_gauge c)" "1 0 0" "saslguard_receiver_telegram_poller on A, B, C"
 
 echo "== alice's mail queued on every host (deferred: the recipient does not resolve)"
 for h in $hosts; do

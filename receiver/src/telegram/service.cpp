@@ -188,6 +188,17 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     return s;
 }
 
+std::vector<ExternalMetric> TelegramService::metrics() const {
+    auto out = metrics_of(m_bot->stats());
+    if (const fleet::PgTelegramFront* front = m_front.get())
+        out.push_back(ExternalMetric{
+            "saslguard_receiver_telegram_poller",
+            "1 while this receiver holds the fleet's Telegram poller lock (fleet.coordinate).",
+            false,
+            {{{}, [front] { return front->leading() ? 1.0 : 0.0; }}}});
+    return out;
+}
+
 TelegramService::~TelegramService() {
     stop();
 }
