@@ -8,6 +8,7 @@
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/receiver/containment/containment.hpp"
+#include "saslguard/receiver/fleet/coordination.hpp"
 #include "saslguard/receiver/fleet/shared_blocks.hpp"
 #include "saslguard/receiver/http_server.hpp"
 #include "saslguard/receiver/intake.hpp"
@@ -41,6 +42,7 @@ struct App::Impl {
     // bot act through its executor (a release ends the guard's hold).
     std::unique_ptr<containment::Containment> containment;
     std::unique_ptr<fleet::SharedBlocks> shared_blocks;  // when fleet.shared_blocks
+    std::shared_ptr<fleet::AlertClaims> alert_claims;    // when fleet.coordinate
     std::mutex metrics_mu;
     int port = 0;
 
@@ -126,6 +128,14 @@ struct App::Impl {
         intake = std::make_unique<Intake>(std::move(*intake_session));
         Worker* w = worker.get();
         intake->set_on_commit([w] { w->wake(); });
+        if (config.fleet.coordinate) {
+            fleet::CoordinationSettings cs;
+            cs.conninfo = config.fleet.conninfo;
+            cs.host = config.fleet.host_name;
+            alert_claims = std::make_shared<fleet::AlertClaims>(cs);
+            intake->set_gate(
+                [claims = alert_claims](const WebhookPayload& p) { return claims->mine(p); });
+        }
         HttpServerOptions opts;
         opts.host = config.listen_host();
         opts.port = config.listen_port();
@@ -167,6 +177,16 @@ int App::port() const {
 
 Result<void> App::start() {
     auto& s = *m_impl;
+    if (s.config.fleet.host_name.empty() &&
+        (s.config.fleet.shared_blocks || s.config.fleet.coordinate)) {
+        char name[256] = {};
+        ::gethostname(name, sizeof name - 1);
+        s.config.fleet.host_name = name;
+        if (s.config.fleet.coordinate && s.config.fleet.host_name.size() > 30)
+            return make_error("fleet.host_name: the system's hostname '" +
+                              s.config.fleet.host_name +
+                              "' is longer than 30 characters; set fleet.host_name");
+    }
     const Config& c = s.config;
     auto opened = store::StateStore::open(c.state_path);  // migrates, once
     if (!opened) return opened.error();
@@ -200,11 +220,6 @@ Result<void> App::start() {
         fleet::SharedBlocksSettings fs;
         fs.conninfo = c.fleet.conninfo;
         fs.host = c.fleet.host_name;
-        if (fs.host.empty()) {
-            char name[256] = {};
-            ::gethostname(name, sizeof name - 1);
-            fs.host = name;
-        }
         fs.login_action = c.mitigation.reject_text;
         fs.ip_action = c.mitigation.ip_reject_text;
         s.shared_blocks = std::make_unique<fleet::SharedBlocks>(fs, *s.blocks);

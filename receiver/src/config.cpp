@@ -553,8 +553,9 @@ private:
 
     void load_fleet(const YAML::Node& n, FleetConfig& f) {
         const std::string ctx = "fleet";
-        if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name"})) return;
+        if (!mapping(n, ctx, {"shared_blocks", "conninfo_file", "host_name", "coordinate"})) return;
         boolean(n, ctx, "shared_blocks", f.shared_blocks);
+        boolean(n, ctx, "coordinate", f.coordinate);
         str(n, ctx, "conninfo_file", f.conninfo_file);
         str(n, ctx, "host_name", f.host_name);
         auto host_char = [](char ch) {
@@ -564,7 +565,14 @@ private:
             !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
             fail(n["host_name"],
                  "fleet.host_name: expected a host name, got '" + f.host_name + "'");
-        if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
+        // The host name travels in every button's callback_data (64 bytes at most:
+        // host, incident number and a 22-character token).
+        if (f.coordinate && f.host_name.size() > 30)
+            fail(n["host_name"],
+                 "fleet.host_name: at most 30 characters with fleet.coordinate "
+                 "(it is part of Telegram's 64-byte callback_data)");
+        if (f.shared_blocks || f.coordinate)
+            secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
     }
 
     std::string m_name;

@@ -300,7 +300,7 @@ struct HttpServer::Impl {
                          "body above " + std::to_string(options.max_body_bytes) + " bytes");
         auto payload = parse_webhook(req.body);
         if (!payload) return reply(res, 400, payload.error().message);
-        auto stored = intake.accept(*payload, req.body);
+        auto stored = intake.accept_webhook(*payload, req.body);
         if (!stored) return reply(res, 500, stored.error().message);
         metrics.alerts(stored->new_firing, stored->new_resolved, stored->duplicates);
         if (payload->truncated_alerts > 0)

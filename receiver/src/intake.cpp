@@ -32,6 +32,7 @@ struct Intake::Impl {
     std::deque<Pending*> queue;
     bool stopping = false;
     std::function<void()> on_commit;
+    Intake::Gate gate;  // set before the first webhook
     std::thread writer;
 
     // Writes one batch in one transaction. All or nothing: on failure every
@@ -101,6 +102,31 @@ void Intake::stop() {
     }
     m_impl->work_cv.notify_all();
     if (m_impl->writer.joinable()) m_impl->writer.join();
+}
+
+void Intake::set_gate(Gate gate) {
+    std::lock_guard lock(m_impl->mu);
+    m_impl->gate = std::move(gate);
+}
+
+Result<IntakeResult> Intake::accept_webhook(const WebhookPayload& payload, std::string_view body) {
+    Gate gate;
+    {
+        std::lock_guard lock(m_impl->mu);
+        gate = m_impl->gate;
+    }
+    if (!gate) return accept(payload, body);
+    auto kept = gate(payload);
+    if (!kept) return make_error("not stored: " + kept.error().message);
+    const int others = static_cast<int>(payload.alerts.size() - kept->alerts.size());
+    if (kept->alerts.empty() && !payload.alerts.empty()) {
+        IntakeResult r;
+        r.duplicates = others;
+        return r;
+    }
+    auto r = accept(*kept, body);
+    if (r) r->duplicates += others;
+    return r;
 }
 
 Result<IntakeResult> Intake::accept(const WebhookPayload& payload, std::string_view body) {

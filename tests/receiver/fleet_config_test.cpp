@@ -46,3 +46,23 @@ TEST_CASE("fleet: shared blocks without a connection file, or a bad host name, a
     REQUIRE_FALSE(bad_host.ok());
     CHECK(bad_host.error().message.find("fleet.host_name") != std::string::npos);
 }
+
+TEST_CASE("fleet: coordinate reads the connection file and keeps host names within callback_data") {
+    TempDir dir;
+    dir.write("pg", "host=/run/postgresql dbname=saslguard\n");
+    ::chmod(dir.path("pg").c_str(), 0600);
+    const std::string pg = "  conninfo_file: " + dir.path("pg") + "\n";
+    auto on = parse_config(base(dir) + "fleet:\n  coordinate: true\n" + pg + "  host_name: mx-b\n",
+                           "r.yml");
+    INFO((on.ok() ? "" : on.error().message));
+    REQUIRE(on.ok());
+    CHECK(on->fleet.coordinate);
+    CHECK_FALSE(on->fleet.shared_blocks);
+    CHECK(on->fleet.conninfo == "host=/run/postgresql dbname=saslguard");
+    // 31 characters: host/incident/token would not fit Telegram's 64 bytes.
+    auto long_host = parse_config(base(dir) + "fleet:\n  coordinate: true\n" + pg +
+                                      "  host_name: mx-0123456789.example.org.abcde\n",
+                                  "r.yml");
+    REQUIRE_FALSE(long_host.ok());
+    CHECK(long_host.error().message.find("at most 30 characters") != std::string::npos);
+}

@@ -38,6 +38,11 @@ Result<void> TelegramBot::start() {
     if (!b) return make_error("telegram: " + b.error().message);
     m_outbox_session = std::move(*a);
     m_poll_session = std::move(*b);
+    if (m_options.front) {
+        auto c = m_options.store->session();
+        if (!c) return make_error("telegram: " + c.error().message);
+        m_inbox_session = std::move(*c);
+    }
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = false;
@@ -54,6 +59,7 @@ Result<void> TelegramBot::start() {
             });
     m_outbox_thread = std::thread([this] { outbox_loop(); });
     m_poll_thread = std::thread([this] { poll_loop(); });
+    if (m_options.front) m_inbox_thread = std::thread([this] { inbox_loop(); });
     log::info("telegram: bot started",
               {{"api_url", m_config.api_url},
                {"admin_chats", std::to_string(m_config.admin_chat_ids.size())},
@@ -72,6 +78,7 @@ void TelegramBot::stop() {
     }
     m_cv.notify_all();
     if (m_poll_thread.joinable()) m_poll_thread.join();
+    if (m_inbox_thread.joinable()) m_inbox_thread.join();
     if (m_outbox_thread.joinable()) m_outbox_thread.join();
 }
 
@@ -175,8 +182,93 @@ void TelegramBot::refresh_for_block_changes(store::Session& session) {
     }
 }
 
+namespace {
+
+// A press as the Bot API sends it (one update), for the host that handles it.
+std::string press_update_json(std::int64_t update_id, const ButtonPress& p) {
+    json from{{"id", p.from.id}, {"first_name", p.from.first_name}};
+    if (!p.from.username.empty()) from["username"] = p.from.username;
+    json u{{"update_id", update_id},
+           {"callback_query",
+            {{"id", p.query_id},
+             {"from", from},
+             {"message", {{"message_id", p.message_id}, {"chat", {{"id", p.chat_id}}}}},
+             {"data", p.data}}}};
+    return u.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+// Fleet: the update is claimed in PostgreSQL before anything acts on it; a
+// press goes to the host its callback_data names (this one included) as a
+// request row, in the same transaction as the claim.
+Result<void> TelegramBot::route(UpdateHandler& handler, const Update& u) {
+    fleet::TelegramFront& front = *m_options.front;
+    if (const auto* press = std::get_if<ButtonPress>(&u.what)) {
+        auto address = fleet::parse_callback_data(press->data);
+        // A button without a host is from before the fleet: this host's.
+        const std::string host = address.host.empty() ? front.host() : address.host;
+        auto r = front.forward_press(u.update_id, host, address.incident_id, press->from.display(),
+                                     press_update_json(u.update_id, *press));
+        if (!r) return r.error();
+        if (*r && host != front.host())
+            log::info("telegram: press forwarded to its host",
+                      {{"host", host},
+                       {"incident", std::to_string(address.incident_id)},
+                       {"update_id", std::to_string(u.update_id)}});
+        return {};
+    }
+    auto claimed = front.claim_update(
+        u.update_id, std::holds_alternative<Command>(u.what) ? "command" : "ignored");
+    if (!claimed) return claimed.error();
+    if (!*claimed) return {};
+    // Handled here once: a failure now is logged, not retried (at most once).
+    if (auto r = handler.handle(u); !r)
+        log::error("telegram: update claimed but not handled", {{"error", r.error().message}});
+    return {};
+}
+
+void TelegramBot::inbox_loop() {
+    BotApi api(m_config.api_url, m_config.bot_token);
+    fleet::TelegramFront& front = *m_options.front;
+    UpdateHandler handler(*m_context, *m_inbox_session, api);
+    bool down = false;
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_stop) return;
+        }
+        auto req = front.take_request();
+        if (!req && !down)  // once per outage
+            log::warn("telegram: fleet requests not readable (PostgreSQL)",
+                      {{"error", req.error().message}});
+        down = !req;
+        if (!req || !*req) {
+            front.wait_for_request(std::chrono::seconds(1));
+            continue;
+        }
+        const auto& q = **req;
+        auto parsed = parse_update(q.payload_json);
+        Result<void> done =
+            parsed.update ? handler.handle(*parsed.update) : Result<void>(parsed.update.error());
+        if (!done)
+            log::error("telegram: fleet request failed",
+                       {{"request", std::to_string(q.id)}, {"error", done.error().message}});
+        else
+            log::info("telegram: fleet request handled",
+                      {{"request", std::to_string(q.id)},
+                       {"update_id", std::to_string(q.update_id)},
+                       {"polled_by", q.forwarded_by}});
+        if (auto f = front.finish_request(q.id, done.ok(), done ? "handled" : done.error().message);
+            !f)
+            log::warn("telegram: fleet request result not recorded",
+                      {{"error", f.error().message}});
+    }
+}
+
 Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
-    auto offset = session.telegram().offset();
+    fleet::TelegramFront* front = m_options.front;
+    auto offset = front ? front->offset() : session.telegram().offset();
     if (!offset) return offset.error();
     json req{{"timeout", m_config.poll_timeout.count()},
              {"allowed_updates", {"message", "callback_query"}},
@@ -214,14 +306,19 @@ Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
         if (!u.update) {
             log::warn("telegram: malformed update skipped", {{"error", u.update.error().message}});
             if (u.update_id) {
-                if (auto s = handler.skip(*u.update_id); !s) return s.error();
+                if (front) {
+                    if (auto s = front->claim_update(*u.update_id, "malformed"); !s)
+                        return s.error();
+                } else if (auto s = handler.skip(*u.update_id); !s) {
+                    return s.error();
+                }
             } else {
                 without_id = true;
             }
             ++n;
             continue;
         }
-        if (auto e = handler.handle(*u.update); !e) {
+        if (auto e = front ? route(handler, *u.update) : handler.handle(*u.update); !e) {
             log::error("telegram: update not handled", {{"error", e.error().message}});
             return e.error();  // retried on the next round: nothing was committed for it
         }
@@ -231,7 +328,10 @@ Result<int> TelegramBot::poll_once(store::Session& session, BotApi& api) {
     // past them (else getUpdates would return them for ever).
     if (without_id) {
         if (next) {
-            if (auto a = session.telegram().advance_offset(*next); !a) return a.error();
+            if (auto a =
+                    front ? front->advance_offset(*next) : session.telegram().advance_offset(*next);
+                !a)
+                return a.error();
         } else {
             m_drop_backlog = true;
         }
@@ -252,7 +352,10 @@ Result<int> TelegramBot::unreadable_answer(store::Session& session, std::int64_t
         // Sequential ids: the update that cannot be read is `offset`.
         log::error("telegram: an update that cannot be read was skipped",
                    {{"update_id", std::to_string(offset)}, {"error", why}});
-        if (auto a = session.telegram().advance_offset(offset + 1); !a) return a.error();
+        if (auto a = m_options.front ? m_options.front->advance_offset(offset + 1)
+                                     : session.telegram().advance_offset(offset + 1);
+            !a)
+            return a.error();
     } else {
         log::error("telegram: getUpdates unreadable with no offset yet, dropping the backlog",
                    {{"error", why}});
@@ -282,6 +385,12 @@ void TelegramBot::poll_loop() {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_stop) return;
+        }
+        // In a fleet only the holder of the poller lock polls (Telegram allows
+        // one getUpdates consumer per bot).
+        if (m_options.front && !m_options.front->leading()) {
+            if (!wait_for(std::chrono::seconds(1), false)) return;
+            continue;
         }
         const std::int64_t t0 = m_options.now();
         prune(*m_poll_session);

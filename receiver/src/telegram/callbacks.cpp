@@ -8,6 +8,7 @@
 
 #include "handler.hpp"
 #include "saslguard/common/log.hpp"
+#include "saslguard/receiver/fleet/coordination.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver::telegram {
@@ -53,7 +54,11 @@ void UpdateHandler::answer(const std::string& query_id, const std::string& text)
     if (!r.ok()) log::warn("telegram: answerCallbackQuery failed", {{"error", r.describe()}});
 }
 
-Result<void> UpdateHandler::on_press(std::int64_t update_id, const ButtonPress& press) {
+Result<void> UpdateHandler::on_press(std::int64_t update_id, const ButtonPress& pressed) {
+    // In a fleet the data also names the host and incident (the poller routes
+    // by them); the token alone is what this host issued.
+    ButtonPress press = pressed;
+    press.data = fleet::parse_callback_data(pressed.data).token;
     const std::string who = press.from.display();
     std::optional<CallbackRow> cb;
     std::string refusal;
@@ -129,8 +134,10 @@ Result<void> UpdateHandler::ask_confirmation(const CallbackRow& cb, std::int64_t
         what.clear();
         for (const auto& ip : ips) what += (what.empty() ? "" : ", ") + ip;
     }
-    Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(what, 48), yes.token},
-                 {"✖ Cancel", no.token}}};
+    const std::string& host = m_bot.config.host;
+    Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(what, 48),
+                  fleet::callback_data(host, cb.incident_id, yes.token)},
+                 {"✖ Cancel", fleet::callback_data(host, cb.incident_id, no.token)}}};
     json p{{"chat_id", chat_id},
            {"message_id", message_id},
            {"reply_markup", json::parse(keyboard_json(kb))}};

@@ -223,7 +223,9 @@ std::string format_incident(const IncidentView& v) {
     m += v.resolved ? "✅ <b>RESOLVED</b> " : "🚨 ";
     m += "<b>" + html_escape(v.alertname.empty() ? "alert" : v.alertname) + "</b>";
     if (!v.severity.empty()) m += " · " + html_escape(v.severity);
-    m += " · incident #" + std::to_string(v.incident_id) + "\n";
+    m += " · incident #" + std::to_string(v.incident_id);
+    if (!v.host.empty()) m += " · host <b>" + html_escape(v.host) + "</b>";
+    m += "\n";
     if (!v.username.empty())
         m += "<b>User:</b> " + code(v.username) + "\n";
     else
@@ -282,6 +284,7 @@ std::string format_incident(const IncidentView& v) {
 std::string to_json(const IncidentView& v) {
     nlohmann::json j;
     j["incident_id"] = v.incident_id;
+    if (!v.host.empty()) j["host"] = v.host;
     j["alertname"] = v.alertname;
     j["severity"] = v.severity;
     j["summary"] = v.summary;
@@ -321,6 +324,7 @@ std::optional<IncidentView> incident_view_from_json(std::string_view text) {
         IncidentView v;
         v.incident_id = j.value("incident_id", std::int64_t{0});
         v.alertname = j.value("alertname", "");
+        v.host = j.value("host", "");
         v.severity = j.value("severity", "");
         v.summary = j.value("summary", "");
         v.username = j.value("username", "");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "saslguard/receiver/fleet/coordination.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver::telegram {
@@ -83,6 +84,7 @@ std::string random_token() {
 IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& config) {
     IncidentView v;
     v.incident_id = n.incident_id;
+    v.host = config.host;
     v.alertname = n.alertname;
     v.severity = n.severity;
     v.summary = n.summary.empty() ? n.description : n.summary;
@@ -161,7 +163,7 @@ Result<Keyboard> issue_keyboard(TelegramRepository& store, const IncidentView& v
         row.created_at = now_ms;
         row.expires_at = expires;
         if (auto r = store.add_callback(row); !r) return r.error();
-        return Button{std::move(label), row.token};
+        return Button{std::move(label), fleet::callback_data(v.host, v.incident_id, row.token)};
     };
     auto add_row = [&](const std::vector<const ActionDescriptor*>& actions) -> Result<void> {
         std::vector<Button> row;

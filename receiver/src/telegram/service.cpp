@@ -156,7 +156,7 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
                                                                 store::StateStore& store,
                                                                 ActionExecutor& executor,
                                                                 mitigation::ActiveBlocks& blocks) {
-    const TelegramConfig& tc = config.telegram;
+    TelegramConfig tc = config.telegram;
     if (tc.bot_token.empty()) return make_error("telegram: no bot token (telegram.bot_token_file)");
     if (tc.admin_chat_ids.empty())
         return make_error("telegram: admin_chat_ids is empty: nobody would be told");
@@ -169,6 +169,16 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     BotOptions options;
     options.store = &store;
     options.blocks = &blocks;
+    if (config.fleet.coordinate) {
+        // One poller for the fleet (docs/fleet.md); messages name this host.
+        tc.host = config.fleet.host_name;
+        fleet::CoordinationSettings cs;
+        cs.conninfo = config.fleet.conninfo;
+        cs.host = config.fleet.host_name;
+        s->m_front = std::make_unique<fleet::PgTelegramFront>(cs);
+        s->m_front->start();
+        options.front = s->m_front.get();
+    }
     s->m_bot = std::make_unique<TelegramBot>(tc, options, executor, *s->m_backend,
                                              alertmanager_silencer(tc.alertmanager_url));
     auto session = store.session();
@@ -178,12 +188,24 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     return s;
 }
 
+std::vector<ExternalMetric> TelegramService::metrics() const {
+    auto out = metrics_of(m_bot->stats());
+    if (const fleet::PgTelegramFront* front = m_front.get())
+        out.push_back(ExternalMetric{
+            "saslguard_receiver_telegram_poller",
+            "1 while this receiver holds the fleet's Telegram poller lock (fleet.coordinate).",
+            false,
+            {{{}, [front] { return front->leading() ? 1.0 : 0.0; }}}});
+    return out;
+}
+
 TelegramService::~TelegramService() {
     stop();
 }
 
 void TelegramService::stop() {
     if (m_bot) m_bot->stop();
+    if (m_front) m_front->stop();  // after the bot: the lock goes when nothing polls
 }
 
 }  // namespace saslguard::receiver::telegram

@@ -70,6 +70,9 @@ struct TelegramConfig {
     std::chrono::seconds button_ttl{3600};
     std::string grafana_url;
     std::string alertmanager_url;
+    // Not a YAML key: fleet.host_name when fleet.coordinate is on (set by the
+    // receiver). Shown in every incident message and named in callback_data.
+    std::string host;
 };
 
 // The `smtp_policy:` section: the SMTP policy service (docs/policy-service.md).
@@ -89,6 +92,10 @@ struct FleetConfig {
     std::string conninfo_file;   // one line: a libpq connection string (may hold a password)
     std::string conninfo;        // read from conninfo_file
     std::string host_name;       // this host in the shared rows; "" = the system's hostname
+    // One Telegram front, host-addressed button presses and fleet-wide
+    // deduplication of webhooks through PostgreSQL (docs/fleet.md). Off: each
+    // receiver is on its own (its own bot poller, every alert its own).
+    bool coordinate = false;
 };
 
 struct Config {

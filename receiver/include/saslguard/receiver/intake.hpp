@@ -43,6 +43,14 @@ public:
     // (disk full, I/O error) or the intake is stopping: answer 5xx, Alertmanager retries.
     Result<IntakeResult> accept(const WebhookPayload& payload, std::string_view body);
 
+    // Which of a webhook's alerts this receiver keeps (a fleet: the alerts it
+    // owns, fleet/coordination.hpp); an error refuses the whole webhook (5xx).
+    using Gate = std::function<Result<WebhookPayload>(const WebhookPayload&)>;
+    void set_gate(Gate gate);
+    // accept() of what the gate keeps, for Alertmanager's webhooks. The alerts
+    // the gate leaves out count as duplicates (another receiver has them).
+    Result<IntakeResult> accept_webhook(const WebhookPayload& payload, std::string_view body);
+
     void stop();
 
 private:

@@ -12,6 +12,13 @@
 // after a restart an update is never handled twice; an action cut short by a crash
 // is not retried (its audit record shows what happened).
 // stop() returns after the current getUpdates call ends (at most poll_timeout).
+//
+// In a fleet (BotOptions::front, docs/fleet.md) only the receiver holding the
+// poller lock polls; the offset and handled update ids are in PostgreSQL. Every
+// press becomes a request row addressed to the host its callback_data names,
+// and a third thread, the inbox, takes this host's requests and handles each as
+// above (this host's store records the update once, so a request delivered
+// twice acts once). Commands are claimed in PostgreSQL first, then handled here.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +33,7 @@
 #include "saslguard/common/result.hpp"
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/config.hpp"
+#include "saslguard/receiver/fleet/coordination.hpp"
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
@@ -105,10 +113,14 @@ struct BotOptions {
     std::int64_t max_refusals = 10000;
     std::chrono::minutes prune_every{10};
     std::chrono::seconds confirm_ttl{120};  // how long an "are you sure" button stays valid
+    // The fleet's Telegram front (null: this receiver polls alone, state in its store).
+    fleet::TelegramFront* front = nullptr;
     Clock now = wall_clock_ms;
 };
 
 struct BotContext;
+class UpdateHandler;
+struct Update;
 
 class TelegramBot {
 public:
@@ -135,6 +147,10 @@ private:
     // Re-renders the messages of the incidents the queued block changes concern.
     void refresh_for_block_changes(store::Session& session);
     void poll_loop();
+    // Fleet: this host's requests (presses polled by any receiver of the fleet).
+    void inbox_loop();
+    // Fleet: one polled update claimed in PostgreSQL, then forwarded or handled.
+    Result<void> route(UpdateHandler& handler, const Update& u);
     // Deletes old outbox rows and refusals (BotOptions::*_retention), every prune_every.
     void prune(store::Session& session);
     // An answer to getUpdates that cannot be read: fetched again one update at a
@@ -153,11 +169,13 @@ private:
 
     std::unique_ptr<store::Session> m_outbox_session;
     std::unique_ptr<store::Session> m_poll_session;
-    int m_poll_limit;              // getUpdates `limit` now (poller thread only)
+    std::unique_ptr<store::Session> m_inbox_session;  // fleet only
+    int m_poll_limit;                                 // getUpdates `limit` now (poller thread only)
     bool m_drop_backlog = false;   // next getUpdates with offset -1 (poller thread only)
     std::int64_t m_pruned_at = 0;  // when old rows were last pruned (poller thread only)
     std::thread m_outbox_thread;
     std::thread m_poll_thread;
+    std::thread m_inbox_thread;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stop = false;

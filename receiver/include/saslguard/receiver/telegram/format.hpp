@@ -58,6 +58,7 @@ struct LogLine {
 // re-rendered when an admin acts or the alert resolves.
 struct IncidentView {
     std::int64_t incident_id = 0;
+    std::string host;  // the fleet host whose incident it is ("" on a single host)
     std::string alertname;
     std::string severity;
     std::string summary;

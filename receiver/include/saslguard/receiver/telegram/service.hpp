@@ -15,6 +15,7 @@
 //   saslguard_receiver_telegram_callbacks_total{result="handled|refused"}
 //   saslguard_receiver_telegram_commands_total{result="handled|refused"}
 //   saslguard_receiver_telegram_poll_errors_total
+//   saslguard_receiver_telegram_poller   (fleet.coordinate) 1 while this receiver polls
 #include <memory>
 #include <string>
 
@@ -59,11 +60,12 @@ public:
                                                           mitigation::ActiveBlocks& blocks);
     ~TelegramService();
     std::shared_ptr<Notifier> notifier() const { return m_notifier; }
-    std::vector<ExternalMetric> metrics() const { return metrics_of(m_bot->stats()); }
+    std::vector<ExternalMetric> metrics() const;
     void stop();
 
 private:
     TelegramService() = default;
+    std::unique_ptr<fleet::PgTelegramFront> m_front;  // when fleet.coordinate
     std::unique_ptr<ReceiverCommandBackend> m_backend;
     std::unique_ptr<TelegramBot> m_bot;
     std::shared_ptr<Notifier> m_notifier;
