@@ -4,7 +4,10 @@ openmetrics): what a Prometheus that has watched USERS accounts for 8 days holds
 and the shipped rules read.
 
   * the raw counter the 1h windows read (postfix_sasl_user_messages_total) for
-    the last RAW_MINUTES minutes at the exporter's 10s scrape;
+    the last RAW_MINUTES minutes at the exporter's 10s scrape, and the series
+    the rules record from it that are read over an hour: the 1m rate every 10s
+    (the previous rules' avg_rate1m_1h reads it), and every minute its copy
+    and the 5m and 15m increases (the shipped rules read them over the hour);
   * the hourly series of the saslguard.user_history group for 8 days (the
     [8d] and [1d] windows read them).
 
@@ -53,6 +56,11 @@ for u in range(a.users):
         c += r * 10 * shape(t) * 24 + (1 if rng.random() < r * 10 else 0)
         vals.append(int(c))
     raw[u] = vals
+# Recorded from the raw counter: name -> (every how many raw samples, window in samples, scale)
+derived = [("sasl_username:postfix_sasl_user_messages:rate1m", 1, 6, 1 / 60.0),
+           ("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0),
+           ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0),
+           ("sasl_username:postfix_sasl_user_messages:increase15m", 6, 90, 1.0)]
 
 # promtool 2.42 re-reads its whole input once per 2h block it writes: one file per
 # 2h window keeps that linear (run.sh feeds them one by one).
@@ -79,5 +87,12 @@ for w in windows:
                 l = lab % (a.instance, u)
                 for i in idx:
                     f.write(f"postfix_sasl_user_messages_total{{{l}}} {raw[u][i]} {raw_t[i]}\n")
+            for name, every, win, scale in derived:
+                f.write(f"# TYPE {name} unknown\n")
+                for u in range(a.users):
+                    l = lab % (a.instance, u)
+                    for i in idx:
+                        if i >= win and i % every == 0:
+                            f.write(f"{name}{{{l}}} {(raw[u][i] - raw[u][i - win]) * scale:.6g} {raw_t[i]}\n")
         f.write("# EOF\n")
     print(f"{a.out}.{w}")

@@ -10,9 +10,11 @@
 # backfilled first with `promtool tsdb create-blocks-from openmetrics`
 # (history.py), so every [1h], [1d] and [8d] window reads a full history.
 #
-# In the same command a baseline Prometheus with the previous rule set (main
-# before issue #14: 1m surge against a 1h baseline, no history) scrapes the same
-# exporter with the same backfilled raw hour: the ratios compare the two.
+# In the same command two baseline Prometheus servers scrape the same exporter
+# with the same backfilled history: "old", the rule set before issue #14 (1m
+# surge against a 1h baseline, no history; BASELINE_REV), and "prev", the rules
+# of issue #14 before they read their hour from per-minute increases
+# (PREV_REV; PREV_REV= skips it). The ratios compare the shipped rules with each.
 #
 # Reported per rule group: prometheus_rule_group_last_duration_seconds (max and
 # median over the measuring window), and Prometheus's resident memory and head
@@ -38,6 +40,18 @@ exp_port=$(free_port)
 now=$(date +%s)
 say "rules benchmark: $USERS users; hourly history backfilled up to $(date -u -d @"$now" +%FT%TZ)"
 mkdir -p "$work/new/data" "$work/old/data"
+PREV_REV=${PREV_REV-993f15a}
+servers="new old"
+[ -z "$PREV_REV" ] || { servers="new old prev"; mkdir -p "$work/prev"; }
+# The rule files, taken when the command starts: shipped (history every 2m),
+# and the previous sets from git.
+sed 's/^    interval: 1h$/    interval: 2m/' "$SASLGUARD_SOURCE_DIR/rules/saslguard.rules.yml" > "$work/new/rules.yml"
+grep -q 'interval: 2m' "$work/new/rules.yml" || fail "rules file changed shape (no 'interval: 1h' group)"
+git -C "$SASLGUARD_SOURCE_DIR" show "${BASELINE_REV:-a34ea08}:rules/saslguard.rules.yml" > "$work/old/rules.yml"
+if [ -n "$PREV_REV" ]; then
+  git -C "$SASLGUARD_SOURCE_DIR" show "$PREV_REV:rules/saslguard.rules.yml" |
+    sed 's/^    interval: 1h$/    interval: 2m/' > "$work/prev/rules.yml"
+fi
 # backfill PART END: history.py writes one file per 2h window; promtool reads each.
 backfill() {
   python3 "$here/history.py" --part "$1" --users "$USERS" --instance "127.0.0.1:$exp_port" --end "$2" \
@@ -54,11 +68,7 @@ backfill() {
 backfill hourly "$now"
 backfill raw "$(date +%s)"
 cp -a "$work/new/data/." "$work/old/data/"
-
-# The rule files: shipped (history every 2m), and the previous set from git.
-sed 's/^    interval: 1h$/    interval: 2m/' "$SASLGUARD_SOURCE_DIR/rules/saslguard.rules.yml" > "$work/new/rules.yml"
-grep -q 'interval: 2m' "$work/new/rules.yml" || fail "rules file changed shape (no 'interval: 1h' group)"
-git -C "$SASLGUARD_SOURCE_DIR" show "${BASELINE_REV:-a34ea08}:rules/saslguard.rules.yml" > "$work/old/rules.yml"
+[ -z "$PREV_REV" ] || cp -a "$work/new/data" "$work/prev/data"
 
 log=$work/mail.log
 : > "$log"
@@ -91,8 +101,7 @@ YML
   wait_http "http://127.0.0.1:$port/-/ready" 120 || { cat "$work/$name/prometheus.log" >&2; fail "$name Prometheus did not start"; }
   eval "URL_$name=http://127.0.0.1:$port"
 }
-start_prom new
-start_prom old
+for s in $servers; do start_prom "$s"; done
 # Backfilled history arrives as 2h blocks (97 of them); Prometheus merges them
 # into the larger blocks an 8-day-old Prometheus has, in its first compactions.
 # Measure only once that is done.
@@ -130,11 +139,16 @@ report() { # NAME
   say "  Prometheus: resident memory max ${rss} MB, heap in use ${heap} MB, head series ${series}"
   eval "RSS_$label=$rss; SERIES_$label=$series"
 }
-report "$URL_new" new
-report "$URL_old" old
-worst_new=$(awk '$1 == "new" {if ($3 > m) m = $3} END {print m + 0}' "$work/groups")
-worst_old=$(awk '$1 == "old" {if ($3 > m) m = $3} END {print m + 0}' "$work/groups")
+for s in $servers; do eval "report \"\$URL_$s\" $s"; done
+worst() { awk -v s="$1" '$1 == s {if ($3 > m) m = $3} END {print m + 0}' "$work/groups"; }
+sum_groups() { awk -v s="$1" '$1 == s {t += $3} END {print t + 0}' "$work/groups"; }
+worst_new=$(worst new)
 say ""
-say "ratios new/old: slowest group $(python3 -c "print(f'{$worst_new / max($worst_old, 1e-6):.1f}')")x (${worst_new}s vs ${worst_old}s), memory $(python3 -c "print(f'{$RSS_new / max($RSS_old, 1):.2f}')")x, head series $(python3 -c "print(f'{$SERIES_new / max($SERIES_old, 1):.2f}')")x"
+for s in ${servers#new }; do
+  w=$(worst "$s")
+  eval "rss=\$RSS_$s; series=\$SERIES_$s"
+  say "per group new/$s: $(awk -v s="$s" '$1 == "new" {n[$2] = $3} $1 == s {o[$2] = $3} END {for (g in n) if (g in o && o[g] > 0) printf " %s %.2fx", g, n[g] / o[g]}' "$work/groups" | sed 's/saslguard\.//g')"
+  say "ratios new/$s: slowest group $(python3 -c "print(f'{$worst_new / max($w, 1e-6):.2f}')")x (${worst_new}s vs ${w}s), all groups $(python3 -c "print(f'{$(sum_groups new) / max($(sum_groups "$s"), 1e-6):.2f}')")x, memory $(python3 -c "print(f'{$RSS_new / max($rss, 1):.2f}')")x, head series $(python3 -c "print(f'{$SERIES_new / max($series, 1):.2f}')")x"
+done
 python3 -c "import sys; sys.exit(0 if $worst_new <= 1.0 else 1)" && say "goal met: every group <= 1 s per evaluation at $USERS users" ||
   say "GOAL MISSED: a group took ${worst_new}s (> 1 s) at $USERS users"

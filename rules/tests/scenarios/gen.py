@@ -366,7 +366,7 @@ def s_under_new_floors(step):
     # Below every volume floor (180/hour), but to a harvested list from a VPS.
     sim.user("quiet@example.org", [Seg(0, end, 50 / DAY, ["10.6.7.6"], workday=True),
                                     Seg(ev, ev + 3 * HOUR, 0.05, vps(3, "192.0.2"), unknown=0.25)], ["10.6.7.0/24"])
-    return sim, ev, end, [("SaslUserHighBounceRatio", "quiet@example.org", "confirm", 20 * MIN)]
+    return sim, ev, end, [("SaslUserHighBounceRatio", "quiet@example.org", "confirm", 10 * MIN)]
 
 
 def s_botnet_trickle(step):
