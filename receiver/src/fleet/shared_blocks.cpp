@@ -1,7 +1,6 @@
 #include "saslguard/receiver/fleet/shared_blocks.hpp"
 
-#include <libpq-fe.h>
-
+#include "pg.hpp"
 #include "saslguard/common/log.hpp"
 
 namespace saslguard::receiver::fleet {
@@ -31,35 +30,16 @@ std::string postfix_ip_query() {
            "AND (expires_at IS NULL OR expires_at > now()) LIMIT 1";
 }
 
+// The publisher's connection (the fleet's one libpq wrapper, pg.hpp).
 struct SharedBlocks::Connection {
-    PGconn* pg = nullptr;
-    ~Connection() { close(); }
-    void close() {
-        if (pg) PQfinish(pg);
-        pg = nullptr;
-    }
-    // One statement without parameters; "" when it succeeded.
-    std::string exec(const std::string& sql) {
-        PGresult* r = PQexec(pg, sql.c_str());
-        std::string error;
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-            error = PQresultErrorMessage(r);
-        PQclear(r);
-        return error;
-    }
+    explicit Connection(std::string conninfo) : db(std::move(conninfo)) {}
+    pg::Connection db;
 };
 
-namespace {
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
-}  // namespace
-
 SharedBlocks::SharedBlocks(SharedBlocksSettings settings, mitigation::ActiveBlocks& blocks)
-    : m_settings(std::move(settings)), m_blocks(blocks), m_conn(std::make_unique<Connection>()) {}
+    : m_settings(std::move(settings)),
+      m_blocks(blocks),
+      m_conn(std::make_unique<Connection>(m_settings.conninfo)) {}
 
 SharedBlocks::~SharedBlocks() {
     stop();
@@ -110,7 +90,7 @@ void SharedBlocks::run() {
             log::warn(
                 "shared blocks not published (PostgreSQL); this host's maps still block, "
                 "other hosts do not see the change until it is back",
-                {{"error", trim(error)}});
+                {{"error", error}});
             down_logged = true;
         }
         lock.lock();
@@ -122,57 +102,33 @@ void SharedBlocks::run() {
 }
 
 bool SharedBlocks::publish(const std::vector<mitigation::BlockRecord>& blocks, std::string& error) {
-    auto& c = *m_conn;
-    if (c.pg && PQstatus(c.pg) != CONNECTION_OK) c.close();
-    if (!c.pg) {
-        c.pg = PQconnectdb(m_settings.conninfo.c_str());
-        if (PQstatus(c.pg) != CONNECTION_OK) {
-            error = PQerrorMessage(c.pg);
-            c.close();
-            return false;
+    auto& db = m_conn->db;
+    auto published = [&]() -> Result<void> {
+        if (auto r = db.ensure(schema_sql()); !r) return r;
+        // This host's rows, replaced as a whole: what is in force here, no more.
+        pg::Transaction tx(db);
+        if (auto r = tx.begin(); !r) return r;
+        if (auto r = db.run("DELETE FROM saslguard_blocks WHERE host = $1", {m_settings.host}); !r)
+            return r;
+        for (const auto& b : blocks) {
+            if (b.kind != "login" && b.kind != "ip") continue;  // only what Postfix looks up
+            const std::string& action =
+                b.kind == "login" ? m_settings.login_action : m_settings.ip_action;
+            pg::Param expires;
+            if (b.expires_at) expires = std::to_string(*b.expires_at / 1000.0);
+            auto r = db.run(
+                "INSERT INTO saslguard_blocks (kind, target, host, action, since, expires_at) "
+                "VALUES ($1, lower($2), $3, $4, to_timestamp($5::float8), "
+                "to_timestamp($6::float8)) ON CONFLICT DO NOTHING",
+                {b.kind, b.target, m_settings.host, action, std::to_string(b.created_at / 1000.0),
+                 expires});
+            if (!r) return r;
         }
-        if (error = c.exec(schema_sql()); !error.empty()) {
-            c.close();
-            return false;
-        }
-    }
-    // This host's rows, replaced as a whole: what is in force here, no more.
-    if (error = c.exec("BEGIN"); !error.empty()) return c.close(), false;
-    const char* del_params[] = {m_settings.host.c_str()};
-    PGresult* r = PQexecParams(c.pg, "DELETE FROM saslguard_blocks WHERE host = $1", 1, nullptr,
-                               del_params, nullptr, nullptr, 0);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) error = PQresultErrorMessage(r);
-    PQclear(r);
-    for (const auto& b : blocks) {
-        if (!ok) break;
-        if (b.kind != "login" && b.kind != "ip") continue;  // only what Postfix looks up
-        const std::string& action =
-            b.kind == "login" ? m_settings.login_action : m_settings.ip_action;
-        std::string since = std::to_string(b.created_at / 1000.0);
-        std::string expires = b.expires_at ? std::to_string(*b.expires_at / 1000.0) : "";
-        const char* params[] = {b.kind.c_str(),          b.target.c_str(),
-                                m_settings.host.c_str(), action.c_str(),
-                                since.c_str(),           b.expires_at ? expires.c_str() : nullptr};
-        r = PQexecParams(c.pg,
-                         "INSERT INTO saslguard_blocks (kind, target, host, action, since, "
-                         "expires_at) VALUES ($1, lower($2), $3, $4, to_timestamp($5::float8), "
-                         "to_timestamp($6::float8)) ON CONFLICT DO NOTHING",
-                         6, nullptr, params, nullptr, nullptr, 0);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) error = PQresultErrorMessage(r);
-        PQclear(r);
-    }
-    if (!ok) {
-        c.exec("ROLLBACK");
-        if (PQstatus(c.pg) != CONNECTION_OK) c.close();
-        return false;
-    }
-    if (error = c.exec("COMMIT"); !error.empty()) {
-        c.close();
-        return false;
-    }
-    return true;
+        return tx.commit();
+    }();
+    if (published) return true;
+    error = published.error().message;
+    return false;
 }
 
 }  // namespace saslguard::receiver::fleet
