@@ -250,3 +250,33 @@ TEST_CASE("golden: /status, /top, /queue and /blocked replies", "[golden]") {
                                  {"ip", "185.220.101.4", "cli:root", std::nullopt}},
                                 host));
 }
+
+TEST_CASE("real postcat -e -h output is read message by message") {
+    auto messages = mitigation::parse_postcat_messages(
+        read_file(std::string(SASLGUARD_FIXTURES_DIR) + "/queue/postcat_headers_two_messages.txt"));
+    REQUIRE(messages.size() == 2);
+    CHECK(messages[0].queue_id == "E3069A7609D");
+    CHECK(messages[0].sasl_login == "alice@saslguard.test");
+    CHECK(messages[0].client_address == "127.0.0.1");
+    CHECK(messages[0].recipients ==
+          std::vector<std::string>{"carol@example.net", "dave@example.com"});
+    CHECK(messages[0].subject == "Invoice");
+    CHECK(messages[1].queue_id == "752A4A76092");
+    CHECK(messages[1].subject == "Invoice =?UTF-8?B?w6k=?= <b>overdue</b>");
+    QueueSample s = mitigation::summarize_queue_sample(messages);
+    CHECK(s.messages == 2);
+    CHECK(s.recipient_domains == 3);
+    REQUIRE(s.client_addresses.size() == 1);
+    CHECK(s.client_addresses[0].messages == 2);
+    CHECK(s.subjects ==
+          std::vector<std::string>{"Invoice", "Invoice =?UTF-8?B?w6k=?= <b>overdue</b>"});
+    // Envelope only (no -h): no subject is invented.
+    auto envelope = mitigation::parse_postcat_messages(
+        "*** ENVELOPE RECORDS deferred/7/752A4A76092 ***\n"
+        "named_attribute: sasl_username=bob\nrecipient: x@example.org\n"
+        "*** MESSAGE FILE END deferred/7/752A4A76092 ***\n"
+        "*** ENVELOPE RECORDS deferred/7/../../etc ***\nrecipient: y@example.org\n");
+    REQUIRE(envelope.size() == 1);
+    CHECK(envelope[0].subject.empty());
+    CHECK(envelope[0].sasl_login == "bob");
+}
