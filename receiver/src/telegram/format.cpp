@@ -429,8 +429,8 @@ std::string action_line(const IncidentView& v) {
     if (v.mode == "confirm" || (v.mode == "auto" && !v.acted)) {
         std::string m;
         if (!words.empty())
-            m = "👉 <b>Proposed:</b> " + html_escape(join_words(words)) + who +
-                ". Nothing happens until an admin presses a button.";
+            m = "👉 <b>Proposed:</b> " + html_escape(join_words(words)) + who + "." +
+                (v.resolved ? "" : " Nothing happens until an admin presses a button.");
         else
             m = "👉 <b>Nothing done yet:</b> choose below.";
         if (!v.not_automatic_because.empty())
