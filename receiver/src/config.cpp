@@ -350,23 +350,8 @@ private:
         boolean(n, ctx, "allow_auto_delete", p.allow_auto_delete);
         duration(n, ctx, "action_expiry", p.action_expiry, true);
         YAML::Node acts = n["auto_actions"];
-        if (acts.IsDefined() && !acts.IsNull()) {
-            std::vector<std::string> names;
-            strings(n, ctx, "auto_actions", names);
-            p.auto_actions.clear();
-            // The kinds that apply a mitigation, as the catalog lists them.
-            const auto& catalog = mitigation::catalog();
-            for (const auto& name : names) {
-                auto kind = action_kind_from_string(name);
-                const auto* action = kind ? catalog.find(*kind) : nullptr;
-                if (!action || !action->forward) {
-                    fail(acts, "policy.auto_actions: '" + name + "' is not one of " +
-                                   mitigation::kinds_text(catalog.forward_kinds()));
-                    continue;
-                }
-                p.auto_actions.push_back(*kind);
-            }
-        }
+        forward_kinds(n, ctx, "auto_actions", p.auto_actions,
+                      [](const mitigation::ActionDescriptor&) { return true; });
         for (auto k : p.auto_actions) {
             const auto* action = mitigation::catalog().find(k);
             if (action && action->automatic == mitigation::Automatic::OptIn && !p.allow_auto_delete)
@@ -588,6 +573,32 @@ private:
         if (f.shared_blocks) secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
     }
 
+    // A list of mitigation kinds (policy.auto_actions, owner_notice.actions): the
+    // catalog's kinds that apply a mitigation and that `fits`; anything else fails
+    // naming the kinds that would.
+    template <class Fits>
+    void forward_kinds(const YAML::Node& parent, const std::string& ctx, const char* key,
+                       std::vector<ActionKind>& out, Fits fits) {
+        YAML::Node acts = parent[key];
+        if (!acts.IsDefined() || acts.IsNull()) return;
+        std::vector<std::string> names;
+        strings(parent, ctx, key, names);
+        out.clear();
+        const auto& catalog = mitigation::catalog();
+        std::vector<ActionKind> allowed;
+        for (auto k : catalog.forward_kinds())
+            if (const auto* a = catalog.find(k); a && fits(*a)) allowed.push_back(k);
+        for (const auto& name : names) {
+            auto kind = action_kind_from_string(name);
+            if (!kind || std::find(allowed.begin(), allowed.end(), *kind) == allowed.end()) {
+                fail(acts, qualify(ctx, key) + ": '" + name + "' is not one of " +
+                               mitigation::kinds_text(allowed));
+                continue;
+            }
+            out.push_back(*kind);
+        }
+    }
+
     // ---- owner_notice: telling the account owner (docs/owner-notice.md) -------
 
     void load_owner_notice(const YAML::Node& n, OwnerNoticeConfig& o,
@@ -607,25 +618,10 @@ private:
         str(n, ctx, "body", o.body);
         str(n, ctx, "sendmail", o.sendmail);
         duration(n, ctx, "timeout", o.timeout);
-        YAML::Node acts = n["actions"];
-        if (acts.IsDefined() && !acts.IsNull()) {
-            std::vector<std::string> names;
-            strings(n, ctx, "actions", names);
-            o.actions.clear();
-            const auto& catalog = mitigation::catalog();
-            for (const auto& name : names) {
-                auto kind = action_kind_from_string(name);
-                const auto* action = kind ? catalog.find(*kind) : nullptr;
-                if (!action || !action->forward ||
-                    action->target != mitigation::TargetKind::Login) {
-                    fail(acts, "owner_notice.actions: '" + name +
-                                   "' is not one of block_login, hold_mail, delete_mail, "
-                                   "lock_account");
-                    continue;
-                }
-                o.actions.push_back(*kind);
-            }
-        }
+        // Only what acts on the account: blocking its addresses says nothing to the owner.
+        forward_kinds(n, ctx, "actions", o.actions, [](const mitigation::ActionDescriptor& a) {
+            return a.target == mitigation::TargetKind::Login;
+        });
         if (!o.from.empty() && (!validate::email_address(o.from) || o.from.front() == '-'))
             fail(n["from"],
                  "owner_notice.from: expected an address like postmaster@example.org, "
