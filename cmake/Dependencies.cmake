@@ -9,6 +9,7 @@ find_package(yaml-cpp CONFIG REQUIRED)                # libyaml-cpp-dev
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)     # libpq-dev: fleet.shared_blocks
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd) # libsystemd-dev: the journal source (sd-journal)
+pkg_check_modules(GEOIP REQUIRED IMPORTED_TARGET geoip)     # libgeoip-dev: countries of client addresses (geoip-database)
 
 # cpp-httplib (libcpp-httplib-dev) is a compiled library on Debian, found by pkg-config.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

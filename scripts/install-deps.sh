@@ -25,6 +25,8 @@ build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   catch2 libsqlite3-dev libyaml-cpp-dev libsystemd-dev libpq-dev
+  # the receiver's alert messages: client address -> country (legacy GeoIP.dat)
+  libgeoip-dev
   clang libclang-rt-14-dev clang-format
   # the Debian package (debian/, dpkg-buildpackage) and its lintian check
   debhelper dpkg-dev fakeroot lintian
@@ -38,6 +40,8 @@ run_pkgs=(
   systemd-journal-remote
   # the fleet's shared blocks: a private PostgreSQL cluster and Postfix's pgsql: tables
   postgresql postfix-pgsql
+  # countries of client addresses in the Telegram messages (read with libgeoip)
+  geoip-database
   nodejs npm
 )
 

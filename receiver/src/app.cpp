@@ -80,6 +80,11 @@ struct App::Impl {
         if (!m) return m.error();
         mitigation = *m;
         executor = mitigation;
+        // The owner is told after the action, whoever asked for it (docs/owner-notice.md).
+        if (config.owner_notice.enabled)
+            executor = std::make_shared<OwnerNoticeExecutor>(
+                executor,
+                std::make_shared<OwnerNotifier>(config.owner_notice, config.telegram.host_name));
         for (const auto& [name, where] : mitigation->describe())
             log::info("mitigation ready", {{"mechanism", name}, {"acts_on", where}});
         return {};

@@ -1,5 +1,7 @@
 #include "saslguard/receiver/config.hpp"
 
+#include <unistd.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <sys/stat.h>
@@ -221,7 +223,7 @@ public:
             return;  // empty file: defaults (then required keys fail)
         if (!mapping(root, "",
                      {"listen_address", "state_path", "log_level", "webhook", "prometheus",
-                      "policy", "mitigation", "telegram", "smtp_policy", "fleet"}))
+                      "policy", "mitigation", "telegram", "smtp_policy", "fleet", "owner_notice"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -238,9 +240,23 @@ public:
         load_telegram(root["telegram"], c.telegram);
         load_smtp_policy(root["smtp_policy"], c.smtp_policy);
         load_fleet(root["fleet"], c.fleet);
+        load_owner_notice(root["owner_notice"], c.owner_notice, c.mitigation);
+        // The host messages name: the configured one, the fleet's, else this machine's.
+        if (c.telegram.host_name.empty()) c.telegram.host_name = c.fleet.host_name;
+        if (c.telegram.host_name.empty()) {
+            char buf[256] = {};
+            if (::gethostname(buf, sizeof buf - 1) == 0) c.telegram.host_name = buf;
+        }
     }
 
 private:
+    static bool valid_host_name(const std::string& name) {
+        auto host_char = [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+        };
+        return name.size() <= 253 && std::all_of(name.begin(), name.end(), host_char);
+    }
+
     static std::string qualify(const std::string& ctx, std::string_view key) {
         return ctx.empty() ? std::string(key) : ctx + "." + std::string(key);
     }
@@ -334,23 +350,8 @@ private:
         boolean(n, ctx, "allow_auto_delete", p.allow_auto_delete);
         duration(n, ctx, "action_expiry", p.action_expiry, true);
         YAML::Node acts = n["auto_actions"];
-        if (acts.IsDefined() && !acts.IsNull()) {
-            std::vector<std::string> names;
-            strings(n, ctx, "auto_actions", names);
-            p.auto_actions.clear();
-            // The kinds that apply a mitigation, as the catalog lists them.
-            const auto& catalog = mitigation::catalog();
-            for (const auto& name : names) {
-                auto kind = action_kind_from_string(name);
-                const auto* action = kind ? catalog.find(*kind) : nullptr;
-                if (!action || !action->forward) {
-                    fail(acts, "policy.auto_actions: '" + name + "' is not one of " +
-                                   mitigation::kinds_text(catalog.forward_kinds()));
-                    continue;
-                }
-                p.auto_actions.push_back(*kind);
-            }
-        }
+        forward_kinds(n, ctx, "auto_actions", p.auto_actions,
+                      [](const mitigation::ActionDescriptor&) { return true; });
         for (auto k : p.auto_actions) {
             const auto* action = mitigation::catalog().find(k);
             if (action && action->automatic == mitigation::Automatic::OptIn && !p.allow_auto_delete)
@@ -421,8 +422,17 @@ private:
         const std::string ctx = "telegram";
         if (!mapping(n, ctx,
                      {"enabled", "api_url", "bot_token_file", "admin_chat_ids", "admin_user_ids",
-                      "poll_timeout", "button_ttl", "grafana_url", "alertmanager_url"}))
+                      "poll_timeout", "button_ttl", "grafana_url", "alertmanager_url", "host_name",
+                      "queue_sample", "queue_subjects", "geoip_database", "geoip_database_v6"}))
             return;
+        str(n, ctx, "host_name", t.host_name);
+        integer(n, ctx, "queue_sample", t.queue_sample, 0, 200);
+        boolean(n, ctx, "queue_subjects", t.queue_subjects);
+        str(n, ctx, "geoip_database", t.geoip_database);
+        str(n, ctx, "geoip_database_v6", t.geoip_database_v6);
+        if (!valid_host_name(t.host_name))
+            fail(n["host_name"],
+                 "telegram.host_name: expected a host name, got '" + t.host_name + "'");
         boolean(n, ctx, "enabled", t.enabled);
         str(n, ctx, "api_url", t.api_url);
         str(n, ctx, "bot_token_file", t.bot_token_file);
@@ -558,11 +568,7 @@ private:
         boolean(n, ctx, "coordinate", f.coordinate);
         str(n, ctx, "conninfo_file", f.conninfo_file);
         str(n, ctx, "host_name", f.host_name);
-        auto host_char = [](char ch) {
-            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
-        };
-        if (f.host_name.size() > 253 ||
-            !std::all_of(f.host_name.begin(), f.host_name.end(), host_char))
+        if (!valid_host_name(f.host_name))
             fail(n["host_name"],
                  "fleet.host_name: expected a host name, got '" + f.host_name + "'");
         // The host name travels in every button's callback_data (64 bytes at most:
@@ -573,6 +579,76 @@ private:
                  "(it is part of Telegram's 64-byte callback_data)");
         if (f.shared_blocks || f.coordinate)
             secret(n, ctx, "conninfo_file", f.conninfo_file, f.conninfo, true);
+    }
+
+    // A list of mitigation kinds (policy.auto_actions, owner_notice.actions): the
+    // catalog's kinds that apply a mitigation and that `fits`; anything else fails
+    // naming the kinds that would.
+    template <class Fits>
+    void forward_kinds(const YAML::Node& parent, const std::string& ctx, const char* key,
+                       std::vector<ActionKind>& out, Fits fits) {
+        YAML::Node acts = parent[key];
+        if (!acts.IsDefined() || acts.IsNull()) return;
+        std::vector<std::string> names;
+        strings(parent, ctx, key, names);
+        out.clear();
+        const auto& catalog = mitigation::catalog();
+        std::vector<ActionKind> allowed;
+        for (auto k : catalog.forward_kinds())
+            if (const auto* a = catalog.find(k); a && fits(*a)) allowed.push_back(k);
+        for (const auto& name : names) {
+            auto kind = action_kind_from_string(name);
+            if (!kind || std::find(allowed.begin(), allowed.end(), *kind) == allowed.end()) {
+                fail(acts, qualify(ctx, key) + ": '" + name + "' is not one of " +
+                               mitigation::kinds_text(allowed));
+                continue;
+            }
+            out.push_back(*kind);
+        }
+    }
+
+    // ---- owner_notice: telling the account owner (docs/owner-notice.md) -------
+
+    void load_owner_notice(const YAML::Node& n, OwnerNoticeConfig& o,
+                           const mitigation::MitigationSettings& m) {
+        const std::string ctx = "owner_notice";
+        // sendmail -C: the Postfix instance the mitigation acts on.
+        if (m.postfix_config_dir != "/etc/postfix") o.postfix_config_dir = m.postfix_config_dir;
+        if (!mapping(n, ctx,
+                     {"enabled", "from", "contact", "default_domain", "subject", "body", "actions",
+                      "sendmail", "timeout"}))
+            return;
+        boolean(n, ctx, "enabled", o.enabled);
+        str(n, ctx, "from", o.from);
+        str(n, ctx, "contact", o.contact);
+        str(n, ctx, "default_domain", o.default_domain);
+        str(n, ctx, "subject", o.subject);
+        str(n, ctx, "body", o.body);
+        str(n, ctx, "sendmail", o.sendmail);
+        duration(n, ctx, "timeout", o.timeout);
+        // Only what acts on the account: blocking its addresses says nothing to the owner.
+        forward_kinds(n, ctx, "actions", o.actions, [](const mitigation::ActionDescriptor& a) {
+            return a.target == mitigation::TargetKind::Login;
+        });
+        if (!o.from.empty() && (!validate::email_address(o.from) || o.from.front() == '-'))
+            fail(n["from"],
+                 "owner_notice.from: expected an address like postmaster@example.org, "
+                 "got '" +
+                     o.from + "'");
+        if (o.contact.find_first_of("\r\n") != std::string::npos || o.contact.size() > 200)
+            fail(n["contact"], "owner_notice.contact: expected one line");
+        if (!o.default_domain.empty() && !validate::domain(o.default_domain))
+            fail(n["default_domain"],
+                 "owner_notice.default_domain: expected a domain, got '" + o.default_domain + "'");
+        if (o.subject.find_first_of("\r\n") != std::string::npos)
+            fail(n["subject"], "owner_notice.subject: expected one line");
+        if (auto e = check_owner_template(o.subject))
+            fail(n["subject"], "owner_notice.subject: " + *e);
+        if (auto e = check_owner_template(o.body)) fail(n["body"], "owner_notice.body: " + *e);
+        if (o.sendmail.empty() || o.sendmail.front() != '/')
+            fail(n["sendmail"], "owner_notice.sendmail: expected an absolute path");
+        if (o.enabled && o.from.empty())
+            fail(n, "owner_notice.from: required when owner_notice is enabled");
     }
 
     std::string m_name;

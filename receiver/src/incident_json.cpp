@@ -46,6 +46,9 @@ std::string to_json(const Evidence& e) {
         put(ju, "distinct_ips", u.distinct_ips);
         put(ju, "deliveries", u.deliveries);
         put(ju, "bounce_ratio", u.bounce_ratio);
+        put(ju, "usual_per_hour", u.usual_per_hour);
+        put(ju, "busiest_hour", u.busiest_hour);
+        put(ju, "new_source_messages", u.new_source_messages);
         j["top_users"].push_back(std::move(ju));
     }
     j["top_senders"] = json::array();
@@ -58,7 +61,18 @@ std::string to_json(const Evidence& e) {
     j["protected_ips"] = json::array();
     for (const auto& p : e.protected_ips)
         j["protected_ips"].push_back({{"ip", p.ip}, {"reason", p.reason}});
-    return j.dump();
+    if (e.sample) {
+        json js = {{"messages", e.sample->messages},
+                   {"recipient_domains", e.sample->recipient_domains},
+                   {"subjects", e.sample->subjects},
+                   {"client_addresses", json::array()}};
+        for (const auto& c : e.sample->client_addresses)
+            js["client_addresses"].push_back({{"ip", c.ip}, {"messages", c.messages}});
+        j["sample"] = std::move(js);
+    }
+    if (!e.sample_note.empty()) j["sample_note"] = e.sample_note;
+    // Subjects are attacker-controlled and may hold invalid UTF-8: replace, never throw.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Evidence evidence_from_json(std::string_view text) {
@@ -86,6 +100,9 @@ Evidence evidence_from_json(std::string_view text) {
             u.distinct_ips = get_opt(ju, "distinct_ips");
             u.deliveries = get_opt(ju, "deliveries");
             u.bounce_ratio = get_opt(ju, "bounce_ratio");
+            u.usual_per_hour = get_opt(ju, "usual_per_hour");
+            u.busiest_hour = get_opt(ju, "busiest_hour");
+            u.new_source_messages = get_opt(ju, "new_source_messages");
             e.top_users.push_back(std::move(u));
         }
     if (j.contains("top_senders") && j["top_senders"].is_array())
@@ -102,6 +119,22 @@ Evidence evidence_from_json(std::string_view text) {
     if (j.contains("protected_ips") && j["protected_ips"].is_array())
         for (const auto& p : j["protected_ips"])
             if (p.is_object()) e.protected_ips.push_back({get_str(p, "ip"), get_str(p, "reason")});
+    if (auto it = j.find("sample"); it != j.end() && it->is_object()) {
+        QueueSample s;
+        s.messages = static_cast<std::size_t>(get_opt(*it, "messages").value_or(0));
+        s.recipient_domains =
+            static_cast<std::size_t>(get_opt(*it, "recipient_domains").value_or(0));
+        if (auto sub = it->find("subjects"); sub != it->end() && sub->is_array())
+            for (const auto& x : *sub)
+                if (x.is_string()) s.subjects.push_back(x.get<std::string>());
+        if (auto ca = it->find("client_addresses"); ca != it->end() && ca->is_array())
+            for (const auto& c : *ca)
+                if (c.is_object())
+                    s.client_addresses.push_back(
+                        {get_str(c, "ip"), get_opt(c, "messages").value_or(0)});
+        e.sample = std::move(s);
+    }
+    e.sample_note = get_str(j, "sample_note");
     return e;
 }
 

@@ -132,9 +132,28 @@ public:
                     by_status[it->second] += s.value;
             set_deliveries(u, by_status);
         }
+        // The account's own history, as the rules record it hourly (last_over_time:
+        // an hourly series is older than the lookback most of the hour). No series
+        // (a new account, a fresh install) leaves the baseline unknown.
+        const std::string hist_sel = sel(user_matcher(u.username));
+        u.usual_per_hour = quiet_scalar(
+            "max(last_over_time(sasl_username:postfix_sasl_user_messages:increase1h_avg1d" +
+            hist_sel + "[2h]))");
+        u.busiest_hour = quiet_scalar(
+            "max(last_over_time(sasl_username:postfix_sasl_user_messages:increase1h_peak8d" +
+            hist_sel + "[2h]))");
+        u.new_source_messages = quiet_scalar(
+            "sum(increase(postfix_sasl_user_new_source_messages_total" + user_sel + m_range + "))");
     }
 
 private:
+    // For context only: a failure is not worth a note (the rules may not be loaded).
+    std::optional<double> quiet_scalar(const std::string& promql) {
+        auto r = m_client.scalar(promql);
+        if (!r) return std::nullopt;
+        return *r;
+    }
+
     std::string sel(const std::string& extra = "") const {
         std::string inner = m_selector;
         if (!extra.empty()) inner += (inner.empty() ? "" : ",") + extra;

@@ -124,6 +124,15 @@ AccountOf Worker::ask_safeguards(const Alert& alert, Evidence& evidence) {
     for (std::size_t i = 0; i < logins.size() && i < accounts.size(); ++i)
         (*known)[logins[i]] = accounts[i];
     evidence.account = (*known)[user];
+    // What the admin's message shows of the culprit's queued mail (subjects only
+    // with telegram.queue_subjects: the privacy switch, docs/telegram.md).
+    if (m_config.telegram.enabled && m_config.telegram.queue_sample > 0) {
+        if (auto sample = m_safeguards->queue_sample(user, m_config.telegram.queue_sample,
+                                                     m_config.telegram.queue_subjects))
+            evidence.sample = std::move(*sample);
+        else
+            evidence.sample_note = sample.error().message;
+    }
     // Corroboration, only where it can matter (it reads queue files).
     if (policy.min_queued_messages > 0 && may_act_automatically(policy, alert)) {
         auto n = m_safeguards->queued_messages(

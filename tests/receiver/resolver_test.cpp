@@ -130,6 +130,10 @@ TEST_CASE(
     CHECK_FALSE(e.conclusive);
     CHECK_FALSE(e.culprit);
     CHECK(e.source == "prometheus");
+    // No hourly history recorded yet (a fresh install): unknown, not zero, and no note.
+    REQUIRE_FALSE(e.top_users.empty());
+    CHECK_FALSE(e.top_users[0].usual_per_hour);
+    CHECK_FALSE(e.top_users[0].busiest_hour);
     REQUIRE(e.notes.size() == 1);
     CHECK(e.notes[0] ==
           "top user a@example.com has 30 messages (40% of 75): below policy min_share 50% or "
@@ -176,6 +180,10 @@ TEST_CASE(
     CHECK(*e.top_users[0].share == Approx(0.04));
     CHECK(*e.top_users[0].distinct_ips == 2);
     CHECK(*e.top_users[0].bounce_ratio == 0);
+    // Her own history, as the rules record it hourly, and the exporter's new-source count.
+    CHECK(*e.top_users[0].usual_per_hour == 3);
+    CHECK(*e.top_users[0].busiest_hour == 9);
+    CHECK(*e.top_users[0].new_source_messages == 100);
 }
 
 TEST_CASE(

@@ -220,7 +220,8 @@ TEST_CASE(
     REQUIRE(msg);
     CHECK(msg->text.find("<b>User:</b> <code>alice&lt;x&gt;@example.com</code>") !=
           std::string::npos);
-    CHECK(msg->text.find("<b>Messages (10m):</b> 1234 (90% of the surge)") != std::string::npos);
+    CHECK(msg->text.find("<b>Why:</b> 1234 messages in the last 10 minutes") != std::string::npos);
+    CHECK(msg->text.find("90% of all authenticated mail") != std::string::npos);
     CHECK(msg->labels() == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
                                                     "🔒 Lock account", "🗑 Delete queued mail",
                                                     "🔕 Silence 1h", "🔕 Silence 4h", "🔕 Silence 24h",
@@ -257,12 +258,13 @@ TEST_CASE(
 
     // Delete queued mail is destructive: a second, confirming press is needed.
     auto current = rig.emu.messages(kAdmin).at(0);
-    rig.emu.press(kAdmin, kAdmin, current.message_id, current.button("Delete mail"));
+    rig.emu.press(kAdmin, kAdmin, current.message_id, current.button("Delete queued mail"));
     REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Yes").empty(); }));
     CHECK(rig.executor.count() == 1);
     auto confirm = rig.emu.messages(kAdmin).at(0);
     CHECK(confirm.labels() ==
-          std::vector<std::string>{"⚠ Yes: 🗑 Delete mail alice<x>@example.com", "✖ Cancel"});
+          std::vector<std::string>{"⚠ Yes: 🗑 Delete queued mail alice<x>@example.com",
+                                   "✖ Cancel"});
     rig.emu.press(kAdmin, kAdmin, confirm.message_id, confirm.button("Yes"));
     REQUIRE(wait_until([&] { return rig.executor.count() == 2; }));
     CHECK(rig.executor.requests().at(1).kind == ActionKind::DeleteMail);
@@ -298,25 +300,25 @@ TEST_CASE("commands answer admins with the right content and refuse everyone els
     REQUIRE(status);
     CHECK(
         status->text.find(
-            "<b>Open incidents:</b> 1\n• #1 SaslUserSendingSurge <code>alice@example.com</code>") ==
-        0);
-    CHECK(status->text.find("<b>Active blocks:</b> 2\n<b>Queue depth:</b> 5321") !=
-          std::string::npos);
+            "<b>Open incidents:</b> 1\n• #1 SaslUserSendingSurge <code>alice@example.com</code>") !=
+        std::string::npos);
+    CHECK(status->text.find("<b>Blocks in force:</b> 2 (/blocked lists them)\n<b>Queue:</b> 5321 "
+                            "messages") != std::string::npos);
 
     rig.emu.command(kAdmin, kAdmin, "/top");
-    auto top = rig.emu.wait_message(kAdmin, "Top SASL users");
+    auto top = rig.emu.wait_message(kAdmin, "Top senders");
     REQUIRE(top);
-    CHECK(top->text.find("1. <code>alice@example.com</code> — 1234\n2. "
-                         "<code>bob&lt;b&gt;@example.com</code> — 7") != std::string::npos);
+    CHECK(top->text.find("1. <code>alice@example.com</code> — 1234 (") != std::string::npos);
+    CHECK(top->text.find("2. <code>bob&lt;b&gt;@example.com</code> — 7 (") != std::string::npos);
 
     rig.emu.command(kAdmin, kAdmin, "/queue@saslguard_bot");
-    auto queue = rig.emu.wait_message(kAdmin, "Top senders");
+    auto queue = rig.emu.wait_message(kAdmin, "Most queued");
     REQUIRE(queue);
-    CHECK(queue->text.find("<b>Queue depth:</b> 5321") == 0);
+    CHECK(queue->text.find("📬 <b>Queue:</b> 5321 messages") == 0);
 
     rig.emu.command(kAdmin, kAdmin, "/blocked");
-    REQUIRE(
-        rig.emu.wait_message(kAdmin, "• login <code>alice@example.com</code> by telegram:1001"));
+    REQUIRE(rig.emu.wait_message(
+        kAdmin, "• login blocked: <code>alice@example.com</code>, by Telegram user 1001"));
 
     rig.emu.command(kAdmin, kAdmin, "/block bad;user");
     REQUIRE(rig.emu.wait_message(kAdmin, "Not a valid SASL username: <code>bad;user</code>"));
@@ -349,7 +351,7 @@ TEST_CASE("a restart in the middle of a confirmation handles every update exactl
     REQUIRE(notifier->incident_opened(sample_notice(7, "mallory@example.com")));
     auto msg = rig.emu.wait_message(kAdmin, "incident #7");
     REQUIRE(msg);
-    rig.emu.press(kAdmin, kAdmin, msg->message_id, msg->button("Delete mail"));
+    rig.emu.press(kAdmin, kAdmin, msg->message_id, msg->button("Delete queued mail"));
     REQUIRE(wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Yes").empty(); }));
     auto confirm = rig.emu.messages(kAdmin).at(0);
 

@@ -99,19 +99,55 @@ IncidentView sample_view() {
 }  // namespace
 
 TEST_CASE("an incident message shows the evidence with links") {
-    std::string m = format_incident(sample_view());
+    IncidentView v = sample_view();
+    v.host = "mx1.example.com";
+    v.usual_per_hour = 60;
+    v.busiest_hour = 150;
+    v.sources = {{"203.0.113.7", 300, "US", "new"}, {"198.51.100.2", 120, "", ""}};
+    v.proposed = {"block_login", "hold_mail"};
+    std::string m = format_incident(v);
     CHECK(m.find("🚨 <b>SaslUserSendingSurge</b> · critical · incident #42\n") == 0);
+    CHECK(m.find("<b>Host:</b> mx1.example.com\n") != std::string::npos);
     CHECK(m.find("<b>User:</b> <code>alice@example.com</code>") != std::string::npos);
-    CHECK(m.find("<b>Messages (10m):</b> 1234 (87% of the surge)") != std::string::npos);
-    CHECK(m.find("<b>Distinct IPs:</b> 14 — top: <code>203.0.113.7</code> (300), "
-                 "<code>198.51.100.2</code> (120)") != std::string::npos);
-    CHECK(m.find("<b>Bounce ratio:</b> 42%") != std::string::npos);
-    CHECK(m.find("<b>Queue depth:</b> 5321") != std::string::npos);
+    // Whole numbers, now against the account's own usual volume (1234 in 10 minutes
+    // is 7404 an hour, 123 times 60).
+    CHECK(m.find("<b>Why:</b> 1234 messages in the last 10 minutes; usually 60 an hour — about "
+                 "123 times its usual rate (busiest hour in 8 days: 150); 87% of all "
+                 "authenticated mail\n") != std::string::npos);
+    CHECK(m.find("<b>Client addresses:</b> 14 in the window; in the queued mail: "
+                 "<code>203.0.113.7</code> (US, 300, <b>new</b>), <code>198.51.100.2</code> "
+                 "(120)") != std::string::npos);
+    CHECK(m.find("<b>Bounced or deferred:</b> 42% of its deliveries") != std::string::npos);
+    CHECK(m.find("<b>Queue on the host:</b> 5321 messages") != std::string::npos);
+    CHECK(m.find("👉 <b>Proposed:</b> block the login and hold its queued mail for "
+                 "<code>alice@example.com</code>.") != std::string::npos);
+    CHECK(m.find("policy.") == std::string::npos);
     CHECK(m.find("<a "
                  "href=\"https://grafana.example.com/d/"
                  "saslguard?var-user=alice&amp;from=now-1h\">Grafana</a>") != std::string::npos);
     CHECK(m.find("<a href=\"http://am.example.com:9093/#/alerts\">Alertmanager</a>") !=
           std::string::npos);
+}
+
+TEST_CASE("fractional counts are shown whole, and no link line dangles without URLs") {
+    IncidentView v = sample_view();
+    v.messages = 238.6;
+    v.grafana_url.clear();
+    v.alertmanager_url.clear();
+    std::string m = format_incident(v);
+    CHECK(m.find("239 messages in the last 10 minutes") != std::string::npos);
+    CHECK(m.find("238.6") == std::string::npos);
+    CHECK(m.find("Alertmanager") == std::string::npos);
+    CHECK(m.find("Grafana") == std::string::npos);
+    CHECK(m.find("its usual volume is not known yet") != std::string::npos);
+}
+
+TEST_CASE("encoded subject words are decoded for reading") {
+    CHECK(decode_header_words("=?UTF-8?B?w6k=?= <b>x</b>") == "é <b>x</b>");
+    CHECK(decode_header_words("=?utf-8?Q?caf=C3=A9_au?= =?utf-8?Q?_lait?=") == "café au lait");
+    CHECK(decode_header_words("plain =?iso-8859-1?Q?caf=E9?=") == "plain =?iso-8859-1?Q?caf=E9?=");
+    CHECK(decode_header_words("=?UTF-8?B?!!!?=") == "=?UTF-8?B?!!!?=");
+    CHECK(decode_header_words("") == "");
 }
 
 TEST_CASE("an attacker's username cannot inject markup into the message") {

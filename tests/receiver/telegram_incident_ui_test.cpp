@@ -83,7 +83,7 @@ TEST_CASE("an offered mitigation in force shows as its Undo, and comes back when
         return out;
     };
     CHECK(labels(nullptr) == std::vector<std::string>{"🚫 Block login", "⏸ Hold mail",
-                                                      "🔒 Lock account", "🗑 Delete mail",
+                                                      "🔒 Lock account", "🗑 Delete queued mail",
                                                       "🔕 Silence 1h", "🔕 Silence 4h",
                                                       "🔕 Silence 24h", "🙈 Ignore"});
     mitigation::ActiveBlocks blocks;
@@ -92,7 +92,7 @@ TEST_CASE("an offered mitigation in force shows as its Undo, and comes back when
     put.added.push_back({"hold", "bob@example.com", 8, 900, std::nullopt});  // someone else's
     blocks.apply(put);
     CHECK(labels(&blocks) == std::vector<std::string>{"⏸ Hold mail", "🔒 Lock account",
-                                                      "🗑 Delete mail", "🔕 Silence 1h",
+                                                      "🗑 Delete queued mail", "🔕 Silence 1h",
                                                       "🔕 Silence 4h", "🔕 Silence 24h", "🙈 Ignore",
                                                       "↩ Undo block login"});
     mitigation::BlockChange lift;

@@ -30,6 +30,14 @@ jq -cn '{version:"4", groupKey:"{}:{alertname=\"SaslUserSendingSurge\"}", trunca
 
 tg_wait_text $ADMIN "incident #1"
 mid=$(tg_messages $ADMIN | jq -r '.[0].message_id')
+# The message samples alice's queued mail, read from the real queue files
+# (postcat): her one message above, from 127.0.0.1, to one domain. Its subject
+# stays hidden: telegram.queue_subjects is off by default.
+text=$(tg_messages $ADMIN | jq -r '.[0].text')
+grep -qF "<b>Queued mail</b> (1 message read): 1 recipient domain" <<<"$text" ||
+  fail "no queue sample in the message: $text"
+grep -qF "in the queued mail: <code>127.0.0.1</code> (1)" <<<"$text" || fail "no client address: $text"
+if grep -q "  • " <<<"$text"; then fail "a subject is shown with the privacy switch off: $text"; fi
 tg_press $ADMIN $ADMIN "$mid" "$(tg_button $ADMIN "Block login")"
 tg_wait_text $ADMIN "@user1001 (1001): blocked login alice@saslguard.test"
 grep -qx "alice@saslguard.test REJECT 5.7.1 account blocked by saslguard" "$PF_SASL_ACCESS" \
@@ -63,5 +71,5 @@ tg_command $ADMIN $ADMIN "/block bob@saslguard.test"
 tg_wait_text $ADMIN "✅ blocked login bob@saslguard.test"
 assert_eq "$(smtp_code "$work/pf" bob@saslguard.test bobpw)" 554 "bob after /block"
 tg_command $ADMIN $ADMIN "/blocked"
-tg_wait_text $ADMIN "• login <code>bob@saslguard.test</code> by telegram:1001"
+tg_wait_text $ADMIN "• login blocked: <code>bob@saslguard.test</code>, by Telegram user 1001"
 echo ok

@@ -60,8 +60,12 @@ msg=$(tg_messages $ADMIN | jq -c '.[0]')
 mid=$(jq -r .message_id <<<"$msg")
 echo "$msg" | jq .
 jq -e '.text | contains("<b>User:</b> <code>eve@example.com</code>")' <<<"$msg" > /dev/null || fail "user missing"
-jq -e '.text | contains("<a href=\"http://grafana.example/d/saslguard\">Grafana</a> · <a href=\"http://127.0.0.1:9093\">Alertmanager</a>")' <<<"$msg" > /dev/null \
-  || fail "links missing"
+# Links: the alert in Alertmanager's UI, the dashboard (last 6 hours), a prefilled silence form.
+jq -e '.text | contains("<a href=\"http://127.0.0.1:9093/#/alerts?silenced=false&amp;inhibited=false&amp;active=true&amp;filter=%7B")' <<<"$msg" > /dev/null \
+  || fail "alert link missing: $(jq -r .text <<<"$msg")"
+jq -e '.text | contains("\">Alert</a> · <a href=\"http://grafana.example/d/saslguard?") and contains("\">Silence…</a>")' <<<"$msg" > /dev/null \
+  || fail "links missing: $(jq -r .text <<<"$msg")"
+jq -e '.text | contains("policy.") | not' <<<"$msg" > /dev/null || fail "configuration jargon in the message"
 assert_eq "$(jq -c '[.buttons[].text]' <<<"$msg")" \
   '["🚫 Block login","⏸ Hold mail","🔒 Lock account","🗑 Delete queued mail","🔕 Silence 1h","🔕 Silence 4h","🔕 Silence 24h","🙈 Ignore"]' \
   "buttons"

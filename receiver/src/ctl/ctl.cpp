@@ -249,6 +249,15 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     req.expires_after = a.expires;
     auto o = mitigator->execute(req);
     print_outcome(o, out, err);
+    // The owner is told here too (docs/owner-notice.md): a block is a block,
+    // whoever typed it. A failure to tell does not fail the command.
+    if (config->owner_notice.enabled) {
+        OwnerNotifier owner(config->owner_notice, config->telegram.host_name);
+        if (auto told = owner.after(req, o); !told)
+            err << "saslguardctl: owner not told: " << told.error().message << "\n";
+        else if (*told)
+            out << "told the owner by mail\n";
+    }
     return o.ok ? 0 : 1;
 }
 

@@ -92,6 +92,18 @@ Result<std::size_t> Mitigator::queued_messages(const std::string& login, std::si
     return queue.count_by_login(*canonical, enough);
 }
 
+Result<QueueSample> Mitigator::queue_sample(const std::string& login, std::size_t max_messages,
+                                            bool subjects) {
+    auto canonical = validate::canonical_login(login);
+    if (!canonical) return make_error("invalid SASL username");
+    PostfixQueue queue(*m_deps.runner, *m_deps.queue_source, m_settings.program("postsuper"),
+                       m_settings.program("postcat"), m_settings.postfix_config_dir,
+                       m_settings.command_timeout);
+    auto messages = queue.messages_of_login(*canonical, max_messages, subjects);
+    if (!messages) return messages.error();
+    return summarize_queue_sample(*messages);
+}
+
 std::vector<std::pair<std::string, std::string>> Mitigator::describe() const {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& spec : catalog().mechanisms())

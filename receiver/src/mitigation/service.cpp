@@ -44,6 +44,11 @@ Result<std::size_t> MitigationService::queued_messages(const std::string& login,
     return m_mitigator->queued_messages(login, enough);
 }
 
+Result<QueueSample> MitigationService::queue_sample(const std::string& login,
+                                                    std::size_t max_messages, bool subjects) {
+    return m_mitigator->queue_sample(login, max_messages, subjects);
+}
+
 std::vector<ActionOutcome> MitigationService::run_expiries() {
     return m_mitigator->run_expiries();
 }

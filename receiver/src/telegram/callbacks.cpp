@@ -134,7 +134,7 @@ Result<void> UpdateHandler::ask_confirmation(const CallbackRow& cb, std::int64_t
         what.clear();
         for (const auto& ip : ips) what += (what.empty() ? "" : ", ") + ip;
     }
-    const std::string& host = m_bot.config.host;
+    const std::string& host = m_bot.config.fleet_host;
     Keyboard kb{{{"⚠ Yes: " + action_label(cb.action) + " " + clip_text(what, 48),
                   fleet::callback_data(host, cb.incident_id, yes.token)},
                  {"✖ Cancel", fleet::callback_data(host, cb.incident_id, no.token)}}};

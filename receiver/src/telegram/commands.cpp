@@ -7,6 +7,7 @@
 #include "saslguard/common/format.hpp"
 #include "saslguard/common/validate.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
+#include "saslguard/receiver/telegram/replies.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -23,60 +24,13 @@ std::string help_text() {
     std::string t =
         "<b>saslguard bot</b>\n"
         "/status — open incidents, active blocks, queue depth\n"
-        "/top — top SASL users right now\n"
-        "/queue — queue depth and top senders\n"
+        "/top — who sends the most right now\n"
+        "/queue — queue size and the most queued senders\n"
         "/blocked — active blocks\n";
     for (const auto* a : catalog().actions())
         if (!a->bot_command.empty())
             t += std::string(a->bot_command) + " &lt;user&gt; — " + std::string(a->bot_help) + "\n";
     return t + "/help — this text\nOnly configured admins may use the bot.";
-}
-
-std::string render_status(const StatusInfo& s) {
-    std::string r = "<b>Open incidents:</b> " + std::to_string(s.open_incidents.size()) + "\n";
-    std::size_t shown = 0;
-    for (const auto& i : s.open_incidents) {
-        if (shown++ == 15) {
-            r += "…\n";
-            break;
-        }
-        r += "• #" + std::to_string(i.id) + " " + html_escape(i.alertname);
-        if (!i.username.empty()) r += " " + code(i.username);
-        r += " since " + format::utc_minutes(i.opened_at_ms) + "\n";
-    }
-    r += "<b>Active blocks:</b> " + std::to_string(s.active_blocks) + "\n";
-    r += "<b>Queue depth:</b> " +
-         (s.queue_depth ? std::to_string(*s.queue_depth) : std::string("unknown"));
-    return r;
-}
-
-std::string render_top(const std::vector<UserCount>& top) {
-    if (top.empty()) return "No authenticated senders in the recent window.";
-    std::string r = "<b>Top SASL users (messages, recent window):</b>\n";
-    int i = 0;
-    for (const auto& u : top)
-        r += std::to_string(++i) + ". " + code(u.name) + " — " + format::compact(u.count) + "\n";
-    return r;
-}
-
-std::string render_queue(const QueueInfo& q) {
-    std::string r = "<b>Queue depth:</b> " +
-                    (q.depth ? std::to_string(*q.depth) : std::string("unknown")) + "\n";
-    if (!q.top_senders.empty()) r += "<b>Top senders:</b>\n";
-    for (const auto& s : q.top_senders)
-        r += "• " + code(s.name) + " — " + format::compact(s.count) + "\n";
-    return r;
-}
-
-std::string render_blocked(const std::vector<BlockInfo>& blocks) {
-    if (blocks.empty()) return "No active blocks.";
-    std::string r = "<b>Active blocks:</b> " + std::to_string(blocks.size()) + "\n";
-    for (const auto& x : blocks) {
-        r += "• " + html_escape(x.kind) + " " + code(x.target) + " by " + html_escape(x.actor);
-        if (x.expires_at_ms) r += ", expires " + format::utc_minutes(*x.expires_at_ms);
-        r += "\n";
-    }
-    return r;
 }
 
 }  // namespace
@@ -129,19 +83,23 @@ std::string UpdateHandler::run_command(const Command& c) {
     if (cmd == "/help" || cmd == "/start") return help_text();
     if (cmd == "/status") {
         auto s = be.status();
-        return s ? render_status(*s) : "❌ status unavailable: " + html_escape(s.error().message);
+        return s ? render_status(*s, m_bot.config.host_name)
+                 : "❌ status unavailable: " + html_escape(s.error().message);
     }
     if (cmd == "/top") {
         auto t = be.top_users(10);
-        return t ? render_top(*t) : "❌ top users unavailable: " + html_escape(t.error().message);
+        return t ? render_top(*t, m_bot.config.host_name)
+                 : "❌ top users unavailable: " + html_escape(t.error().message);
     }
     if (cmd == "/queue") {
         auto q = be.queue();
-        return q ? render_queue(*q) : "❌ queue unavailable: " + html_escape(q.error().message);
+        return q ? render_queue(*q, m_bot.config.host_name)
+                 : "❌ queue unavailable: " + html_escape(q.error().message);
     }
     if (cmd == "/blocked") {
         auto b = be.blocked();
-        return b ? render_blocked(*b) : "❌ blocks unavailable: " + html_escape(b.error().message);
+        return b ? render_blocked(*b, m_bot.config.host_name)
+                 : "❌ blocks unavailable: " + html_escape(b.error().message);
     }
     const auto* action = catalog().find_bot_command(cmd);
     if (!action) return "Unknown command. /help lists what I understand.";

@@ -5,6 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "saslguard/common/geoip.hpp"
+#include "saslguard/common/http_client.hpp"
+#include "saslguard/common/log.hpp"
 
 #include "saslguard/receiver/fleet/coordination.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
@@ -42,7 +49,7 @@ std::string target_json(const IncidentView& v, std::string_view action, std::int
 // Whether `a`'s block is in force for what the incident is about: its user, or
 // (by-IP kinds) `all` of its IPs / any of them. An action that lifts its block
 // (delete_mail: deleted mail is no longer held) is never "in force": a hold in
-// force is when Delete mail is worth offering.
+// force is when Delete queued mail is worth offering.
 bool in_force(const ActionDescriptor& a, const IncidentView& v,
               const mitigation::ActiveBlocks* blocks, bool all) {
     if (!blocks || a.block_kind.empty() || a.lifts) return false;
@@ -53,6 +60,56 @@ bool in_force(const ActionDescriptor& a, const IncidentView& v,
         return all;
     }
     return !v.username.empty() && blocks->is_blocked(a.block_kind, v.username);
+}
+
+// The country databases a configuration names, opened once per process (a
+// lookup table in memory; lookups are thread-safe).
+const geoip::CountryDb& countries(const TelegramConfig& config) {
+    static std::mutex mutex;
+    static std::map<std::pair<std::string, std::string>, std::unique_ptr<geoip::CountryDb>> dbs;
+    std::lock_guard lock(mutex);
+    auto& db = dbs[{config.geoip_database, config.geoip_database_v6}];
+    if (!db) {
+        db = std::make_unique<geoip::CountryDb>();
+        if (auto r = db->open(config.geoip_database, config.geoip_database_v6); !r)
+            log::warn("telegram: no countries for client addresses",
+                      {{"error", r.error().message}});
+    }
+    return *db;
+}
+
+std::string country_of(const geoip::CountryDb& db, const std::string& ip) {
+    auto c = db.lookup(ip);
+    return c ? c->code : std::string();
+}
+
+// Alertmanager's UI filter for the incident's labels: {a="x",b="y"}.
+std::string am_filter(const std::vector<std::pair<std::string, std::string>>& matchers) {
+    std::string f = "{";
+    for (std::size_t i = 0; i < matchers.size(); ++i) {
+        std::string value;
+        for (char c : matchers[i].second) {
+            if (c == '"' || c == '\\') value += '\\';
+            value += c;
+        }
+        f += (i ? "," : "") + matchers[i].first + "=\"" + value + "\"";
+    }
+    return HttpClient::url_encode(f + "}");
+}
+
+std::string trim_slash(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+}
+
+// The Grafana dashboard at the alert's host: its `instance` variable, the last 6 hours.
+std::string grafana_link(std::string url, const std::string& instance) {
+    if (url.empty() || url.find('#') != std::string::npos) return url;
+    const bool has_query = url.find('?') != std::string::npos;
+    if (has_query && url.find("from=") != std::string::npos) return url;  // already chosen
+    url += has_query ? "&" : "?";
+    if (!instance.empty()) url += "var-instance=" + HttpClient::url_encode(instance) + "&";
+    return url + "from=now-6h&to=now";
 }
 
 }  // namespace
@@ -84,7 +141,7 @@ std::string random_token() {
 IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& config) {
     IncidentView v;
     v.incident_id = n.incident_id;
-    v.host = config.host;
+    v.fleet_host = config.fleet_host;
     v.alertname = n.alertname;
     v.severity = n.severity;
     v.summary = n.summary.empty() ? n.description : n.summary;
@@ -99,10 +156,43 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     }
     if (n.evidence.queue_depth)
         v.queue_depth = static_cast<std::int64_t>(std::llround(*n.evidence.queue_depth));
+    v.host = config.host_name;
+    v.instance = n.evidence.instance.empty() ? n.alert.label("instance") : n.evidence.instance;
+    // An instance that is the host itself (with or without a port) says nothing more.
+    if (!v.host.empty() && (v.instance == v.host || v.instance.rfind(v.host + ":", 0) == 0))
+        v.instance.clear();
+    const geoip::CountryDb& db = countries(config);
+    if (const UserEvidence* u = n.evidence.culprit_evidence()) {
+        v.usual_per_hour = u->usual_per_hour;
+        v.busiest_hour = u->busiest_hour;
+        v.new_source_messages = u->new_source_messages;
+    }
+    // New for the account: the exporter counts, per account, the messages from
+    // networks (/24, /64) it had not used within its memory. It does not say
+    // which address: when all of the window's messages were new, every address
+    // is; when none was, none is; otherwise the message says how many (docs).
+    std::string novelty;
+    if (v.new_source_messages && v.messages && *v.messages >= 1) {
+        if (*v.new_source_messages < 0.5)
+            novelty = "known";
+        else if (*v.new_source_messages + 0.5 >= *v.messages)
+            novelty = "new";
+    }
+    if (n.evidence.sample) {
+        const QueueSample& s = *n.evidence.sample;
+        v.sampled = static_cast<std::int64_t>(s.messages);
+        v.recipient_domains = static_cast<std::int64_t>(s.recipient_domains);
+        for (const auto& c : s.client_addresses)
+            v.sources.push_back({c.ip, static_cast<std::int64_t>(std::llround(c.messages)),
+                                 country_of(db, c.ip), novelty});
+        for (const auto& subject : s.subjects) v.subjects.push_back(decode_header_words(subject));
+    }
+    v.sample_note = n.evidence.sample_note;
     // The evidence has no per-user IP list yet; an alert about one client IP
     // names it. Its canonical form, minus the never-block set (the worker asked
     // the mitigation service); those are shown with the reason, never offered.
-    for (const auto& ip : n.evidence.client_ips) v.top_ips.push_back({ip, 0});
+    for (const auto& ip : n.evidence.client_ips)
+        v.top_ips.push_back({ip, 0, country_of(db, ip), ""});
     for (const auto& p : n.evidence.protected_ips) v.protected_ips.emplace_back(p.ip, p.reason);
     for (const auto& s : n.evidence.top_senders)
         if (s.sender == v.username) v.senders.push_back(s.sender);
@@ -141,6 +231,23 @@ IncidentView view_from_notice(const IncidentNotice& n, const TelegramConfig& con
     if (n.interrupted)
         v.log.push_back({"auto", "interrupted by a restart: results may be incomplete", false});
     v.reason = n.decision.reason;
+    v.acted = n.decision.act;
+    if (n.decision.mode != Mode::Notify)
+        for (ActionKind k : n.decision.actions) v.proposed.emplace_back(to_string(k));
+    if (n.decision.configured_mode == Mode::Auto && !n.decision.act) {
+        // The guard's own words, after the configuration's ("auto (from …); not acting
+        // automatically: WHY").
+        static constexpr std::string_view kWhy = "not acting automatically: ";
+        if (auto at = n.decision.reason.find(kWhy); at != std::string::npos)
+            v.not_automatic_because = n.decision.reason.substr(at + kWhy.size());
+    }
+    if (!v.alertmanager_url.empty() && safe_link(v.alertmanager_url)) {
+        const std::string am = trim_slash(v.alertmanager_url);
+        const std::string filter = am_filter(v.silence_matchers);
+        v.alert_url = am + "/#/alerts?silenced=false&inhibited=false&active=true&filter=" + filter;
+        if (!v.silence_matchers.empty()) v.silence_url = am + "/#/silences/new?filter=" + filter;
+    }
+    v.grafana_url = grafana_link(v.grafana_url, n.alert.label("instance"));
     if (!v.silence_matchers.empty() && !v.alertmanager_url.empty())
         v.offered.emplace_back("silence");
     v.offered.emplace_back("ignore");
@@ -163,7 +270,8 @@ Result<Keyboard> issue_keyboard(TelegramRepository& store, const IncidentView& v
         row.created_at = now_ms;
         row.expires_at = expires;
         if (auto r = store.add_callback(row); !r) return r.error();
-        return Button{std::move(label), fleet::callback_data(v.host, v.incident_id, row.token)};
+        return Button{std::move(label),
+                      fleet::callback_data(v.fleet_host, v.incident_id, row.token)};
     };
     auto add_row = [&](const std::vector<const ActionDescriptor*>& actions) -> Result<void> {
         std::vector<Button> row;

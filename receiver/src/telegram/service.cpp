@@ -171,7 +171,7 @@ Result<std::unique_ptr<TelegramService>> TelegramService::start(const Config& co
     options.blocks = &blocks;
     if (config.fleet.coordinate) {
         // One poller for the fleet (docs/fleet.md); messages name this host.
-        tc.host = config.fleet.host_name;
+        tc.fleet_host = config.fleet.host_name;
         fleet::CoordinationSettings cs;
         cs.conninfo = config.fleet.conninfo;
         cs.host = config.fleet.host_name;

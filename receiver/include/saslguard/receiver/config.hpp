@@ -19,6 +19,7 @@
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/incident.hpp"
 #include "saslguard/receiver/mitigation/settings.hpp"
+#include "saslguard/receiver/owner_notice.hpp"
 #include "saslguard/receiver/smtp_policy/settings.hpp"
 
 namespace saslguard::receiver {
@@ -71,8 +72,19 @@ struct TelegramConfig {
     std::string grafana_url;
     std::string alertmanager_url;
     // Not a YAML key: fleet.host_name when fleet.coordinate is on (set by the
-    // receiver). Shown in every incident message and named in callback_data.
-    std::string host;
+    // receiver), named in callback_data so a press runs on this host.
+    std::string fleet_host;
+    // The mail host as messages name it; "" = fleet.host_name, else the
+    // system's host name (resolved when the configuration is loaded).
+    std::string host_name;
+    // How many of the culprit's queued messages are read for the incident
+    // message (client addresses, recipient domains); 0: the queue is not read.
+    std::size_t queue_sample = 20;
+    // Privacy switch: also read and show the subjects of those messages.
+    bool queue_subjects = false;
+    // Countries of client addresses (Debian's geoip-database); "" = none.
+    std::string geoip_database = "/usr/share/GeoIP/GeoIP.dat";
+    std::string geoip_database_v6 = "/usr/share/GeoIP/GeoIPv6.dat";
 };
 
 // The `smtp_policy:` section: the SMTP policy service (docs/policy-service.md).
@@ -110,6 +122,7 @@ struct Config {
     TelegramConfig telegram;
     SmtpPolicyConfig smtp_policy;
     FleetConfig fleet;
+    OwnerNoticeConfig owner_notice;  // docs/owner-notice.md
 
     // listen_address split; valid after load.
     std::string listen_host() const;

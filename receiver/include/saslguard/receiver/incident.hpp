@@ -66,6 +66,31 @@ struct UserEvidence {
     std::optional<double> distinct_ips;  // postfix_sasl_user_client_ips
     std::optional<double> deliveries;    // delivery attempts in the window
     std::optional<double> bounce_ratio;  // (bounced+deferred+expired)/deliveries, 0..1
+    // The account's own usual volume, from the rules' hourly history (Prometheus
+    // only): its average messages per hour over the last day, and its busiest
+    // hour in the last 8 days (both leave the last hour out, as the rules do).
+    std::optional<double> usual_per_hour;
+    std::optional<double> busiest_hour;
+    // Messages in the window from client networks (IPv4 /24, IPv6 /64) the
+    // account had not used in the exporter's memory (30 days by default).
+    std::optional<double> new_source_messages;
+};
+
+// One client address of the culprit's queued mail, with how many of the
+// sampled messages came from it.
+struct ClientSource {
+    std::string ip;
+    double messages = 0;
+};
+
+// What the culprit's queued mail looks like, read from the queue files
+// (postcat) of the messages that record the culprit's SASL login.
+// `subjects` stays empty unless telegram.show_queue_subjects is on (privacy).
+struct QueueSample {
+    std::size_t messages = 0;                    // queue files of the user read for the sample
+    std::size_t recipient_domains = 0;           // distinct recipient domains among them
+    std::vector<std::string> subjects;           // distinct, most frequent first, at most 5
+    std::vector<ClientSource> client_addresses;  // most messages first
 };
 
 struct SenderCount {
@@ -106,6 +131,9 @@ struct Evidence {
     // and those the never-block set keeps out (shown, never blocked).
     std::vector<std::string> client_ips;
     std::vector<ProtectedIp> protected_ips;
+    // The culprit's queued mail (nullopt: not read; sample_note says why).
+    std::optional<QueueSample> sample;
+    std::string sample_note;
 
     const UserEvidence* culprit_evidence() const {
         if (!culprit) return nullptr;

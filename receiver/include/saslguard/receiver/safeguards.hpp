@@ -11,7 +11,9 @@
 //     decision never offers or plans them and says why;
 //   - queued_messages(): messages in the queue whose queue file records the
 //     login (written by smtpd after AUTH; a local user writing to syslog cannot
-//     forge it): the corroboration of log-derived counts.
+//     forge it): the corroboration of log-derived counts;
+//   - queue_sample(): what those messages look like (client addresses,
+//     recipient domains and, only when asked, subjects) for the admin's message.
 // Implementations never throw; failures are values the policy treats as
 // "unknown" (which never acts automatically).
 #include <cstddef>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "saslguard/common/result.hpp"
+#include "saslguard/receiver/incident.hpp"
 
 namespace saslguard::receiver {
 
@@ -35,6 +38,16 @@ public:
     // Queued messages recording `login` (canonical) as their SASL login,
     // counted up to `enough`.
     virtual Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) = 0;
+    // Up to `max_messages` queued messages recording `login` (canonical),
+    // summarised; subjects only when `subjects` (the privacy switch). The
+    // default says it cannot (test doubles that do not read a queue).
+    virtual Result<QueueSample> queue_sample(const std::string& login, std::size_t max_messages,
+                                             bool subjects) {
+        (void)login;
+        (void)max_messages;
+        (void)subjects;
+        return make_error("no queue to read");
+    }
 };
 
 }  // namespace saslguard::receiver

@@ -9,7 +9,7 @@
 //   trip   the user's mail is held: recorded as what it is, a "hold" block of
 //          the user in the action log (kind hold_mail, actor "guard"), through
 //          the store and ActiveBlocks, so every view of what is in force shows
-//          it and the incident message offers ↩ Release mail; then, when the
+//          it and the incident message offers ↩ Release held mail; then, when the
 //          trip begins an episode, the SaslUserSendingGuard alert
 //          (guard_alert.hpp) enters the intake — the same durable door as a
 //          webhook — and the worker opens (or joins) the user's incident.

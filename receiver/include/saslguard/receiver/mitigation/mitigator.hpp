@@ -71,6 +71,8 @@ public:
     Result<std::vector<std::pair<std::string, std::string>>> protected_ips(
         const std::vector<std::string>& ips) override;
     Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) override;
+    Result<QueueSample> queue_sample(const std::string& login, std::size_t max_messages,
+                                     bool subjects) override;
 
     // Reverts every block whose expiry is due (actor "expiry", with the undo
     // kind the catalog gives the block's kind); returns one outcome per

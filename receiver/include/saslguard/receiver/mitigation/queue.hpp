@@ -10,6 +10,7 @@
 // mynetworks), never one another user authenticated for.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "saslguard/common/result.hpp"
+#include "saslguard/receiver/incident.hpp"
 #include "saslguard/receiver/mitigation/command_runner.hpp"
 
 namespace saslguard::receiver::mitigation {
@@ -72,6 +74,22 @@ std::vector<QueueEntry> parse_postqueue_json(std::string_view text);
 // queue id → SASL login, from `postcat -e` output of one or more queue files.
 std::map<std::string, std::string> parse_postcat_sasl_logins(std::string_view text);
 
+// One queue file as `postcat -e [-h]` shows it: what the alert message samples.
+struct PostcatMessage {
+    std::string queue_id;
+    std::string sasl_login;      // named_attribute: sasl_username (as recorded)
+    std::string client_address;  // named_attribute: client_address
+    std::vector<std::string> recipients;
+    std::string subject;  // the Subject: header, unfolded, raw (-h only; "" otherwise)
+};
+// Every message of `postcat -e [-h]` output, in order. Records it does not know
+// are skipped; a message without a valid queue id is left out.
+std::vector<PostcatMessage> parse_postcat_messages(std::string_view text);
+// The sample the admin's message shows: distinct recipient domains, client
+// addresses by messages, distinct subjects by frequency (at most 5, first seen
+// first on ties). Subjects are kept as recorded (RFC 2047 words undecoded).
+QueueSample summarize_queue_sample(const std::vector<PostcatMessage>& messages);
+
 class PostfixQueue {
 public:
     PostfixQueue(CommandRunner& runner, QueueSource& source, std::string bin_postsuper,
@@ -100,6 +118,14 @@ public:
     Result<std::size_t> count_by_login(const std::string& login, std::size_t enough,
                                        std::size_t max_read = 5000);
 
+    // Up to `max_messages` queued messages (any queue) that record `login`
+    // (canonical) as their SASL login, in the order count_by_login reads them,
+    // reading at most `max_read` queue files. With `headers`, postcat -h also
+    // reads each message's headers (the Subject); without, only the envelope.
+    Result<std::vector<PostcatMessage>> messages_of_login(const std::string& login,
+                                                          std::size_t max_messages, bool headers,
+                                                          std::size_t max_read = 1000);
+
     enum class Op { Hold, Release, Delete };
     // postsuper -c DIR -h|-H|-d - with the ids on stdin. Every id is validated
     // first; one bad id fails the whole call before anything runs.
@@ -107,6 +133,12 @@ public:
 
 private:
     Result<std::map<std::string, std::string>> sasl_logins(const std::vector<std::string>& ids);
+    // postcat over `ids` in batches; a batch that fails (a message left the queue
+    // meanwhile) is read one id at a time. `on_output` gets each run's stdout.
+    Result<void> postcat(const std::vector<std::string>& ids, bool headers,
+                         const std::function<void(std::string_view)>& on_output);
+    // Queue entries with a valid id: the login's own address as sender first, then the newest.
+    Result<std::vector<QueueEntry>> reading_order(const std::string& login, std::size_t max_read);
 
     CommandRunner& m_runner;
     QueueSource& m_source;

@@ -37,6 +37,8 @@ public:
     Result<std::vector<std::pair<std::string, std::string>>> protected_ips(
         const std::vector<std::string>& ips) override;
     Result<std::size_t> queued_messages(const std::string& login, std::size_t enough) override;
+    Result<QueueSample> queue_sample(const std::string& login, std::size_t max_messages,
+                                     bool subjects) override;
     std::vector<ActionOutcome> run_expiries();
     // For list-blocks and audit; use only while no action runs on another thread.
     store::MitigationRepository& repository();

@@ -45,6 +45,10 @@ std::string keyboard_json(const Keyboard& keyboard);
 struct IpCount {
     std::string ip;
     std::int64_t count = 0;
+    std::string country;  // "US" (geoip-database); "" when unknown or private
+    // Whether the address is new for the account: "new", "known", or "" when
+    // it cannot be told (docs/telegram.md, "New addresses").
+    std::string novelty;
 };
 
 // A line in the incident's history: what was done automatically or by whom.
@@ -58,10 +62,14 @@ struct LogLine {
 // re-rendered when an admin acts or the alert resolves.
 struct IncidentView {
     std::int64_t incident_id = 0;
-    std::string host;  // the fleet host whose incident it is ("" on a single host)
+    // The fleet host that runs this incident's presses (fleet.coordinate;
+    // "" on a single host): named in callback_data, not shown.
+    std::string fleet_host;
     std::string alertname;
     std::string severity;
     std::string summary;
+    std::string host;                   // the mail host: telegram.host_name (docs/telegram.md)
+    std::string instance;               // the alert's instance label, when it names something else
     std::string username;               // the culprit; empty when none was found
     std::string window = "15m";         // evidence window, as the resolver used it
     std::optional<double> messages;     // messages from the user in the window
@@ -72,6 +80,28 @@ struct IncidentView {
     std::vector<std::pair<std::string, std::string>> protected_ips;
     std::optional<double> bounce_ratio;  // 0..1
     std::optional<std::int64_t> queue_depth;
+    // The account's usual volume (the rules' hourly history) and messages from
+    // networks new for it in the window (the exporter's memory).
+    std::optional<double> usual_per_hour;
+    std::optional<double> busiest_hour;
+    std::optional<double> new_source_messages;
+    // The account's queued mail, sampled: client addresses (with country and
+    // novelty), distinct recipient domains, subjects (only with the privacy
+    // switch on). `sampled` unset: the queue was not read (`sample_note` says why).
+    std::optional<std::int64_t> sampled;
+    std::int64_t recipient_domains = 0;
+    std::vector<IpCount> sources;
+    std::vector<std::string> subjects;
+    std::string sample_note;
+    // The mitigations the policy proposed (confirm) or ran (auto), and when an
+    // automatic policy asked instead, why (plain words).
+    std::vector<std::string> proposed;
+    bool acted = false;
+    std::string not_automatic_because;
+    // Alertmanager links: the alert in its UI, and its new-silence form
+    // prefilled with the incident's matchers ("" when no Alertmanager URL).
+    std::string alert_url;
+    std::string silence_url;
     std::vector<std::string> senders;  // queued envelope senders the mail actions act on
     std::string grafana_url;
     std::string alertmanager_url;
@@ -101,5 +131,19 @@ std::string action_label(std::string_view action);
 
 // Only http(s) URLs without quotes/angle brackets become links; anything else is dropped.
 bool safe_link(std::string_view url);
+
+// A count as people write it: whole, rounded ("238.6" → "239").
+std::string whole(double value);
+
+// What a mitigation does, in plain words: "block the login" (proposal) or
+// "blocked the login" (done); unknown names are shown with spaces.
+std::string action_words(std::string_view action, bool done);
+// A header value as people read it: RFC 2047 encoded words in UTF-8 or
+// US-ASCII (B and Q) decoded, others left as they are. The result still needs
+// html_escape (which also replaces invalid UTF-8).
+std::string decode_header_words(std::string_view value);
+
+// "a", "a and b", "a, b and c".
+std::string join_words(const std::vector<std::string>& words);
 
 }  // namespace saslguard::receiver::telegram
