@@ -291,6 +291,48 @@ TEST_CASE(
     CHECK(*rig.state->count_refusals() == 1);
 }
 
+TEST_CASE("an alert joining the incident edits its message, never a second one (issue #16)") {
+    Rig rig;
+    auto bot = rig.bot();
+    auto notifier = rig.notifier(bot.get());
+    // The sending guard's alert opens the incident: it knows the user, proposes
+    // Hold mail, and has no Prometheus evidence.
+    auto guard = sample_notice(4, "alice@example.com");
+    guard.alertname = "SaslguardSendingGuard";
+    guard.summary = "alice@example.com held after 30 messages in a minute";
+    guard.alert.labels["alertname"] = guard.alertname;
+    guard.evidence.top_users.clear();
+    guard.decision.actions = {ActionKind::HoldMail};
+    REQUIRE(notifier->incident_opened(guard));
+    auto first = rig.emu.wait_message(kAdmin, "incident #4");
+    REQUIRE(first);
+    CHECK(first->text.find("1234 messages") == std::string::npos);
+
+    // The Prometheus alert joins it: the same message now says so and shows the
+    // evidence it brought.
+    auto surge = sample_notice(4, "alice@example.com");
+    REQUIRE(notifier->incident_joined(surge));
+    auto joined = rig.emu.wait_message(kAdmin, "SaslUserSendingSurge: joined this incident");
+    REQUIRE(joined);
+    CHECK(joined->message_id == first->message_id);
+    CHECK(joined->text.find("1234 messages in the last 10 minutes") != std::string::npos);
+    REQUIRE(
+        wait_until([&] { return !rig.emu.messages(kAdmin).at(0).button("Block login").empty(); }));
+    CHECK(!rig.emu.messages(kAdmin).at(0).button("Hold mail").empty());
+
+    // Delivered twice (the worker retries): told once.
+    REQUIRE(notifier->incident_joined(surge));
+    REQUIRE(wait_until([&] { return bot->stats().outbox_pending == 0; }));
+    CHECK(rig.emu.messages(kAdmin).size() == 1);
+    CHECK(rig.emu.count_messages(kAdmin, "joined this incident") == 1);
+    const auto& text = rig.emu.messages(kAdmin).at(0).text;
+    std::size_t n = 0;
+    for (auto p = text.find("joined this incident"); p != std::string::npos;
+         p = text.find("joined this incident", p + 1))
+        ++n;
+    CHECK(n == 1);
+}
+
 TEST_CASE("commands answer admins with the right content and refuse everyone else") {
     Rig rig;
     auto bot = rig.bot();

@@ -193,6 +193,7 @@ public:
                      TelegramBot* bot, Clock now = wall_clock_ms);
     Result<void> incident_opened(const IncidentNotice& notice) override;
     Result<void> incident_resolved(const IncidentNotice& notice) override;
+    Result<void> incident_joined(const IncidentNotice& notice) override;
 
 private:
     const mitigation::ActiveBlocks* blocks() const;  // the bot's (Undo buttons)
