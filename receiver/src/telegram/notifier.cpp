@@ -18,95 +18,85 @@ const mitigation::ActiveBlocks* TelegramNotifier::blocks() const {
     return m_bot ? m_bot->blocks() : nullptr;
 }
 
-Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
+Result<void> TelegramNotifier::tell(std::int64_t incident_id, const Decide& decide) {
     auto tx = m_session->begin();
     if (!tx) return tx.error();
-    auto existing = m_session->telegram().load_incident(notice.incident_id);
+    auto existing = m_session->telegram().load_incident(incident_id);
     if (!existing) return existing.error();
-    if (*existing) return (*tx)->commit();  // notified before (at-least-once delivery)
-    IncidentView view = view_from_notice(notice, m_config);
-    if (auto r = publish_incident(m_session->telegram(), view, blocks(), m_config.admin_chat_ids,
-                                  true, m_now(), m_config.button_ttl);
-        !r)
-        return make_error("telegram: " + r.error().message);
+    std::optional<IncidentView> stored;
+    if (*existing) stored = incident_view_from_json(**existing);
+    const auto publication = decide(existing->has_value(), std::move(stored));
+    if (publication)
+        if (auto r = publish_incident(m_session->telegram(), publication->view, blocks(),
+                                      m_config.admin_chat_ids, publication->initial, m_now(),
+                                      m_config.button_ttl);
+            !r)
+            return make_error("telegram: " + r.error().message);
     if (auto c = (*tx)->commit(); !c) return c;
-    if (m_bot) m_bot->wake_outbox();
+    if (publication && m_bot) m_bot->wake_outbox();
     return {};
 }
 
+Result<void> TelegramNotifier::incident_opened(const IncidentNotice& notice) {
+    return tell(notice.incident_id, [&](bool told, auto) -> std::optional<Publication> {
+        if (told) return std::nullopt;  // notified before (at-least-once delivery)
+        return Publication{view_from_notice(notice, m_config), true};
+    });
+}
+
 Result<void> TelegramNotifier::incident_resolved(const IncidentNotice& notice) {
-    auto tx = m_session->begin();
-    if (!tx) return tx.error();
-    auto existing = m_session->telegram().load_incident(notice.incident_id);
-    if (!existing) return existing.error();
-    std::optional<IncidentView> view;
-    if (*existing) view = incident_view_from_json(**existing);
-    const bool initial = !view;
-    if (!view) view = view_from_notice(notice, m_config);
-    if (view->resolved && !initial) return (*tx)->commit();
-    view->resolved = true;
-    // Nothing left to silence.
-    view->offered.erase(std::remove(view->offered.begin(), view->offered.end(), "silence"),
-                        view->offered.end());
-    if (auto r = publish_incident(m_session->telegram(), *view, blocks(), m_config.admin_chat_ids,
-                                  initial, m_now(), m_config.button_ttl);
-        !r)
-        return make_error("telegram: " + r.error().message);
-    if (auto c = (*tx)->commit(); !c) return c;
-    if (m_bot) m_bot->wake_outbox();
-    return {};
+    return tell(notice.incident_id,
+                [&](bool, std::optional<IncidentView> view) -> std::optional<Publication> {
+                    const bool initial = !view;
+                    if (!view) view = view_from_notice(notice, m_config);
+                    if (view->resolved && !initial) return std::nullopt;
+                    view->resolved = true;
+                    // Nothing left to silence.
+                    std::erase(view->offered, "silence");
+                    return Publication{std::move(*view), initial};
+                });
 }
 
 // Another alert joined the incident (one incident per user): the message the
 // admins already have is edited, not a second one sent. It says which alert
-// joined and why, gains what the joining alert proposes or ran, and keeps the
-// evidence it showed, filling in what it lacked (the sending guard's own alert
-// knows less than a Prometheus alert).
+// joined and why, gains the joining alert's automatic actions and offers, and
+// keeps the evidence it showed, filling in what it lacked (the sending guard's
+// own alert knows less than a Prometheus alert).
 Result<void> TelegramNotifier::incident_joined(const IncidentNotice& notice) {
-    auto tx = m_session->begin();
-    if (!tx) return tx.error();
-    auto existing = m_session->telegram().load_incident(notice.incident_id);
-    if (!existing) return existing.error();
-    std::optional<IncidentView> view;
-    if (*existing) view = incident_view_from_json(**existing);
-    if (!view) {  // never told (or unreadable): tell it as a new incident
-        if (auto c = (*tx)->commit(); !c) return c;
-        return incident_opened(notice);
-    }
-    const IncidentView joining = view_from_notice(notice, m_config);
-    // "✅ SaslUserSendingSurge: joined this incident — SASL user … is sending 3.6 msg/s"
-    const LogLine joined{
-        joining.alertname.empty() ? "alert" : joining.alertname,
-        "joined this incident" + (joining.summary.empty() ? "" : " — " + joining.summary), true};
-    auto same = [&](const LogLine& l) { return l.actor == joined.actor && l.text == joined.text; };
-    if (std::any_of(view->log.begin(), view->log.end(), same))
-        return (*tx)->commit();  // told before (at-least-once delivery)
-    view->log.push_back(joined);
-    for (const auto& l : joining.log) view->log.push_back(l);
-    for (const auto& a : joining.offered)
-        if (std::find(view->offered.begin(), view->offered.end(), a) == view->offered.end())
-            view->offered.push_back(a);
-    auto fill = [](auto& mine, const auto& theirs) {
-        if (!mine && theirs) mine = theirs;
-    };
-    fill(view->messages, joining.messages);
-    fill(view->surge_share, joining.surge_share);
-    fill(view->distinct_ips, joining.distinct_ips);
-    fill(view->bounce_ratio, joining.bounce_ratio);
-    fill(view->queue_depth, joining.queue_depth);
-    fill(view->usual_per_hour, joining.usual_per_hour);
-    fill(view->busiest_hour, joining.busiest_hour);
-    fill(view->new_source_messages, joining.new_source_messages);
-    if (view->top_ips.empty()) view->top_ips = joining.top_ips;
-    if (view->username.empty()) view->username = joining.username;
-    view->resolved = false;  // a firing alert joined: the incident is live again
-    if (auto r = publish_incident(m_session->telegram(), *view, blocks(), m_config.admin_chat_ids,
-                                  false, m_now(), m_config.button_ttl);
-        !r)
-        return make_error("telegram: " + r.error().message);
-    if (auto c = (*tx)->commit(); !c) return c;
-    if (m_bot) m_bot->wake_outbox();
-    return {};
+    return tell(
+        notice.incident_id,
+        [&](bool, std::optional<IncidentView> view) -> std::optional<Publication> {
+            IncidentView joining = view_from_notice(notice, m_config);
+            // Never told (or unreadable): told as a new incident.
+            if (!view) return Publication{std::move(joining), true};
+            // "✅ SaslUserSendingSurge: joined this incident — SASL user … is sending 3.6 msg/s"
+            const LogLine joined{
+                joining.alertname.empty() ? "alert" : joining.alertname,
+                "joined this incident" + (joining.summary.empty() ? "" : " — " + joining.summary),
+                true};
+            for (const auto& l : view->log)
+                if (l.actor == joined.actor && l.text == joined.text)
+                    return std::nullopt;  // told before (at-least-once delivery)
+            view->log.push_back(joined);
+            for (const auto& l : joining.log) view->log.push_back(l);
+            for (const auto& a : joining.offered)
+                if (std::find(view->offered.begin(), view->offered.end(), a) == view->offered.end())
+                    view->offered.push_back(a);
+            auto fill = [](auto& mine, const auto& theirs) {
+                if (!mine && theirs) mine = theirs;
+            };
+            fill(view->messages, joining.messages);
+            fill(view->surge_share, joining.surge_share);
+            fill(view->distinct_ips, joining.distinct_ips);
+            fill(view->bounce_ratio, joining.bounce_ratio);
+            fill(view->queue_depth, joining.queue_depth);
+            fill(view->usual_per_hour, joining.usual_per_hour);
+            fill(view->busiest_hour, joining.busiest_hour);
+            fill(view->new_source_messages, joining.new_source_messages);
+            if (view->top_ips.empty()) view->top_ips = joining.top_ips;
+            if (view->username.empty()) view->username = joining.username;
+            return Publication{std::move(*view), false};
+        });
 }
 
 }  // namespace saslguard::receiver::telegram

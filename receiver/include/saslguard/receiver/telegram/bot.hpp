@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,6 +38,7 @@
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
+#include "saslguard/receiver/telegram/format.hpp"
 #include "saslguard/receiver/telegram/outbox.hpp"
 #include "saslguard/receiver/telegram/stats.hpp"
 
@@ -196,6 +198,17 @@ public:
     Result<void> incident_joined(const IncidentNotice& notice) override;
 
 private:
+    // What a notice does to the incident's message: the view to publish, as a
+    // new message (`initial`) or an edit; nullopt: nothing to tell.
+    struct Publication {
+        IncidentView view;
+        bool initial = false;
+    };
+    // `told`: a message exists; `stored`: its view (nullopt if unreadable).
+    using Decide =
+        std::function<std::optional<Publication>(bool told, std::optional<IncidentView> stored)>;
+    // In one transaction: reads what was told, publishes what `decide` returns.
+    Result<void> tell(std::int64_t incident_id, const Decide& decide);
     const mitigation::ActiveBlocks* blocks() const;  // the bot's (Undo buttons)
     TelegramConfig m_config;
     std::unique_ptr<store::Session> m_session;
