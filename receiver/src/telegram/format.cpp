@@ -564,7 +564,6 @@ std::string to_json(const IncidentView& v) {
     if (v.messages) j["messages"] = *v.messages;
     if (v.surge_share) j["surge_share"] = *v.surge_share;
     if (v.distinct_ips) j["distinct_ips"] = *v.distinct_ips;
-    j["top_ips"] = nlohmann::json::array();
     auto ips = [](const std::vector<IpCount>& list) {
         nlohmann::json a = nlohmann::json::array();
         for (const auto& ip : list)
