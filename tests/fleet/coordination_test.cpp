@@ -204,3 +204,114 @@ TEST_CASE("PostgreSQL unreachable is an error, never an exception or a false cla
     p.alerts = {alert("f", {})};
     CHECK_FALSE(claims.mine(p));
 }
+
+TEST_CASE("a press its host has not taken in time is reported once; one for no host is failed") {
+    auto c = clean();
+    auto s = settings("host-a");
+    s.late_after = 1s;
+    fleet::PgTelegramFront poller(s), other(s);
+    REQUIRE(
+        c->run("INSERT INTO saslguard_fleet_hosts (host, seen_at) VALUES "
+               "('host-b', now() - interval '50 seconds')"));
+    REQUIRE(*poller.forward_press(30, "host-b", 7, "x", R"({"update_id":30})"));
+    REQUIRE(*poller.forward_press(31, "host-z", 7, "x", R"({"update_id":31})"));
+    auto early = poller.report_late_requests();
+    REQUIRE(early);
+    CHECK(early->empty());  // not late yet
+    REQUIRE(
+        c->run("UPDATE saslguard_fleet_requests SET created_at = now() - interval '2 seconds'"));
+    auto late = poller.report_late_requests();
+    REQUIRE(late);
+    REQUIRE(late->size() == 2);
+    CHECK((*late)[0].host == "host-b");
+    REQUIRE((*late)[0].host_silent_for);
+    CHECK(*(*late)[0].host_silent_for >= 50);
+    CHECK((*late)[0].payload_json == R"({"update_id":30})");
+    CHECK((*late)[1].host == "host-z");
+    CHECK_FALSE((*late)[1].host_silent_for);
+    // Reported once, whoever polls next.
+    CHECK(other.report_late_requests()->empty());
+    CHECK(poller.report_late_requests()->empty());
+    // host-b's request still runs when B is back; host-z's never will.
+    CHECK(one(*c, "SELECT state FROM saslguard_fleet_requests WHERE update_id = 30") == "pending");
+    CHECK(one(*c, "SELECT state FROM saslguard_fleet_requests WHERE update_id = 31") == "failed");
+    fleet::PgTelegramFront b(settings("host-b"));
+    auto got = b.take_request();
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK((*got)->update_id == 30);
+}
+
+TEST_CASE(
+    "pruning deletes coordination rows past their retention, in batches, and keeps the rest") {
+    auto c = clean();
+    auto s = settings("host-a");
+    s.prune_batch = 7;  // several batches per table
+    fleet::PgTelegramFront f(s);
+    // Old: 20 handled updates below the offset, 20 finished requests, 20 alert
+    // owners, a dead host. Recent or still needed: the rest.
+    REQUIRE(c->run(
+        "INSERT INTO saslguard_telegram_updates (update_id, kind, handled_by, handled_at) "
+        "SELECT g, 'press', 'host-a', now() - interval '3 days' FROM generate_series(1, 20) g"));
+    REQUIRE(c->run(
+        "INSERT INTO saslguard_telegram_updates (update_id, kind, handled_by, handled_at) "
+        "VALUES (21, 'press', 'host-a', now()), (500, 'press', 'host-a', now() - interval '3 "
+        "days')"));  // 500: at or above the offset, kept whatever its age
+    REQUIRE(c->run("UPDATE saslguard_telegram_front SET update_offset = 100"));
+    REQUIRE(c->run(
+        "INSERT INTO saslguard_fleet_requests (update_id, host, incident_id, pressed_by, "
+        "payload, forwarded_by, state, created_at, finished_at) SELECT g, 'host-b', 1, 'x', '{}', "
+        "'host-a', 'done', now() - interval '40 days', now() - interval '40 days' FROM "
+        "generate_series(1, 20) g"));
+    REQUIRE(c->run(
+        "INSERT INTO saslguard_fleet_requests (update_id, host, incident_id, pressed_by, "
+        "payload, forwarded_by, state, created_at, finished_at) VALUES "
+        "(41, 'host-b', 1, 'x', '{}', 'host-a', 'done', now(), now()), "
+        "(42, 'host-b', 1, 'x', '{}', 'host-a', 'pending', now() - interval '40 days', NULL)"));
+    REQUIRE(
+        c->run("INSERT INTO saslguard_fleet_alerts (fingerprint, starts_at, owner, "
+               "stored_by, stored_at) SELECT 'f' || g, 's', 'host-b', 'host-b', now() - "
+               "interval '31 days' FROM generate_series(1, 20) g"));
+    REQUIRE(
+        c->run("INSERT INTO saslguard_fleet_alerts (fingerprint, starts_at, owner, stored_by) "
+               "VALUES ('recent', 's', 'host-b', 'host-b')"));
+    REQUIRE(
+        c->run("INSERT INTO saslguard_fleet_hosts (host, seen_at) VALUES ('host-old', now() - "
+               "interval '31 days'), ('host-b', now())"));
+    auto n = f.prune();
+    REQUIRE(n);
+    CHECK(*n == 61);
+    CHECK(one(*c,
+              "SELECT string_agg(update_id::text, ',' ORDER BY update_id) FROM "
+              "saslguard_telegram_updates") == "21,500");
+    CHECK(one(*c,
+              "SELECT string_agg(update_id::text, ',' ORDER BY update_id) FROM "
+              "saslguard_fleet_requests") == "41,42");
+    CHECK(one(*c, "SELECT string_agg(fingerprint, ',') FROM saslguard_fleet_alerts") == "recent");
+    CHECK(one(*c, "SELECT string_agg(host, ',') FROM saslguard_fleet_hosts") == "host-b");
+    CHECK(*f.prune() == 0);
+}
+
+TEST_CASE("a callback update delivered again after it was acted on makes no second request") {
+    // Telegram (or a takeover) redelivers an update the old poller forwarded
+    // and its host already handled: the update id is known, nothing new runs.
+    auto c = clean();
+    fleet::PgTelegramFront a(settings("host-a")), b(settings("host-b")),
+        poller2(settings("host-c"));
+    REQUIRE(*a.forward_press(60, "host-b", 3, "x", R"({"update_id":60})"));
+    auto got = b.take_request();
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    REQUIRE(b.finish_request((*got)->id, true, "handled"));
+    // The old poller died before Telegram was told the offset: the new one gets it again.
+    auto again = poller2.forward_press(60, "host-b", 3, "x", R"({"update_id":60})");
+    REQUIRE(again);
+    CHECK_FALSE(*again);
+    auto none = b.take_request();
+    REQUIRE(none);
+    CHECK_FALSE(none->has_value());
+    CHECK(one(*c, "SELECT count(*) || ' ' || min(state) FROM saslguard_fleet_requests") ==
+          "1 done");
+    CHECK(one(*c, "SELECT handled_by FROM saslguard_telegram_updates WHERE update_id = 60") ==
+          "host-a");
+}

@@ -251,6 +251,25 @@ TEST_CASE("golden: /status, /top, /queue and /blocked replies", "[golden]") {
                                 host));
 }
 
+TEST_CASE("golden: /status and /blocked answered by a fleet's poller name every host", "[golden]") {
+    // The poller answers for the fleet (docs/fleet.md): who polls, which
+    // receivers answer, and every host's blocks from the shared table.
+    StatusInfo s;
+    s.open_incidents = {{3, "SaslUserSendingSurge", "alice@saslguard.test", 1796022461000}};
+    s.active_blocks = 1;
+    s.queue_depth = 4;
+    s.fleet = true;
+    s.poller = "mx-a";
+    s.fleet_hosts = {{"mx-a", 1}, {"mx-b", 0}, {"mx-c", 95}};
+    check_golden("status_fleet", render_status(s, "mx-a"));
+    check_golden(
+        "blocked_fleet",
+        render_blocked({{"login", "carol@saslguard.test", "telegram:2222", std::nullopt, "mx-a"},
+                        {"login", "alice@saslguard.test", "", std::nullopt, "mx-b"},
+                        {"ip", "185.220.101.4", "", 1796026061000, "mx-c"}},
+                       "mx-a"));
+}
+
 TEST_CASE("real postcat -e -h output is read message by message") {
     auto messages = mitigation::parse_postcat_messages(
         read_file(std::string(SASLGUARD_FIXTURES_DIR) + "/queue/postcat_headers_two_messages.txt"));

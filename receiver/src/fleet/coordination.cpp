@@ -46,6 +46,8 @@ std::string coordination_schema_sql() {
            "  claimed_at timestamptz,\n"
            "  finished_at timestamptz,\n"
            "  result text);\n"
+           "ALTER TABLE saslguard_fleet_requests ADD COLUMN IF NOT EXISTS late_reported_at "
+           "timestamptz;\n"
            "CREATE INDEX IF NOT EXISTS saslguard_fleet_requests_pending\n"
            "  ON saslguard_fleet_requests (host, id) WHERE state = 'pending';\n"
            "CREATE TABLE IF NOT EXISTS saslguard_fleet_alerts (\n"
@@ -330,6 +332,87 @@ Result<void> PgTelegramFront::finish_request(std::int64_t id, bool ok, std::stri
         {std::to_string(id), std::string(ok ? "done" : "failed"), std::string(result)});
 }
 
+Result<std::vector<LateRequest>> PgTelegramFront::report_late_requests() {
+    std::lock_guard lock(m_impl->ops_mutex);
+    auto& c = m_impl->ops;
+    if (auto r = c.ensure(coordination_schema_sql()); !r) return r.error();
+    // One statement: each late row is reported once, however many pollers ask.
+    auto r = c.exec(
+        "WITH late AS (SELECT r.id, (SELECT h.seen_at FROM saslguard_fleet_hosts h "
+        "WHERE h.host = r.host) AS seen_at FROM saslguard_fleet_requests r "
+        "WHERE r.state = 'pending' AND r.late_reported_at IS NULL "
+        "AND r.created_at < now() - $1::bigint * interval '1 second' "
+        "ORDER BY r.id LIMIT 20 FOR UPDATE OF r SKIP LOCKED) "
+        "UPDATE saslguard_fleet_requests r SET late_reported_at = now(), "
+        "state = CASE WHEN late.seen_at IS NULL THEN 'failed' ELSE r.state END, "
+        "finished_at = CASE WHEN late.seen_at IS NULL THEN now() ELSE r.finished_at END, "
+        "result = CASE WHEN late.seen_at IS NULL THEN 'no receiver of the fleet has this name' "
+        "ELSE r.result END "
+        "FROM late WHERE r.id = late.id AND r.state = 'pending' "
+        "RETURNING r.id, r.host, r.payload, "
+        "floor(extract(epoch FROM now() - late.seen_at))::bigint",
+        {std::to_string(m_settings.late_after.count())});
+    if (!r) return r.error();
+    std::vector<LateRequest> out;
+    for (const auto& row : *r) {
+        LateRequest q;
+        q.id = to_int(row[0]);
+        q.host = row[1].value_or("");
+        q.payload_json = row[2].value_or("");
+        if (row[3]) q.host_silent_for = to_int(row[3]);
+        out.push_back(std::move(q));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+}
+
+Result<std::int64_t> PgTelegramFront::prune() {
+    std::lock_guard lock(m_impl->ops_mutex);
+    auto& c = m_impl->ops;
+    if (auto r = c.ensure(coordination_schema_sql()); !r) return r.error();
+    const std::string batch = std::to_string(std::max(1, m_settings.prune_batch));
+    const std::string retention =
+        std::to_string(std::chrono::seconds(m_settings.retention).count());
+    const std::string updates =
+        std::to_string(std::chrono::seconds(m_settings.updates_retention).count());
+    // Each statement deletes one batch (short transactions, short locks); a
+    // table is done when a batch comes back short. Pending and running
+    // requests are never pruned, nor an update id at or above the offset.
+    struct Table {
+        const char* sql;
+        const std::string* age;
+    };
+    const Table tables[] = {
+        {"DELETE FROM saslguard_telegram_updates WHERE update_id IN (SELECT update_id FROM "
+         "saslguard_telegram_updates WHERE update_id < (SELECT update_offset FROM "
+         "saslguard_telegram_front) AND handled_at < now() - $1::bigint * interval '1 second' "
+         "LIMIT $2::int)",
+         &updates},
+        {"DELETE FROM saslguard_fleet_requests WHERE id IN (SELECT id FROM "
+         "saslguard_fleet_requests WHERE state IN ('done', 'failed') AND finished_at < now() - "
+         "$1::bigint * interval '1 second' LIMIT $2::int)",
+         &retention},
+        {"DELETE FROM saslguard_fleet_alerts WHERE (fingerprint, starts_at) IN (SELECT "
+         "fingerprint, starts_at FROM saslguard_fleet_alerts WHERE stored_at < now() - "
+         "$1::bigint * interval '1 second' LIMIT $2::int)",
+         &retention},
+        {"DELETE FROM saslguard_fleet_hosts WHERE host IN (SELECT host FROM "
+         "saslguard_fleet_hosts WHERE seen_at < now() - $1::bigint * interval '1 second' "
+         "LIMIT $2::int)",
+         &retention},
+    };
+    std::int64_t total = 0;
+    for (const auto& t : tables) {
+        for (int round = 0; round < 100; ++round) {  // at most 100 batches a table a call
+            auto r = c.exec(std::string(t.sql) + " RETURNING 1", {*t.age, batch});
+            if (!r) return r.error();
+            total += static_cast<std::int64_t>(r->size());
+            if (r->size() < static_cast<std::size_t>(std::max(1, m_settings.prune_batch))) break;
+        }
+    }
+    return total;
+}
+
 // ---------------------------------------------------------------- AlertClaims
 
 struct AlertClaims::Impl {
@@ -387,6 +470,28 @@ Result<WebhookPayload> AlertClaims::mine(const WebhookPayload& payload) {
         if ((*r)[0][0].value_or("") == me) out.alerts.push_back(a);
     }
     return out;
+}
+
+Result<FleetView> read_fleet_view(const std::string& conninfo) {
+    pg::Connection c(conninfo);
+    if (auto r = c.ensure(coordination_schema_sql()); !r) return r.error();
+    // The poller column names the last holder; the lock itself says whether
+    // anyone holds it now (pg_locks: a one-bigint advisory key shows its low
+    // 32 bits as objid, objsubid 1).
+    auto p = c.exec(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND objsubid = 1 AND objid::bigint = (" +
+        std::string(kLockKey) +
+        "::bigint & 4294967295)) THEN poller ELSE '' END FROM saslguard_telegram_front");
+    if (!p) return p.error();
+    FleetView v;
+    if (!p->empty()) v.poller = (*p)[0][0].value_or("");
+    auto h = c.exec(
+        "SELECT host, floor(extract(epoch FROM now() - seen_at))::bigint FROM "
+        "saslguard_fleet_hosts WHERE seen_at > now() - interval '10 minutes' ORDER BY host");
+    if (!h) return h.error();
+    for (const auto& row : *h) v.hosts.emplace_back(row[0].value_or(""), to_int(row[1]));
+    return v;
 }
 
 // ---------------------------------------------------------------- callback_data

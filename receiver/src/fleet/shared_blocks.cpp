@@ -30,6 +30,29 @@ std::string postfix_ip_query() {
            "AND (expires_at IS NULL OR expires_at > now()) LIMIT 1";
 }
 
+Result<std::vector<FleetBlock>> read_fleet_blocks(const std::string& conninfo, std::size_t limit) {
+    pg::Connection db(conninfo);
+    if (auto r = db.ensure(schema_sql()); !r) return r.error();
+    auto rows = db.exec(
+        "SELECT kind, target, host, floor(extract(epoch FROM since) * 1000)::bigint, "
+        "floor(extract(epoch FROM expires_at) * 1000)::bigint FROM saslguard_blocks "
+        "WHERE expires_at IS NULL OR expires_at > now() ORDER BY since DESC, host, kind, target "
+        "LIMIT $1::bigint",
+        {std::to_string(limit)});
+    if (!rows) return rows.error();
+    std::vector<FleetBlock> out;
+    for (const auto& row : *rows) {
+        FleetBlock b;
+        b.kind = row[0].value_or("");
+        b.target = row[1].value_or("");
+        b.host = row[2].value_or("");
+        if (row[3]) b.since_ms = std::stoll(*row[3]);
+        if (row[4]) b.expires_at_ms = std::stoll(*row[4]);
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
 // The publisher's connection (the fleet's one libpq wrapper, pg.hpp).
 struct SharedBlocks::Connection {
     explicit Connection(std::string conninfo) : db(std::move(conninfo)) {}

@@ -197,6 +197,43 @@ std::string press_update_json(std::int64_t update_id, const ButtonPress& p) {
     return u.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The chat is told, once, that a press waits for a host that does not answer
+// (or names no host of the fleet). Plain text (no parse_mode): the host name
+// comes from callback_data, which a modified client can forge.
+void tell_late_request(BotApi& api, const fleet::LateRequest& q) {
+    json u = json::parse(q.payload_json, nullptr, false);
+    const json* m = nullptr;
+    if (u.is_object() && u.contains("callback_query") && u["callback_query"].is_object() &&
+        u["callback_query"].contains("message") && u["callback_query"]["message"].is_object())
+        m = &u["callback_query"]["message"];
+    if (!m || !m->contains("chat") || !(*m)["chat"].is_object() ||
+        !(*m)["chat"].value("id", json()).is_number_integer()) {
+        log::warn("telegram: a late fleet request names no chat",
+                  {{"request", std::to_string(q.id)}});
+        return;
+    }
+    std::string host = q.host.substr(0, 64);
+    std::string text;
+    if (q.host_silent_for)
+        text =
+            "⏳ " + host + " has not taken this action (its receiver is not answering: last seen " +
+            std::to_string(*q.host_silent_for) + " s ago); it will run when " + host + " is back.";
+    else
+        text = "⚠️ " + host + " is no receiver of this fleet: the action was not taken.";
+    json req{{"chat_id", (*m)["chat"]["id"]}, {"text", text}};
+    if ((*m).value("message_id", json()).is_number_integer())
+        req["reply_parameters"] = {{"message_id", (*m)["message_id"]},
+                                   {"allow_sending_without_reply", true}};
+    auto r = api.call("sendMessage", req.dump(-1, ' ', false, json::error_handler_t::replace),
+                      std::chrono::seconds(10));
+    if (!r.ok())
+        log::warn("telegram: could not tell the chat about a late fleet request",
+                  {{"request", std::to_string(q.id)}, {"error", r.describe()}});
+    else
+        log::info("telegram: a press waits for a host that does not answer",
+                  {{"request", std::to_string(q.id)}, {"host", host}});
+}
+
 }  // namespace
 
 // Fleet: the update is claimed in PostgreSQL before anything acts on it; a
@@ -378,6 +415,30 @@ void TelegramBot::prune(store::Session& session) {
         log::info("telegram: pruned old outbox rows and refusals", {{"rows", std::to_string(*n)}});
 }
 
+void TelegramBot::fleet_housekeeping(BotApi& api) {
+    fleet::TelegramFront& front = *m_options.front;
+    const std::int64_t now = m_options.now();
+    if (now - m_late_checked_at >= 5000) {
+        m_late_checked_at = now;
+        auto late = front.report_late_requests();
+        if (!late)
+            log::warn("telegram: late fleet requests not readable",
+                      {{"error", late.error().message}});
+        else
+            for (const auto& q : *late) tell_late_request(api, q);
+    }
+    using std::chrono::milliseconds;
+    if (m_fleet_pruned_at != 0 &&
+        now - m_fleet_pruned_at < milliseconds(m_options.prune_every).count())
+        return;
+    m_fleet_pruned_at = now;
+    auto n = front.prune();
+    if (!n)
+        log::warn("telegram: pruning the fleet's tables failed", {{"error", n.error().message}});
+    else if (*n > 0)
+        log::info("telegram: pruned old fleet rows", {{"rows", std::to_string(*n)}});
+}
+
 void TelegramBot::poll_loop() {
     BotApi api(m_config.api_url, m_config.bot_token);
     int failures = 0;
@@ -394,6 +455,7 @@ void TelegramBot::poll_loop() {
         }
         const std::int64_t t0 = m_options.now();
         prune(*m_poll_session);
+        if (m_options.front) fleet_housekeeping(api);
         auto r = poll_once(*m_poll_session, api);
         if (!r) {
             ++failures;

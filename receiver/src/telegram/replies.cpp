@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "saslguard/receiver/telegram/replies.hpp"
 
 #include "saslguard/common/format.hpp"
@@ -52,6 +54,18 @@ std::string render_status(const StatusInfo& s, const std::string& host) {
          (s.active_blocks ? " (/blocked lists them)" : "") + "\n";
     r += "<b>Queue:</b> " +
          (s.queue_depth ? std::to_string(*s.queue_depth) + " messages" : std::string("unknown"));
+    if (s.fleet) {
+        r += "\n<b>Fleet:</b> polled by " +
+             (s.poller.empty() ? std::string("nobody") : html_escape(clip_text(s.poller, 64))) +
+             "\n";
+        for (const auto& [name, silent] : s.fleet_hosts)
+            r += "• " + html_escape(clip_text(name, 64)) +
+                 (silent <= 10 ? std::string(": answering")
+                               : ": silent for " + std::to_string(silent) + " s") +
+                 "\n";
+    } else if (!s.fleet_error.empty()) {
+        r += "\n<b>Fleet:</b> unknown (" + html_escape(clip_text(s.fleet_error, 200)) + ")";
+    }
     return r;
 }
 
@@ -81,11 +95,15 @@ std::string render_queue(const QueueInfo& q, const std::string& host) {
 }
 
 std::string render_blocked(const std::vector<BlockInfo>& blocks, const std::string& host) {
+    const bool fleet = std::any_of(blocks.begin(), blocks.end(),
+                                   [](const BlockInfo& b) { return !b.host.empty(); });
     if (blocks.empty()) return "Nothing is blocked" + on(host) + ".";
-    std::string r = "⛔ <b>In force" + on(host) + ":</b> " + std::to_string(blocks.size()) + "\n";
+    std::string r = "⛔ <b>In force" + (fleet ? std::string(" across the fleet") : on(host)) +
+                    ":</b> " + std::to_string(blocks.size()) + "\n";
     for (const auto& x : blocks) {
-        r += "• " + block_words(x.kind) + ": " + code(clip_text(x.target, 100)) + ", by " +
-             actor_words(x.actor);
+        r += "• " + block_words(x.kind) + ": " + code(clip_text(x.target, 100));
+        if (!x.host.empty()) r += " on <b>" + html_escape(clip_text(x.host, 64)) + "</b>";
+        if (!x.actor.empty()) r += ", by " + actor_words(x.actor);
         if (x.expires_at_ms) r += ", until " + format::utc_minutes(*x.expires_at_ms);
         r += "\n";
     }

@@ -9,6 +9,7 @@
 #include "saslguard/common/http_client.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/common/prometheus.hpp"
+#include "saslguard/receiver/fleet/shared_blocks.hpp"
 
 namespace saslguard::receiver::telegram {
 namespace {
@@ -38,6 +39,7 @@ SilenceFn alertmanager_silencer(std::string alertmanager_url) {
 
 struct ReceiverCommandBackend::Impl {
     PrometheusConfig prometheus;
+    FleetConfig fleet;
     std::unique_ptr<store::Session> session;
     const mitigation::ActiveBlocks& blocks;
     prom::Client client;
@@ -65,6 +67,7 @@ Result<std::unique_ptr<ReceiverCommandBackend>> ReceiverCommandBackend::open(
     auto session = store.session();
     if (!session) return session.error();
     auto impl = std::make_unique<Impl>(config.prometheus, std::move(*session), blocks);
+    impl->fleet = config.fleet;
     return std::unique_ptr<ReceiverCommandBackend>(new ReceiverCommandBackend(std::move(impl)));
 }
 
@@ -76,6 +79,15 @@ Result<StatusInfo> ReceiverCommandBackend::status() {
         s.open_incidents.push_back({i.id, i.alertname, i.username, i.opened_at_ms});
     s.active_blocks = static_cast<std::int64_t>(m_impl->blocks.snapshot().size());
     s.queue_depth = m_impl->queue_depth();
+    if (m_impl->fleet.coordinate) {
+        if (auto v = fleet::read_fleet_view(m_impl->fleet.conninfo)) {
+            s.fleet = true;
+            s.poller = v->poller;
+            s.fleet_hosts = v->hosts;
+        } else {
+            s.fleet_error = "PostgreSQL: " + v.error().message;
+        }
+    }
     return s;
 }
 
@@ -110,7 +122,22 @@ Result<std::vector<BlockInfo>> ReceiverCommandBackend::blocked() {
                      [](const auto& a, const auto& b) { return a.created_at > b.created_at; });
     if (blocks.size() > 50) blocks.resize(50);
     std::vector<BlockInfo> out;
-    for (const auto& b : blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at});
+    for (const auto& b : blocks) out.push_back({b.kind, b.target, b.actor, b.expires_at, {}});
+    const FleetConfig& f = m_impl->fleet;
+    if (!f.shared_blocks) return out;
+    // A fleet: this host's blocks (with who made them) and every other host's
+    // logins and addresses from the shared table. PostgreSQL down: this host's
+    // alone, named as such.
+    auto shared = fleet::read_fleet_blocks(f.conninfo, 50);
+    if (!shared) {
+        log::warn("telegram: /blocked shows this host only (PostgreSQL)",
+                  {{"error", shared.error().message}});
+        return out;
+    }
+    for (auto& b : out) b.host = f.host_name;
+    for (const auto& b : *shared)
+        if (b.host != f.host_name && out.size() < 100)
+            out.push_back({b.kind, b.target, "", b.expires_at_ms, b.host});
     return out;
 }
 

@@ -55,6 +55,28 @@ struct CoordinationSettings {
     // How often a receiver without the lock tries to take it, the holder checks
     // its lock connection, and hosts take their requests when no NOTIFY came.
     std::chrono::milliseconds retry{2000};
+    // A press its host has not taken after this long is reported in the chat
+    // by the poller, once (the host's receiver is down or cut off); the row
+    // stays pending and runs when the host is back (docs/fleet.md).
+    std::chrono::seconds late_after{30};
+    // Retention of the coordination rows, pruned by the poller in batches of
+    // prune_batch: requests done or failed, alert owners and hosts not seen
+    // for `retention`; handled update ids below the offset after
+    // `updates_retention` (Telegram keeps an update 24 h: older ids cannot
+    // come back). docs/fleet.md "Retention".
+    std::chrono::hours retention{24 * 30};
+    std::chrono::hours updates_retention{48};
+    int prune_batch = 500;
+};
+
+// A press its host has not taken within late_after (reported once).
+struct LateRequest {
+    std::int64_t id = 0;
+    std::string host;
+    std::string payload_json;
+    // Seconds since the host's last heartbeat; nullopt: no receiver of the
+    // fleet has that name (the request is then failed, never to run).
+    std::optional<std::int64_t> host_silent_for;
 };
 
 // A press addressed to this host (saslguard_fleet_requests).
@@ -89,6 +111,13 @@ public:
     virtual Result<void> finish_request(std::int64_t id, bool ok, std::string_view result) = 0;
     // Returns when a request may be waiting for this host, or after `max`.
     virtual void wait_for_request(std::chrono::milliseconds max) = 0;
+    // Requests pending for longer than late_after and not reported yet, now
+    // marked reported (once, whoever asks); those addressed to a host that is
+    // no receiver of the fleet are failed at the same time.
+    virtual Result<std::vector<LateRequest>> report_late_requests() = 0;
+    // Deletes coordination rows past their retention (CoordinationSettings), in
+    // batches; the number of rows deleted.
+    virtual Result<std::int64_t> prune() = 0;
 };
 
 class PgTelegramFront final : public TelegramFront {
@@ -114,6 +143,8 @@ public:
     Result<std::optional<HostRequest>> take_request() override;
     Result<void> finish_request(std::int64_t id, bool ok, std::string_view result) override;
     void wait_for_request(std::chrono::milliseconds max) override;
+    Result<std::vector<LateRequest>> report_late_requests() override;
+    Result<std::int64_t> prune() override;
 
 private:
     struct Impl;
@@ -152,6 +183,14 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// Who polls the bot and the receivers seen in the last 10 minutes (/status in
+// a fleet), on a connection of its own. Fails when PostgreSQL does not answer.
+struct FleetView {
+    std::string poller;                                       // "" when nobody holds the lock
+    std::vector<std::pair<std::string, std::int64_t>> hosts;  // name, seconds since its heartbeat
+};
+Result<FleetView> read_fleet_view(const std::string& conninfo);
 
 // callback_data of a fleet button: "<host>/<incident>/<token>", at most 64
 // bytes (Telegram's limit; the host name is at most 30 characters when

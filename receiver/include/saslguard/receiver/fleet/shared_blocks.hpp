@@ -17,10 +17,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "saslguard/common/result.hpp"
 #include "saslguard/receiver/mitigation/active_blocks.hpp"
 
 namespace saslguard::receiver::fleet {
@@ -38,6 +40,19 @@ struct SharedBlocksSettings {
 std::string schema_sql();
 std::string postfix_login_query();
 std::string postfix_ip_query();
+
+// A row of saslguard_blocks, whichever host published it (/blocked in a fleet).
+struct FleetBlock {
+    std::string kind;  // login | ip
+    std::string target;
+    std::string host;
+    std::int64_t since_ms = 0;
+    std::optional<std::int64_t> expires_at_ms;
+};
+// The blocks in force on every host (expired rows left out), newest first, at
+// most `limit`, on a connection of its own (a command is rare). Fails when
+// PostgreSQL does not answer.
+Result<std::vector<FleetBlock>> read_fleet_blocks(const std::string& conninfo, std::size_t limit);
 
 class SharedBlocks {
 public:

@@ -58,6 +58,14 @@ struct StatusInfo {
     std::vector<OpenIncident> open_incidents;
     std::int64_t active_blocks = 0;
     std::optional<std::int64_t> queue_depth;
+    // Fleet (fleet.coordinate): the receiver that polls the bot and every
+    // receiver seen in the last 10 minutes with the seconds since its
+    // heartbeat; `fleet` false when not in a fleet or PostgreSQL did not answer
+    // (fleet_error says why).
+    bool fleet = false;
+    std::string poller;
+    std::vector<std::pair<std::string, std::int64_t>> fleet_hosts;
+    std::string fleet_error;
 };
 struct UserCount {
     std::string name;
@@ -72,6 +80,10 @@ struct BlockInfo {
     std::string target;
     std::string actor;
     std::optional<std::int64_t> expires_at_ms;
+    // Fleet (fleet.shared_blocks): the host it is in force on, "" when the list
+    // is this receiver's alone. Another host's block has no actor (the shared
+    // table does not carry it).
+    std::string host;
 };
 
 class CommandBackend {
@@ -155,6 +167,10 @@ private:
     Result<void> route(UpdateHandler& handler, const Update& u);
     // Deletes old outbox rows and refusals (BotOptions::*_retention), every prune_every.
     void prune(store::Session& session);
+    // Fleet, while this receiver polls: tells the chat about presses their host
+    // has not taken (fleet::TelegramFront::report_late_requests, every few
+    // seconds) and prunes the coordination tables (every prune_every).
+    void fleet_housekeeping(BotApi& api);
     // An answer to getUpdates that cannot be read: fetched again one update at a
     // time, then the update is skipped (see poll_once).
     Result<int> unreadable_answer(store::Session& session, std::int64_t offset,
@@ -173,8 +189,10 @@ private:
     std::unique_ptr<store::Session> m_poll_session;
     std::unique_ptr<store::Session> m_inbox_session;  // fleet only
     int m_poll_limit;                                 // getUpdates `limit` now (poller thread only)
-    bool m_drop_backlog = false;   // next getUpdates with offset -1 (poller thread only)
-    std::int64_t m_pruned_at = 0;  // when old rows were last pruned (poller thread only)
+    bool m_drop_backlog = false;         // next getUpdates with offset -1 (poller thread only)
+    std::int64_t m_pruned_at = 0;        // when old rows were last pruned (poller thread only)
+    std::int64_t m_fleet_pruned_at = 0;  // the same for the fleet's tables (poller thread only)
+    std::int64_t m_late_checked_at = 0;  // last look for late fleet requests (poller thread only)
     std::thread m_outbox_thread;
     std::thread m_poll_thread;
     std::thread m_inbox_thread;
