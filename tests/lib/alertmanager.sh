@@ -94,3 +94,24 @@ am_stop() {
   kill "$(cat "$pidfile")" 2>/dev/null || true
   rm -f "$pidfile"
 }
+
+# am_config_from_deploy OUT URL TOKEN_FILE [URL TOKEN_FILE...]: the shipped
+# deploy/alertmanager.yml (route, group_wait, group_interval as shipped) with
+# its one webhook replaced by one per URL, each with its bearer token file:
+# every receiver gets every notification (an HA set-up, docs/fleet.md).
+am_config_from_deploy() {
+  local out=$1
+  shift
+  python3 - "$SASLGUARD_SOURCE_DIR/deploy/alertmanager.yml" "$out" "$@" <<'PY'
+import sys, yaml
+src, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+c = yaml.safe_load(open(src))
+hooks = c["receivers"][0]["webhook_configs"]
+assert len(hooks) == 1 and hooks[0]["url"].endswith("/alertmanager"), "deploy/alertmanager.yml changed shape"
+shipped = hooks[0]
+c["receivers"][0]["webhook_configs"] = [
+    dict(shipped, url=url, http_config={"authorization": {"type": "Bearer", "credentials_file": token}})
+    for url, token in zip(pairs[0::2], pairs[1::2])]
+yaml.safe_dump(c, open(out, "w"), sort_keys=False)
+PY
+}

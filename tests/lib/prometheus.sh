@@ -115,3 +115,32 @@ prom_wait_targets_up() {
   wait_for "$t" bash -c "curl -fsS '$PROM_URL/api/v1/targets?state=active' |
     jq -e --arg j '$job' '[.data.activeTargets[] | select(.labels.job == \$j)] | length > 0 and all(.health == \"up\")'"
 }
+
+# prom_config_fleet OUT ALERTMANAGER_ADDR INTERVAL NAME=EXPORTER_ADDR...: the
+# shipped deploy/prometheus.yml for several mail hosts: one exporter target per
+# host, labelled instance=NAME (as the shipped file suggests per host, and as
+# docs/fleet.md asks: the alert names the host), no receiver job, scrape and
+# rule evaluation every INTERVAL (tests: a few seconds instead of the shipped
+# 10 s, so that an alert fires sooner; the rules are the shipped ones).
+prom_config_fleet() {
+  local out=$1 alertmanager=$2 interval=$3
+  shift 3
+  local first=${1#*=}
+  prom_config_from_deploy "$out" "$first" "" "$alertmanager"
+  python3 - "$out" "$interval" "$@" <<'PY'
+import re, sys
+out, interval, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(out).read()
+first = targets[0].split("=", 1)[1]
+line = '      - targets: ["%s"]\n' % first
+assert line in text, "deploy/prometheus.yml changed shape"
+block = "".join('      - targets: ["%s"]\n        labels: {instance: %s}\n' % (addr, name)
+                for name, addr in (t.split("=", 1) for t in targets))
+text = text.replace(line, block)
+text = re.sub(r"(\n  scrape_interval: )\S+", r"\g<1>" + interval, text)
+text = re.sub(r"(\n    scrape_interval: )\S+", r"\g<1>" + interval, text)
+text = re.sub(r"(\n  evaluation_interval: )\S+", r"\g<1>" + interval, text)
+text = re.sub(r"(\n  scrape_timeout: )\S+", r"\g<1>" + interval, text)
+open(out, "w").write(text)
+PY
+}
