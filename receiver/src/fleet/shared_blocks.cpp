@@ -1,5 +1,7 @@
 #include "saslguard/receiver/fleet/shared_blocks.hpp"
 
+#include <map>
+
 #include "pg.hpp"
 #include "saslguard/common/log.hpp"
 
@@ -131,20 +133,33 @@ bool SharedBlocks::publish(const std::vector<mitigation::BlockRecord>& blocks, s
         // This host's rows, replaced as a whole: what is in force here, no more.
         pg::Transaction tx(db);
         if (auto r = tx.begin(); !r) return r;
-        if (auto r = db.run("DELETE FROM saslguard_blocks WHERE host = $1", {m_settings.host}); !r)
-            return r;
+        // A row still in force keeps its published_at (when other hosts
+        // first saw it: the propagation figure), however often it is rewritten.
+        auto old = db.exec(
+            "DELETE FROM saslguard_blocks WHERE host = $1 "
+            "RETURNING kind || ' ' || target, published_at::text",
+            {m_settings.host});
+        if (!old) return old.error();
+        std::map<std::string, std::string> first_published;
+        for (const auto& row : *old)
+            if (row[0] && row[1]) first_published[*row[0]] = *row[1];
         for (const auto& b : blocks) {
             if (b.kind != "login" && b.kind != "ip") continue;  // only what Postfix looks up
             const std::string& action =
                 b.kind == "login" ? m_settings.login_action : m_settings.ip_action;
             pg::Param expires;
             if (b.expires_at) expires = std::to_string(*b.expires_at / 1000.0);
+            pg::Param first;
+            if (auto it = first_published.find(b.kind + " " + b.target);
+                it != first_published.end())
+                first = it->second;
             auto r = db.run(
-                "INSERT INTO saslguard_blocks (kind, target, host, action, since, expires_at) "
-                "VALUES ($1, lower($2), $3, $4, to_timestamp($5::float8), "
-                "to_timestamp($6::float8)) ON CONFLICT DO NOTHING",
+                "INSERT INTO saslguard_blocks (kind, target, host, action, since, expires_at, "
+                "published_at) VALUES ($1, lower($2), $3, $4, to_timestamp($5::float8), "
+                "to_timestamp($6::float8), COALESCE($7::timestamptz, now())) "
+                "ON CONFLICT DO NOTHING",
                 {b.kind, b.target, m_settings.host, action, std::to_string(b.created_at / 1000.0),
-                 expires});
+                 expires, first});
             if (!r) return r;
         }
         return tx.commit();
