@@ -50,15 +50,7 @@ chmod 600 "$work/pg-conninfo"
 tg_start "$work"
 
 # The lookup tables every host's Postfix uses (docs/fleet.md shows the same).
-for kind in login ip; do
-  cat > "$work/pg-$kind.cf" <<CF
-hosts = unix:$PG_SOCK
-user = postgres
-dbname = saslguard
-query = SELECT action FROM saslguard_blocks WHERE kind = '$kind' AND target = lower('%s') AND (expires_at IS NULL OR expires_at > now()) LIMIT 1
-CF
-done
-chmod 644 "$work"/pg-*.cf
+pg_postfix_lookups "$work"
 
 hosts="a b c"
 # Every instance before any pf_env: pf_create reuses PF_*_PORT from the environment.
@@ -72,10 +64,7 @@ for h in $hosts; do
   pf_add_user "$work/pf-$h" bob@saslguard.test bobpw
   pf_env "$work/pf-$h"
   mit_config "$work/pf-$h" "$work/$h.yml"  # writes the webhook token Alertmanager reads
-  postconf -c "$PF_ETC" -e \
-    "smtpd_sender_restrictions = check_sasl_access hash:$PF_SASL_ACCESS, check_sasl_access proxy:pgsql:$work/pg-login.cf" \
-    "smtpd_client_restrictions = check_client_access hash:$PF_CLIENT_ACCESS, check_client_access proxy:pgsql:$work/pg-ip.cf" \
-    "proxy_read_maps = proxy:pgsql:$work/pg-login.cf proxy:pgsql:$work/pg-ip.cf"
+  pg_postfix_use "$work/pf-$h" "$work"
   pf_start "$work/pf-$h" || fail "Postfix $h did not start"
   # The host's exporter, from the end of its log as in production.
   exp_port=$(free_port)

@@ -48,3 +48,31 @@ pg_sql() {
   local dir=$1
   _pg_as "$_pg_bin/psql" -h "$dir/sock" -U postgres -d saslguard -qAt -c "$2"
 }
+
+# pg_postfix_lookups DIR: the two pgsql: lookup files every host's Postfix
+# uses (docs/fleet.md shows the same), DIR/pg-login.cf and DIR/pg-ip.cf, on
+# this cluster's socket (call after pg_create_start).
+pg_postfix_lookups() {
+  local dir=$1 kind
+  for kind in login ip; do
+    cat > "$dir/pg-$kind.cf" <<CF
+hosts = unix:$PG_SOCK
+user = postgres
+dbname = saslguard
+query = SELECT action FROM saslguard_blocks WHERE kind = '$kind' AND target = lower('%s') AND (expires_at IS NULL OR expires_at > now()) LIMIT 1
+CF
+  done
+  chmod 644 "$dir"/pg-*.cf
+}
+
+# pg_postfix_use PFDIR DIR: that private Postfix (tests/lib/postfix.sh) looks
+# logins and client addresses up in DIR's files, right after its own hash:
+# maps, through proxymap (before pf_start, or reload it).
+pg_postfix_use() {
+  local pf=$1 dir=$2
+  pf_env "$pf"
+  postconf -c "$PF_ETC" -e \
+    "smtpd_sender_restrictions = check_sasl_access hash:$PF_SASL_ACCESS, check_sasl_access proxy:pgsql:$dir/pg-login.cf" \
+    "smtpd_client_restrictions = check_client_access hash:$PF_CLIENT_ACCESS, check_client_access proxy:pgsql:$dir/pg-ip.cf" \
+    "proxy_read_maps = proxy:pgsql:$dir/pg-login.cf proxy:pgsql:$dir/pg-ip.cf"
+}
