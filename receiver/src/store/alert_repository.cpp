@@ -291,12 +291,7 @@ public:
 private:
     template <class Bind>
     Result<void> run(std::string_view sql, Bind bind) {
-        return in_transaction(m_db, [&]() -> Result<void> {
-            auto st = m_db.prepare(sql);
-            if (!st) return st.error();
-            bind(*st);
-            return st->run();
-        });
+        return sql::run(m_db, sql, bind);
     }
 
     Result<std::int64_t> count(std::string_view sql) {

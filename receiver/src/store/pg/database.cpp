@@ -163,8 +163,7 @@ Result<void> Database::ensure() {
         return make_error("PostgreSQL store: invalid schema name '" + m_options.schema + "'");
     // search_path names the host's schema only: a table missing there is an
     // error, never another schema's table of the same name.
-    return m_conn.ensure("SET search_path TO " + m_options.schema +
-                         "; SET synchronous_commit TO " +
+    return m_conn.ensure("SET search_path TO " + m_options.schema + "; SET synchronous_commit TO " +
                          (m_options.synchronous_commit ? "on" : "off"));
 }
 
@@ -210,9 +209,9 @@ Result<std::unique_ptr<Transaction>> Database::begin() {
     auto tx = std::make_unique<PgTransaction>(*this);
     // The host's write lock, held to COMMIT or ROLLBACK (two int keys: the
     // fleet's own advisory locks use the one-bigint form).
-    auto locked = m_conn.run(
-        "SELECT pg_advisory_xact_lock(hashtext('saslguard.store'), hashtext($1))",
-        {m_options.schema});
+    auto locked =
+        m_conn.run("SELECT pg_advisory_xact_lock(hashtext('saslguard.store'), hashtext($1))",
+                   {m_options.schema});
     if (!locked) return make_error("BEGIN (write lock): " + locked.error().message);  // rolls back
     return std::unique_ptr<Transaction>(std::move(tx));
 }

@@ -33,9 +33,10 @@ private:
 
 Result<std::unique_ptr<StateStore>> open_postgresql_store(const Options& options) {
     if (!store::valid_schema(options.schema))
-        return make_error("store.schema: expected 1-63 of a-z, 0-9 and _ (not starting with a "
-                          "digit or pg_), got '" +
-                          options.schema + "'");
+        return make_error(
+            "store.schema: expected 1-63 of a-z, 0-9 and _ (not starting with a "
+            "digit or pg_), got '" +
+            options.schema + "'");
     Database db(options);
     auto version = sql::migrate(db);
     if (!version) return make_error(db.location() + ": " + version.error().message);
