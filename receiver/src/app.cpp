@@ -193,7 +193,7 @@ Result<void> App::start() {
                               "' is longer than 30 characters; set fleet.host_name");
     }
     const Config& c = s.config;
-    auto opened = store::StateStore::open(c.state_path);  // migrates, once
+    auto opened = store::StateStore::open(c.store_settings());  // migrates, once
     if (!opened) return opened.error();
     s.state = std::move(*opened);
     if (auto r = s.start_mitigation(); !r) return r;

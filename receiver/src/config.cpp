@@ -30,6 +30,10 @@ std::string Config::listen_host() const {
     return host;
 }
 
+store::StoreSettings Config::store_settings() const {
+    return {store.engine, state_path, store.conninfo, store.schema};
+}
+
 int Config::listen_port() const {
     auto colon = listen_address.rfind(':');
     return std::atoi(listen_address.c_str() + colon + 1);
@@ -221,9 +225,10 @@ public:
     void load(const YAML::Node& root, Config& c) {
         if (!root.IsDefined() || root.IsNull())
             return;  // empty file: defaults (then required keys fail)
-        if (!mapping(root, "",
-                     {"listen_address", "state_path", "log_level", "webhook", "prometheus",
-                      "policy", "mitigation", "telegram", "smtp_policy", "fleet", "owner_notice"}))
+        if (!mapping(
+                root, "",
+                {"listen_address", "state_path", "log_level", "webhook", "prometheus", "policy",
+                 "mitigation", "telegram", "smtp_policy", "fleet", "owner_notice", "store"}))
             return;
         str(root, "", "listen_address", c.listen_address);
         str(root, "", "state_path", c.state_path);
@@ -241,6 +246,7 @@ public:
         load_smtp_policy(root["smtp_policy"], c.smtp_policy);
         load_fleet(root["fleet"], c.fleet);
         load_owner_notice(root["owner_notice"], c.owner_notice, c.mitigation);
+        load_store(root["store"], c);
         // The host messages name: the configured one, the fleet's, else this machine's.
         if (c.telegram.host_name.empty()) c.telegram.host_name = c.fleet.host_name;
         if (c.telegram.host_name.empty()) {
@@ -559,6 +565,44 @@ private:
                 g.user_limits[login] = l;
             }
         }
+    }
+
+    // After fleet: its conninfo_file and host_name are the store's defaults.
+    void load_store(const YAML::Node& n, Config& c) {
+        const std::string ctx = "store";
+        StoreConfig& s = c.store;
+        if (!mapping(n, ctx, {"engine", "conninfo_file", "schema"})) return;
+        std::string engine = "sqlite";
+        str(n, ctx, "engine", engine);
+        str(n, ctx, "conninfo_file", s.conninfo_file);
+        str(n, ctx, "schema", s.schema);
+        if (engine == "sqlite") {
+            s.engine = store::StoreSettings::Engine::Sqlite;
+            return;
+        }
+        if (engine != "postgresql")
+            return fail(n["engine"],
+                        "store.engine: expected sqlite or postgresql, got '" + engine + "'");
+        s.engine = store::StoreSettings::Engine::Postgresql;
+        if (s.conninfo_file.empty()) s.conninfo_file = c.fleet.conninfo_file;
+        if (s.conninfo_file.empty())
+            return fail(n,
+                        "store.conninfo_file: required with store.engine postgresql "
+                        "(or fleet.conninfo_file)");
+        secret(n, ctx, "conninfo_file", s.conninfo_file, s.conninfo, true);
+        if (s.schema.empty()) {
+            std::string host = c.fleet.host_name;
+            if (host.empty()) {
+                char buf[256] = {};
+                if (::gethostname(buf, sizeof buf - 1) == 0) host = buf;
+            }
+            s.schema = store::default_schema(host);
+        }
+        if (!store::valid_schema(s.schema))
+            fail(n["schema"].IsDefined() ? n["schema"] : n,
+                 "store.schema: expected 1-63 of a-z, 0-9 and _ (not starting with a digit or "
+                 "pg_), got '" +
+                     s.schema + "'");
     }
 
     void load_fleet(const YAML::Node& n, FleetConfig& f) {

@@ -110,7 +110,7 @@ struct Stack {
     std::unique_ptr<Intake> intake;
     std::unique_ptr<sp::SendingGuard> guard;
     std::unique_ptr<GuardIncidents> incidents;
-    std::unique_ptr<store::sqlite::Database> db;
+    std::unique_ptr<store::sql::Connection> db;
 
     explicit Stack(sp::GuardLimits limits = {3, 0}) {
         config.state_path = dir.path("s.db");

@@ -3,11 +3,12 @@
 #include <sys/stat.h>
 
 #include "receiver_test_util.hpp"
+#include "store/migrations.hpp"
 #include "store/sqlite/database.hpp"
-#include "store/sqlite/migrations.hpp"
 
 using namespace saslguard::receiver;
 using namespace saslguard::receiver::store::sqlite;
+using namespace saslguard::receiver::store::sql;
 using saslguard::receiver::testing::TempDir;
 
 namespace {

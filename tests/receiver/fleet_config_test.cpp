@@ -66,3 +66,54 @@ TEST_CASE("fleet: coordinate reads the connection file and keeps host names with
     REQUIRE_FALSE(long_host.ok());
     CHECK(long_host.error().message.find("at most 30 characters") != std::string::npos);
 }
+
+TEST_CASE(
+    "store: SQLite by default; PostgreSQL with the fleet's connection file and a host schema") {
+    TempDir dir;
+    auto plain = parse_config(base(dir), "r.yml");
+    REQUIRE(plain.ok());
+    CHECK(plain->store_settings().engine == store::StoreSettings::Engine::Sqlite);
+    CHECK(plain->store_settings().path == plain->state_path);
+
+    dir.write("pg", "host=/run/postgresql dbname=saslguard\n");
+    ::chmod(dir.path("pg").c_str(), 0600);
+    auto pg =
+        parse_config(base(dir) + "fleet:\n  coordinate: true\n  conninfo_file: " + dir.path("pg") +
+                         "\n  host_name: MX-b.example.org\n" + "store:\n  engine: postgresql\n",
+                     "r.yml");
+    INFO((pg.ok() ? "" : pg.error().message));
+    REQUIRE(pg.ok());
+    auto s = pg->store_settings();
+    CHECK(s.engine == store::StoreSettings::Engine::Postgresql);
+    CHECK(s.conninfo == "host=/run/postgresql dbname=saslguard");
+    CHECK(s.schema == "saslguard_mx_b_example_org");
+
+    auto own = parse_config(base(dir) + "store:\n  engine: postgresql\n  conninfo_file: " +
+                                dir.path("pg") + "\n  schema: saslguard_edge1\n",
+                            "r.yml");
+    REQUIRE(own.ok());
+    CHECK(own->store_settings().schema == "saslguard_edge1");
+}
+
+TEST_CASE("store: an unknown engine, no connection file or a bad schema name is refused") {
+    TempDir dir;
+    auto engine = parse_config(base(dir) + "store:\n  engine: mysql\n", "r.yml");
+    REQUIRE_FALSE(engine.ok());
+    CHECK_THAT(engine.error().message,
+               Catch::Contains("store.engine: expected sqlite or postgresql, got 'mysql'"));
+    auto none = parse_config(base(dir) + "store:\n  engine: postgresql\n", "r.yml");
+    REQUIRE_FALSE(none.ok());
+    CHECK_THAT(none.error().message, Catch::Contains("store.conninfo_file: required"));
+    auto unreadable = parse_config(
+        base(dir) + "store:\n  engine: postgresql\n  conninfo_file: " + dir.path("nope") + "\n",
+        "r.yml");
+    REQUIRE_FALSE(unreadable.ok());
+    CHECK_THAT(unreadable.error().message, Catch::Contains("store.conninfo_file"));
+    dir.write("pg", "host=/run/postgresql dbname=saslguard\n");
+    ::chmod(dir.path("pg").c_str(), 0600);
+    auto schema = parse_config(base(dir) + "store:\n  engine: postgresql\n  conninfo_file: " +
+                                   dir.path("pg") + "\n  schema: \"x; DROP TABLE y\"\n",
+                               "r.yml");
+    REQUIRE_FALSE(schema.ok());
+    CHECK_THAT(schema.error().message, Catch::Contains("store.schema"));
+}

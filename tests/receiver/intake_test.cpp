@@ -13,7 +13,7 @@ namespace {
 WebhookPayload parse(const nlohmann::json& j) {
     return parse_webhook(j.dump()).value();
 }
-std::int64_t count(store::sqlite::Database& db, const std::string& sql) {
+std::int64_t count(store::sql::Connection& db, const std::string& sql) {
     return db.query_int64(sql)->value_or(-1);
 }
 }  // namespace

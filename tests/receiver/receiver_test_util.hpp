@@ -12,37 +12,20 @@
 #include "saslguard/receiver/actions.hpp"
 #include "saslguard/receiver/notifier.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
-#include "store/sqlite/database.hpp"
+#include "store_under_test.hpp"
 #include "test_support.hpp"
 
 namespace saslguard::receiver::testing {
 
 using saslguard::test::TempDir;
 
-// A session of the state store at `path` (created and migrated on first use).
+// A session of the state store at `path` (created and migrated on first use),
+// on the engine of this run (store_under_test.hpp).
 inline std::unique_ptr<store::Session> open_session(
     const std::string& path, store::Durability durability = store::Durability::Normal) {
-    auto s = store::StateStore::open(path);
-    if (!s) throw std::runtime_error(s.error().message);
-    auto session = (*s)->session({durability, false});
+    auto session = open_store(path)->session({durability, false});
     if (!session) throw std::runtime_error(session.error().message);
     return std::move(*session);
-}
-
-// The SQLite file itself, for tests that look at the rows (as the scripts do with sqlite3).
-inline std::unique_ptr<store::sqlite::Database> open_db(const std::string& path) {
-    auto db = store::sqlite::Database::open(path);
-    if (!db) throw std::runtime_error(db.error().message);
-    return std::move(*db);
-}
-
-// The first column of the first row of `sql`, as text (throws when there is no row).
-inline std::string query_text(store::sqlite::Database& db, const std::string& sql) {
-    auto st = db.prepare(sql);
-    if (!st) throw std::runtime_error(st.error().message);
-    auto row = st->step();
-    if (!row || !*row) throw std::runtime_error("no row: " + sql);
-    return st->column_text(0);
 }
 
 inline nlohmann::json alert_json(const std::string& fingerprint,

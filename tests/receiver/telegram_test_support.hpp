@@ -15,6 +15,7 @@
 #include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/store/state_store.hpp"
 #include "saslguard/receiver/telegram/bot.hpp"
+#include "store_under_test.hpp"
 #include "test_support.hpp"
 
 namespace tgtest {
@@ -34,9 +35,7 @@ struct TestStore {
     std::unique_ptr<store::StateStore> state;
     std::unique_ptr<store::Session> session;
     explicit TestStore(const std::string& path) {
-        auto s = store::StateStore::open(path);
-        if (!s) throw std::runtime_error(s.error().message);
-        state = std::move(*s);
+        state = saslguard::receiver::testing::open_store(path);
         auto ss = state->session();
         if (!ss) throw std::runtime_error(ss.error().message);
         session = std::move(*ss);

@@ -64,7 +64,7 @@ struct Fixture {
     CountingExecutor executor;
     RecordingNotifier notifier;
     FakeSafeguards safeguards;
-    std::unique_ptr<store::sqlite::Database> db;
+    std::unique_ptr<store::sql::Connection> db;
 
     Fixture() {
         config.state_path = dir.path("s.db");
@@ -341,7 +341,7 @@ TEST_CASE("forged log lines: a user with nothing in the queue is asked about, wi
         CHECK(f.executor.requests.empty());
         // The same user: the alert joins the open incident (one incident per
         // user); its own decision is the newest row.
-        CHECK(f.text("SELECT reason FROM decisions ORDER BY rowid DESC LIMIT 1")
+        CHECK(f.text("SELECT reason FROM decisions ORDER BY id DESC LIMIT 1")
                   .find("the queue could not be read to corroborate the log (showq") !=
               std::string::npos);
     }

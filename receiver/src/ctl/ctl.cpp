@@ -218,7 +218,7 @@ int run_ctl(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         out << doctor::render(checks);
         return doctor::exit_code(checks);
     }
-    auto state = store::StateStore::open(config->state_path);
+    auto state = store::StateStore::open(config->store_settings());
     if (!state) {
         err << "saslguardctl: " << state.error().message << "\n";
         return 2;

@@ -419,6 +419,28 @@ void check_telegram(const Config& c, const Probes& probes, std::vector<Check>& o
 
 }  // namespace
 
+namespace {
+
+// ---- store ----
+
+// The shared store must be reachable: with PostgreSQL down the intake answers
+// 5xx. The SQLite file is the receiver's own and is not opened here (doctor may
+// run as another user than the receiver and would create it).
+void check_store(const Config& c, const Probes& probes, std::vector<Check>& out) {
+    if (c.store.engine != store::StoreSettings::Engine::Postgresql || !probes.open_store) return;
+    auto version = probes.open_store(c.store_settings());
+    if (!version) {
+        out.push_back(fail("store", "PostgreSQL store: " + version.error().message,
+                           "check that PostgreSQL runs, " + c.store.conninfo_file +
+                               " (store.conninfo_file) and the grants (docs/fleet.md)"));
+        return;
+    }
+    out.push_back(ok("store", "PostgreSQL schema " + c.store.schema +
+                                  " reachable, schema version " + std::to_string(*version)));
+}
+
+}  // namespace
+
 Probes system_probes() {
     Probes p;
     p.run = [](const std::vector<std::string>& argv) {
@@ -428,6 +450,11 @@ Probes system_probes() {
     };
     auto client = std::make_shared<HttpClient>();
     p.http = [client](const HttpRequest& r) { return client->perform(r); };
+    p.open_store = [](const store::StoreSettings& settings) -> Result<int> {
+        auto s = store::StateStore::open(settings);
+        if (!s) return s.error();
+        return (*s)->schema_version();
+    };
     return p;
 }
 
@@ -441,6 +468,7 @@ std::vector<Check> run_checks(const Config& config, const Probes& probes) {
     check_prometheus(config, probes, out);
     check_alertmanager(config, probes, out);
     check_telegram(config, probes, out);
+    check_store(config, probes, out);
     return out;
 }
 

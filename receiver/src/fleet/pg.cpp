@@ -1,5 +1,7 @@
 #include "pg.hpp"
 
+#include <cstdlib>
+
 #include "saslguard/common/log.hpp"
 
 namespace saslguard::receiver::fleet::pg {
@@ -63,6 +65,9 @@ Result<std::vector<Row>> Connection::exec(const std::string& sql,
         if (PQstatus(m_pg) != CONNECTION_OK) close();
         return make_error("PostgreSQL: " + error);
     }
+    const std::string command = PQcmdStatus(r);
+    for (const char* verb : {"INSERT ", "UPDATE ", "DELETE "})
+        if (command.rfind(verb, 0) == 0) m_changes = std::atoi(PQcmdTuples(r));
     std::vector<Row> rows;
     const int n = PQntuples(r), cols = PQnfields(r);
     rows.reserve(static_cast<std::size_t>(n));

@@ -31,12 +31,15 @@ public:
     // exec() for statements without rows.
     Result<void> run(const std::string& sql, const std::vector<Param>& params = {});
     bool connected() const { return m_pg && PQstatus(m_pg) == CONNECTION_OK; }
+    // Rows the last INSERT, UPDATE or DELETE changed (other commands leave it).
+    int changes() const { return m_changes; }
     void close();
     PGconn* raw() { return m_pg; }
 
 private:
     std::string m_conninfo;
     PGconn* m_pg = nullptr;
+    int m_changes = 0;
 };
 
 // A transaction on a connection: rolled back unless committed.

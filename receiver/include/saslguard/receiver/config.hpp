@@ -21,6 +21,7 @@
 #include "saslguard/receiver/mitigation/settings.hpp"
 #include "saslguard/receiver/owner_notice.hpp"
 #include "saslguard/receiver/smtp_policy/settings.hpp"
+#include "saslguard/receiver/store/state_store.hpp"
 
 namespace saslguard::receiver {
 
@@ -110,6 +111,19 @@ struct FleetConfig {
     bool coordinate = false;
 };
 
+// Where the receiver keeps its state (docs/receiver.md "Store", docs/fleet.md).
+struct StoreConfig {
+    // store.engine: sqlite (default: the file at state_path) or postgresql.
+    store::StoreSettings::Engine engine = store::StoreSettings::Engine::Sqlite;
+    // store.conninfo_file: one line, a libpq connection string (may hold a
+    // password); "" = fleet.conninfo_file. Read at load, never from argv or YAML.
+    std::string conninfo_file;
+    std::string conninfo;
+    // store.schema: this host's schema; "" = saslguard_<fleet.host_name or the
+    // system's hostname>, lowercased, other characters as _.
+    std::string schema;
+};
+
 struct Config {
     std::string source_path;                        // the file it was loaded from
     std::string listen_address = "127.0.0.1:9755";  // host:port
@@ -123,6 +137,10 @@ struct Config {
     SmtpPolicyConfig smtp_policy;
     FleetConfig fleet;
     OwnerNoticeConfig owner_notice;  // docs/owner-notice.md
+    StoreConfig store;
+
+    // What StateStore::open takes: the engine, state_path, conninfo and schema.
+    store::StoreSettings store_settings() const;
 
     // listen_address split; valid after load.
     std::string listen_host() const;

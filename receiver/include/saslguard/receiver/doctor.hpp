@@ -29,7 +29,7 @@ namespace saslguard::receiver::doctor {
 enum class Status { Ok, Warn, Fail };
 
 struct Check {
-    std::string area;  // postfix, sasl, prometheus, alertmanager, telegram
+    std::string area;  // postfix, sasl, prometheus, alertmanager, telegram, store
     Status status = Status::Ok;
     std::string what;  // one line: what was found
     std::string fix;   // how to fix it (commands, config keys); empty when Ok
@@ -38,6 +38,9 @@ struct Check {
 struct Probes {
     std::function<ProcessResult(const std::vector<std::string>& argv)> run;
     std::function<HttpResponse(const HttpRequest& request)> http;
+    // Opens the store (migrating it, as the receiver would) and returns its
+    // schema version; unset: the store is not checked.
+    std::function<Result<int>(const store::StoreSettings& settings)> open_store;
 };
 
 // Probes over the real world: run_process (argv only, no shell) and libcurl.

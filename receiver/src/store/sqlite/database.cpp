@@ -10,19 +10,12 @@
 #include <cstring>
 #include <utility>
 
-#include "migrations.hpp"
+#include "store/migrations.hpp"
 
 namespace saslguard::receiver::store::sqlite {
 namespace {
 
-// The first words of a statement, to say which one failed without dumping it all.
-std::string head_of(std::string_view sql) {
-    while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n')) sql.remove_prefix(1);
-    std::string out(sql.substr(0, 60));
-    for (auto& c : out)
-        if (c == '\n') c = ' ';
-    return sql.size() > 60 ? out + "…" : out;
-}
+using sql::head_of;
 
 Error sql_error(sqlite3* db, std::string_view what) {
     return make_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -72,108 +65,82 @@ Result<void> make_private(const std::string& path) {
 
 // ---- Statement -------------------------------------------------------------
 
-Statement::Statement(sqlite3_stmt* stmt, sqlite3* db) : m_stmt(stmt), m_db(db) {}
-
-Statement::~Statement() {
-    if (m_stmt) sqlite3_finalize(m_stmt);
-}
-
-Statement::Statement(Statement&& other) noexcept
-    : m_stmt(std::exchange(other.m_stmt, nullptr)),
-      m_db(other.m_db),
-      m_bind_error(std::move(other.m_bind_error)) {}
-
-Statement& Statement::operator=(Statement&& other) noexcept {
-    if (this != &other) {
-        if (m_stmt) sqlite3_finalize(m_stmt);
-        m_stmt = std::exchange(other.m_stmt, nullptr);
-        m_db = other.m_db;
-        m_bind_error = std::move(other.m_bind_error);
-    }
-    return *this;
-}
-
 namespace {
+
 void note_bind(int rc, sqlite3* db, int index, std::string& error) {
     if (rc != SQLITE_OK && error.empty())
         error = "bind parameter " + std::to_string(index) + ": " + sqlite3_errmsg(db);
 }
-}  // namespace
 
-Statement& Statement::bind(int index, std::int64_t value) {
-    note_bind(sqlite3_bind_int64(m_stmt, index, value), m_db, index, m_bind_error);
-    return *this;
-}
+class SqliteStatement final : public sql::StatementImpl {
+public:
+    SqliteStatement(sqlite3_stmt* stmt, sqlite3* db) : m_stmt(stmt), m_db(db) {}
+    ~SqliteStatement() override { sqlite3_finalize(m_stmt); }
+    SqliteStatement(const SqliteStatement&) = delete;
+    SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-Statement& Statement::bind(int index, double value) {
-    note_bind(sqlite3_bind_double(m_stmt, index, value), m_db, index, m_bind_error);
-    return *this;
-}
-
-Statement& Statement::bind(int index, std::string_view text) {
-    note_bind(
-        sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-        m_db, index, m_bind_error);
-    return *this;
-}
-
-Statement& Statement::bind_null(int index) {
-    note_bind(sqlite3_bind_null(m_stmt, index), m_db, index, m_bind_error);
-    return *this;
-}
-
-Result<bool> Statement::step() {
-    if (!m_stmt) return make_error("step on an empty statement");
-    if (!m_bind_error.empty()) return make_error(m_bind_error);
-    int rc = sqlite3_step(m_stmt);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return sql_error(m_db, head_of(sqlite3_sql(m_stmt)));
-}
-
-Result<void> Statement::run() {
-    for (;;) {
-        auto r = step();
-        if (!r) return r.error();
-        if (!*r) return {};
+    void bind_int64(int index, std::int64_t value) override {
+        note_bind(sqlite3_bind_int64(m_stmt, index, value), m_db, index, m_bind_error);
     }
-}
+    void bind_double(int index, double value) override {
+        note_bind(sqlite3_bind_double(m_stmt, index, value), m_db, index, m_bind_error);
+    }
+    void bind_text(int index, std::string_view text) override {
+        note_bind(sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                      SQLITE_UTF8),
+                  m_db, index, m_bind_error);
+    }
+    void bind_null(int index) override {
+        note_bind(sqlite3_bind_null(m_stmt, index), m_db, index, m_bind_error);
+    }
 
-void Statement::reset() {
-    if (!m_stmt) return;
-    sqlite3_reset(m_stmt);
-    sqlite3_clear_bindings(m_stmt);
-    m_bind_error.clear();
-}
+    Result<bool> step() override {
+        if (!m_bind_error.empty()) return make_error(m_bind_error);
+        int rc = sqlite3_step(m_stmt);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        return sql_error(m_db, head_of(sqlite3_sql(m_stmt)));
+    }
 
-bool Statement::is_null(int column) const {
-    return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
-}
+    void reset() override {
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+        m_bind_error.clear();
+    }
 
-std::int64_t Statement::column_int64(int column) const {
-    return sqlite3_column_int64(m_stmt, column);
-}
+    bool is_null(int column) const override {
+        return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+    }
+    std::int64_t column_int64(int column) const override {
+        return sqlite3_column_int64(m_stmt, column);
+    }
+    double column_double(int column) const override {
+        return sqlite3_column_double(m_stmt, column);
+    }
+    std::string column_text(int column) const override {
+        const auto* p = sqlite3_column_text(m_stmt, column);
+        if (!p) return {};
+        return std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)));
+    }
 
-double Statement::column_double(int column) const {
-    return sqlite3_column_double(m_stmt, column);
-}
+private:
+    sqlite3_stmt* m_stmt;
+    sqlite3* m_db;
+    std::string m_bind_error;
+};
 
-std::string Statement::column_text(int column) const {
-    const auto* p = sqlite3_column_text(m_stmt, column);
-    if (!p) return {};
-    return std::string(reinterpret_cast<const char*>(p),
-                       static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)));
-}
+// The store's transaction interface over this engine's RAII transaction.
+class StoreTransaction final : public store::Transaction {
+public:
+    explicit StoreTransaction(sqlite::Transaction tx) : m_tx(std::move(tx)) {}
+    Result<void> commit() override { return m_tx.commit(); }
 
-std::optional<std::int64_t> Statement::column_opt_int64(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return column_int64(column);
-}
+private:
+    sqlite::Transaction m_tx;
+};
 
-std::optional<std::string> Statement::column_opt_text(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return column_text(column);
-}
+}  // namespace
 
 // ---- Database --------------------------------------------------------------
 
@@ -196,7 +163,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
     if (!options.read_only) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
     if (auto r = db->exec(pragmas); !r) return make_error(path + ": " + r.error().message);
     if (options.run_migrations && !options.read_only) {
-        if (auto r = migrate(*db); !r) return make_error(path + ": " + r.error().message);
+        if (auto r = sql::migrate(*db); !r) return make_error(path + ": " + r.error().message);
     }
     return db;
 }
@@ -221,7 +188,17 @@ Result<Statement> Database::prepare(std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
     if (rc != SQLITE_OK) return sql_error(m_db, "prepare " + head_of(sql));
-    return Statement(stmt, m_db);
+    return Statement(std::make_unique<SqliteStatement>(stmt, m_db));
+}
+
+Result<std::unique_ptr<store::Transaction>> Database::begin() {
+    auto tx = Transaction::begin(*this);
+    if (!tx) return tx.error();
+    return std::unique_ptr<store::Transaction>(new StoreTransaction(std::move(*tx)));
+}
+
+void Database::housekeeping() {
+    (void)exec("PRAGMA wal_checkpoint(PASSIVE)");
 }
 
 std::int64_t Database::last_insert_rowid() const {
@@ -230,15 +207,6 @@ std::int64_t Database::last_insert_rowid() const {
 
 int Database::changes() const {
     return sqlite3_changes(m_db);
-}
-
-Result<std::optional<std::int64_t>> Database::query_int64(std::string_view sql) {
-    auto st = prepare(sql);
-    if (!st) return st.error();
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row || st->is_null(0)) return std::optional<std::int64_t>{};
-    return std::optional<std::int64_t>{st->column_int64(0)};
 }
 
 // ---- Transaction -----------------------------------------------------------

@@ -22,60 +22,14 @@
 #include <string_view>
 
 #include "saslguard/common/result.hpp"
+#include "store/sql.hpp"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace saslguard::receiver::store::sqlite {
 
-class Database;
-
-// A prepared statement. Parameters are 1-based (as in SQLite); columns 0-based.
-// bind_*() remember the first error and report it from step()/run().
-class Statement {
-public:
-    Statement() = default;
-    ~Statement();
-    Statement(Statement&& other) noexcept;
-    Statement& operator=(Statement&& other) noexcept;
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-
-    Statement& bind(int index, std::int64_t value);
-    Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
-    Statement& bind(int index, double value);
-    Statement& bind(int index, std::string_view text);  // copied by SQLite
-    Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const std::string& text) {
-        return bind(index, std::string_view(text));
-    }
-    Statement& bind_null(int index);
-    template <class T>
-    Statement& bind(int index, const std::optional<T>& value) {
-        return value ? bind(index, *value) : bind_null(index);
-    }
-
-    // Advances: true when a row is available, false when done.
-    Result<bool> step();
-    // Steps to completion (INSERT/UPDATE/DELETE); a returned row is ignored.
-    Result<void> run();
-    // Ready for new bindings and a new run (keeps the compiled statement).
-    void reset();
-
-    bool is_null(int column) const;
-    std::int64_t column_int64(int column) const;
-    double column_double(int column) const;
-    std::string column_text(int column) const;  // "" for NULL
-    std::optional<std::int64_t> column_opt_int64(int column) const;
-    std::optional<std::string> column_opt_text(int column) const;
-
-private:
-    friend class Database;
-    Statement(sqlite3_stmt* stmt, sqlite3* db);
-    sqlite3_stmt* m_stmt = nullptr;
-    sqlite3* m_db = nullptr;
-    std::string m_bind_error;
-};
+// The statement type of this engine is the store's (sql.hpp).
+using Statement = sql::Statement;
 
 struct DatabaseOptions {
     int busy_timeout_ms = 5000;
@@ -86,7 +40,7 @@ struct DatabaseOptions {
     bool read_only = false;
 };
 
-class Database {
+class Database final : public sql::Connection {
 public:
     // Opens (creating it and its parent directory's file when missing) and migrates.
     static Result<std::unique_ptr<Database>> open(const std::string& path,
@@ -95,18 +49,21 @@ public:
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
+    sql::Dialect dialect() const override { return sql::Dialect::Sqlite; }
     // Runs one or more ;-separated statements without results.
-    Result<void> exec(std::string_view sql);
-    Result<Statement> prepare(std::string_view sql);
+    Result<void> exec(std::string_view sql) override;
+    Result<Statement> prepare(std::string_view sql) override;
+    int changes() const override;  // rows changed by the last INSERT/UPDATE/DELETE
+    // True inside a Transaction of this connection.
+    bool in_transaction() const override { return m_in_transaction; }
+    // BEGIN IMMEDIATE under the process's write lock (Transaction below).
+    Result<std::unique_ptr<store::Transaction>> begin() override;
+    // A passive WAL checkpoint: copies what no reader needs, never waits for writers.
+    void housekeeping() override;
+    std::string location() const override { return m_path; }
 
     std::int64_t last_insert_rowid() const;
-    int changes() const;  // rows changed by the last INSERT/UPDATE/DELETE
     const std::string& path() const { return m_path; }
-
-    // Convenience for "SELECT <one integer>" queries; nullopt when no row.
-    Result<std::optional<std::int64_t>> query_int64(std::string_view sql);
-    // True inside a Transaction of this connection.
-    bool in_transaction() const { return m_in_transaction; }
 
     sqlite3* handle() { return m_db; }  // escape hatch; prefer the methods above
 

@@ -1,21 +1,15 @@
-#include "session.hpp"
+// The SQLite store: the factory of sessions over one database file.
+#include <mutex>
 
-#include "migrations.hpp"
+#include "database.hpp"
+#include "store/migrations.hpp"
+#include "store/session.hpp"
 
 namespace saslguard::receiver::store::sqlite {
 namespace {
 
-class SqliteTransaction final : public store::Transaction {
-public:
-    explicit SqliteTransaction(sqlite::Transaction tx) : m_tx(std::move(tx)) {}
-    Result<void> commit() override { return m_tx.commit(); }
-
-private:
-    sqlite::Transaction m_tx;
-};
-
-// The factory: the path, the write lock every session of the process shares,
-// and the schema version the migrations brought the file to.
+// The path, the write lock every session of the process shares, and the schema
+// version the migrations brought the file to.
 class SqliteStateStore final : public StateStore {
 public:
     SqliteStateStore(std::string path, int version)
@@ -32,7 +26,7 @@ public:
         if (options.defer_housekeeping)
             if (auto r = (*db)->exec("PRAGMA wal_autocheckpoint=0"); !r) return r.error();
         (*db)->set_write_lock(m_lock);
-        return std::unique_ptr<Session>(new SqliteSession(std::move(*db)));
+        return std::unique_ptr<Session>(new sql::EngineSession(std::move(*db)));
     }
     int schema_version() const override { return m_version; }
     const std::string& location() const override { return m_path; }
@@ -45,27 +39,10 @@ private:
 
 }  // namespace
 
-SqliteSession::SqliteSession(std::unique_ptr<Database> db)
-    : m_db(std::move(db)),
-      m_alerts(make_alert_repository(*m_db)),
-      m_mitigation(make_mitigation_repository(*m_db)),
-      m_telegram(make_telegram_repository(*m_db)) {}
-
-Result<std::unique_ptr<store::Transaction>> SqliteSession::begin() {
-    auto tx = Transaction::begin(*m_db);
-    if (!tx) return tx.error();
-    return std::unique_ptr<store::Transaction>(new SqliteTransaction(std::move(*tx)));
-}
-
-void SqliteSession::checkpoint() {
-    // PASSIVE: copies what no reader needs, never waits for writers.
-    (void)m_db->exec("PRAGMA wal_checkpoint(PASSIVE)");
-}
-
 Result<std::unique_ptr<StateStore>> open_sqlite_store(const std::string& path) {
     auto db = Database::open(path);  // creates the file and runs the migrations, once
     if (!db) return db.error();
-    auto version = schema_version(**db);
+    auto version = sql::schema_version(**db);
     if (!version) return make_error(path + ": " + version.error().message);
     return std::unique_ptr<StateStore>(new SqliteStateStore(path, *version));
 }

@@ -1,39 +1,25 @@
-// TelegramRepository over SQLite: the telegram_* tables (migration 2).
+// TelegramRepository (both engines): the telegram_* tables (migration 2).
 #include "session.hpp"
 
-namespace saslguard::receiver::store::sqlite {
+namespace saslguard::receiver::store::sql {
 namespace {
 
-// Prepares, binds (via `bind`) and runs a statement that returns no rows, in
-// the caller's transaction or one of its own.
-template <class Bind>
-Result<void> run(Database& db, std::string_view sql, Bind bind) {
-    return in_transaction(db, [&]() -> Result<void> {
-        auto st = db.prepare(sql);
-        if (!st) return st.error();
-        bind(*st);
-        return st->run();
-    });
-}
-
-class SqliteTelegramRepository final : public TelegramRepository {
+class SqlTelegramRepository final : public TelegramRepository {
 public:
-    explicit SqliteTelegramRepository(Database& db) : m_db(&db) {}
+    explicit SqlTelegramRepository(Connection& db) : m_db(&db) {}
 
     Result<std::int64_t> enqueue(std::int64_t chat_id, std::string_view method,
                                  std::string_view payload_json, std::int64_t incident_id,
                                  std::int64_t now_ms) override {
-        auto r = run(
+        return insert_returning_id(
             *m_db,
             "INSERT INTO telegram_outbox(chat_id, method, payload_json, state, attempts, "
-            "next_attempt_at, "
-            "created_at, incident_id) VALUES(?1, ?2, ?3, 'pending', 0, ?4, ?4, ?5)",
+            "next_attempt_at, created_at, incident_id) "
+            "VALUES(?1, ?2, ?3, 'pending', 0, ?4, ?4, ?5) RETURNING id",
             [&](Statement& s) {
                 s.bind(1, chat_id).bind(2, method).bind(3, payload_json).bind(4, now_ms);
                 s.bind(5, incident_id ? std::optional<std::int64_t>(incident_id) : std::nullopt);
             });
-        if (!r) return r.error();
-        return m_db->last_insert_rowid();
     }
 
     Result<std::optional<OutboxRow>> next_due(std::int64_t now_ms) override {
@@ -218,14 +204,14 @@ public:
         // The offset only moves forward: getUpdates confirms every update below it.
         return run(*m_db,
                    "INSERT INTO telegram_kv(key, value) VALUES('offset', ?1) ON CONFLICT(key) DO "
-                   "UPDATE SET value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS "
-                   "INTEGER) THEN excluded.value ELSE value END",
+                   "UPDATE SET value = CASE WHEN CAST(telegram_kv.value AS BIGINT) < "
+                   "CAST(excluded.value AS BIGINT) THEN excluded.value ELSE telegram_kv.value END",
                    [&](Statement& s) { s.bind(1, std::to_string(next)); });
     }
 
     Result<std::int64_t> offset() override {
-        auto v = m_db->query_int64(
-            "SELECT CAST(value AS INTEGER) FROM telegram_kv WHERE key = 'offset'");
+        auto v =
+            m_db->query_int64("SELECT CAST(value AS BIGINT) FROM telegram_kv WHERE key = 'offset'");
         if (!v) return v.error();
         return v->value_or(0);
     }
@@ -283,13 +269,13 @@ public:
     }
 
 private:
-    Database* m_db;
+    Connection* m_db;
 };
 
 }  // namespace
 
-std::unique_ptr<TelegramRepository> make_telegram_repository(Database& db) {
-    return std::make_unique<SqliteTelegramRepository>(db);
+std::unique_ptr<TelegramRepository> make_telegram_repository(Connection& db) {
+    return std::make_unique<SqlTelegramRepository>(db);
 }
 
-}  // namespace saslguard::receiver::store::sqlite
+}  // namespace saslguard::receiver::store::sql

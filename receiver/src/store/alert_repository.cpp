@@ -1,11 +1,11 @@
-// AlertRepository over SQLite: webhooks, alerts, incidents, evidence, decisions
+// AlertRepository (both engines): webhooks, alerts, incidents, evidence, decisions
 // (migrations 1, 4 and 6).
 #include <nlohmann/json.hpp>
 
 #include "saslguard/receiver/incident_json.hpp"
 #include "session.hpp"
 
-namespace saslguard::receiver::store::sqlite {
+namespace saslguard::receiver::store::sql {
 namespace {
 
 std::string_view state_name(EventState s) {
@@ -26,9 +26,9 @@ EventState state_from(std::string_view s) {
     return EventState::Pending;
 }
 
-class SqliteAlertRepository final : public AlertRepository {
+class SqlAlertRepository final : public AlertRepository {
 public:
-    explicit SqliteAlertRepository(Database& db) : m_db(db) {}
+    explicit SqlAlertRepository(Connection& db) : m_db(db) {}
 
     Result<std::vector<IntakeResult>> store_webhooks(const std::vector<IncomingWebhook>& batch,
                                                      std::int64_t now) override {
@@ -81,23 +81,24 @@ public:
 
     Result<std::optional<std::int64_t>> open_incident(const AlertEvent& ev, const Evidence& e,
                                                       std::int64_t now) override {
-        return in_transaction(m_db, [&]() -> Result<std::optional<std::int64_t>> {
-            auto ins = m_db.prepare(
-                "INSERT INTO incidents (fingerprint, starts_at, alertname, instance, username, "
-                "status, opened_at, firing_alert_id) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7) "
-                "ON CONFLICT DO NOTHING");
-            if (!ins) return ins.error();
-            ins->bind(1, ev.alert.fingerprint)
-                .bind(2, ev.alert.starts_at)
-                .bind(3, ev.alert.label("alertname"))
-                .bind(4, e.instance)
-                .bind(5, e.culprit)
-                .bind(6, now)
-                .bind(7, ev.id);
-            if (auto r = ins->run(); !r) return r.error();
-            if (m_db.changes() != 1) return std::optional<std::int64_t>{};
-            return std::optional<std::int64_t>(m_db.last_insert_rowid());
-        });
+        // ON CONFLICT DO NOTHING … RETURNING: no row when the incident exists already.
+        auto id = insert_returning_id(
+            m_db,
+            "INSERT INTO incidents (fingerprint, starts_at, alertname, instance, username, "
+            "status, opened_at, firing_alert_id) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            [&](Statement& s) {
+                s.bind(1, ev.alert.fingerprint)
+                    .bind(2, ev.alert.starts_at)
+                    .bind(3, ev.alert.label("alertname"))
+                    .bind(4, e.instance)
+                    .bind(5, e.culprit)
+                    .bind(6, now)
+                    .bind(7, ev.id);
+            });
+        if (!id) return id.error();
+        if (*id == 0) return std::optional<std::int64_t>{};
+        return std::optional<std::int64_t>(*id);
     }
 
     Result<void> record_evidence(std::int64_t incident_id, const Evidence& e,
@@ -290,12 +291,7 @@ public:
 private:
     template <class Bind>
     Result<void> run(std::string_view sql, Bind bind) {
-        return in_transaction(m_db, [&]() -> Result<void> {
-            auto st = m_db.prepare(sql);
-            if (!st) return st.error();
-            bind(*st);
-            return st->run();
-        });
+        return sql::run(m_db, sql, bind);
     }
 
     Result<std::int64_t> count(std::string_view sql) {
@@ -309,7 +305,7 @@ private:
         if (m_intake_ready) return {};
         auto w = m_db.prepare(
             "INSERT INTO webhooks (received_at, group_key, status, receiver, truncated_alerts, "
-            "alert_count, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+            "alert_count, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
         if (!w) return w.error();
         auto a = m_db.prepare(
             "INSERT INTO alerts (webhook_id, fingerprint, starts_at, status, alertname, labels, "
@@ -339,8 +335,11 @@ private:
             .bind(5, static_cast<std::int64_t>(wp.truncated_alerts))
             .bind(6, static_cast<std::int64_t>(wp.alerts.size()))
             .bind(7, in.body);
+        auto row = m_insert_webhook.step();
+        if (!row) return row.error();
+        if (!*row) return make_error("INSERT INTO webhooks returned no id");
+        out.webhook_id = m_insert_webhook.column_int64(0);
         if (auto r = m_insert_webhook.run(); !r) return r.error();
-        out.webhook_id = m_db.last_insert_rowid();
         for (const auto& a : wp.alerts) {
             m_insert_alert.reset();
             m_insert_alert.bind(1, out.webhook_id)
@@ -368,15 +367,15 @@ private:
         return out;
     }
 
-    Database& m_db;
+    Connection& m_db;
     bool m_intake_ready = false;
     Statement m_insert_webhook, m_insert_alert, m_bump_duplicate;
 };
 
 }  // namespace
 
-std::unique_ptr<AlertRepository> make_alert_repository(Database& db) {
-    return std::make_unique<SqliteAlertRepository>(db);
+std::unique_ptr<AlertRepository> make_alert_repository(Connection& db) {
+    return std::make_unique<SqlAlertRepository>(db);
 }
 
-}  // namespace saslguard::receiver::store::sqlite
+}  // namespace saslguard::receiver::store::sql

@@ -1,8 +1,8 @@
-// MitigationRepository over SQLite: the action log (`actions`, migration 5) and
+// MitigationRepository (both engines): the action log (`actions`, migration 5) and
 // the blocks in force (`blocks`, migration 3). Times are Unix milliseconds.
 #include "session.hpp"
 
-namespace saslguard::receiver::store::sqlite {
+namespace saslguard::receiver::store::sql {
 namespace {
 
 constexpr std::string_view kActionColumns =
@@ -46,36 +46,34 @@ std::optional<std::int64_t> id_or_null(std::int64_t id) {
     return id ? std::optional<std::int64_t>(id) : std::nullopt;
 }
 
-class SqliteMitigationRepository final : public MitigationRepository {
+class SqlMitigationRepository final : public MitigationRepository {
 public:
-    explicit SqliteMitigationRepository(Database& db) : m_db(db) {}
+    explicit SqlMitigationRepository(Connection& db) : m_db(db) {}
 
     Result<std::int64_t> insert_action(const ActionRecord& a) override {
-        return in_transaction(m_db, [&]() -> Result<std::int64_t> {
-            auto st = m_db.prepare(
-                "INSERT INTO actions (incident_id, kind, target, params_json, actor, reason, "
-                "dry_run, state, result, error, created_at, started_at, finished_at, expires_at, "
-                "reverts_action_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                "?13, ?14, ?15)");
-            if (!st) return st.error();
-            st->bind(1, id_or_null(a.incident_id))
-                .bind(2, a.kind)
-                .bind(3, a.target)
-                .bind(4, a.params_json.empty() ? std::string("{}") : a.params_json)
-                .bind(5, a.actor)
-                .bind(6, a.reason)
-                .bind(7, a.dry_run ? 1 : 0)
-                .bind(8, a.state)
-                .bind(9, a.result)
-                .bind(10, a.error)
-                .bind(11, a.created_at)
-                .bind(12, a.started_at)
-                .bind(13, a.finished_at)
-                .bind(14, a.expires_at)
-                .bind(15, a.reverts_action_id);
-            if (auto r = st->run(); !r) return r.error();
-            return m_db.last_insert_rowid();
-        });
+        return insert_returning_id(
+            m_db,
+            "INSERT INTO actions (incident_id, kind, target, params_json, actor, reason, "
+            "dry_run, state, result, error, created_at, started_at, finished_at, expires_at, "
+            "reverts_action_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+            "?13, ?14, ?15) RETURNING id",
+            [&](Statement& st) {
+                st.bind(1, id_or_null(a.incident_id))
+                    .bind(2, a.kind)
+                    .bind(3, a.target)
+                    .bind(4, a.params_json.empty() ? std::string("{}") : a.params_json)
+                    .bind(5, a.actor)
+                    .bind(6, a.reason)
+                    .bind(7, a.dry_run ? 1 : 0)
+                    .bind(8, a.state)
+                    .bind(9, a.result)
+                    .bind(10, a.error)
+                    .bind(11, a.created_at)
+                    .bind(12, a.started_at)
+                    .bind(13, a.finished_at)
+                    .bind(14, a.expires_at)
+                    .bind(15, a.reverts_action_id);
+            });
     }
 
     Result<void> update_action(const ActionRecord& a) override {
@@ -274,13 +272,13 @@ public:
     }
 
 private:
-    Database& m_db;
+    Connection& m_db;
 };
 
 }  // namespace
 
-std::unique_ptr<MitigationRepository> make_mitigation_repository(Database& db) {
-    return std::make_unique<SqliteMitigationRepository>(db);
+std::unique_ptr<MitigationRepository> make_mitigation_repository(Connection& db) {
+    return std::make_unique<SqlMitigationRepository>(db);
 }
 
-}  // namespace saslguard::receiver::store::sqlite
+}  // namespace saslguard::receiver::store::sql

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The store's tests (store_tests: the repositories, intake, worker and Telegram
+# state) once more, on PostgreSQL: a private cluster (tests/lib/postgres.sh),
+# every test's store a schema of its own (store_under_test.hpp).
+set -eo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"
+# shellcheck source=../lib/postgres.sh
+. "$here/../lib/postgres.sh"
+work=$(make_workdir store-pg)
+cleanup_push "rm -rf '$work'"
+chmod 711 "$work"
+pg_create_start "$work/pg"
+SASLGUARD_TEST_PG_CONNINFO=$PG_CONNINFO "$SASLGUARD_BUILD_DIR/tests/receiver/store_tests" "$@"
