@@ -12,6 +12,16 @@
 # running every `unit` test plus the integration tests listed in asan_daemon_tests
 # below, which start the real daemons. Extra arguments do not narrow this stage;
 # SASLGUARD_SKIP_ASAN=1 skips it for quick local runs (CI always runs it).
+#
+# Build time is most of a clean run (CI: ~14 of 31 minutes before this was
+# tuned), so two things keep it down:
+# - the test build keeps line tables only (-g1, still file:line in backtraces)
+#   instead of full debug info: a receiver source file compiles in 11.7 s
+#   instead of 15.8 s at -O2. The optimisation level stays the shipped one.
+#   Release packages are built by debian/rules with their own flags.
+# - the sanitizer tree is built while the normal tests run, at idle CPU and I/O
+#   priority (SCHED_IDLE): the tests mostly wait on daemons, and the compiler
+#   only gets the cycles they leave, so the tests run as fast as without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,23 +30,39 @@ bash scripts/install-deps.sh
 bash scripts/check-format.sh
 
 build=${SASLGUARD_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build "$build" -j"$(nproc)"
+
+asan=${SASLGUARD_ASAN_BUILD_DIR:-build-asan}
+asan_build_pid=
+if [ "${SASLGUARD_SKIP_ASAN:-0}" != 1 ]; then
+  cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSASLGUARD_SANITIZE=ON >/dev/null
+  echo "test.sh: building the sanitizer tree in the background (log: $asan/build.log)" >&2
+  # setsid: its own process group, so a failed run stops the compilers too.
+  setsid chrt --idle 0 ionice -c 3 nice -n 19 cmake --build "$asan" -j"$(nproc)" > "$asan/build.log" 2>&1 &
+  asan_build_pid=$!
+  trap '[ -z "$asan_build_pid" ] || kill -- "-$asan_build_pid" 2>/dev/null || true' EXIT
+fi
 
 # Integration tests mostly wait on daemons, so run more at once than we have cores.
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j"${SASLGUARD_TEST_JOBS:-3}" "$@"
 
-if [ "${SASLGUARD_SKIP_ASAN:-0}" = 1 ]; then
+if [ -z "$asan_build_pid" ]; then
   echo "test.sh: SASLGUARD_SKIP_ASAN=1, sanitizer stage skipped" >&2
   exit 0
 fi
-asan=${SASLGUARD_ASAN_BUILD_DIR:-build-asan}
+echo "test.sh: waiting for the sanitizer build" >&2
+if ! wait "$asan_build_pid"; then
+  asan_build_pid=
+  tail -n 60 "$asan/build.log" >&2
+  echo "test.sh: the sanitizer build failed (whole log: $asan/build.log)" >&2
+  exit 1
+fi
+asan_build_pid=
 # Integration tests that run saslguard-exporter / saslguard-receiver built with
 # the sanitizers (both daemons, webhook flood + SIGKILL, and the fault tests;
 # measured: 210 unit tests in 14 s, these 8 in 82 s under ASan on 2 cores).
 asan_daemon_tests='^(exporter_oneshot_golden|exporter_live_log|receiver_alertmanager|receiver_sigkill|telegram_receiver|fault_disk_full|fault_log_deleted|fault_telegram_down)$'
-cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSASLGUARD_SANITIZE=ON >/dev/null
-cmake --build "$asan" -j"$(nproc)"
 # halt_on_error: the first report fails the test (UBSan is also built with
 # -fno-sanitize-recover). Leak checking stays on for the short-lived test binaries.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}

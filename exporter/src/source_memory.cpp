@@ -194,13 +194,13 @@ Result<std::size_t> SourceMemory::load(std::string_view text, const std::string&
             warnings.push_back(where() + "unknown record, skipped");
             continue;
         }
-        std::int64_t last = 0;
+        std::int64_t user_last = 0;
         if (f[1].empty() || f[1].size() > kMaxName || !is_clean_label_value(f[1]) ||
-            !parse_i64(f[2], last)) {
+            !parse_i64(f[2], user_last)) {
             warnings.push_back(where() + "bad user record, skipped");
             continue;
         }
-        UserEntry& u = entry_for(f[1], last);
+        UserEntry& u = entry_for(f[1], user_last);
         bool bad = false;
         for (std::string_view item : split(f[3], ',')) {
             auto eq = item.find('=');
