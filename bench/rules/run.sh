@@ -194,7 +194,10 @@ if [ "$SEQUENTIAL" = 1 ]; then
     stop_prom "$s"
   done
 else
-  for s in $servers; do prepare_data "$s"; done
+  # One raw backfill, copied: the servers start together.
+  first=${servers%% *}
+  prepare_data "$first"
+  for s in ${servers#"$first"}; do mkdir -p "$work/$s" && cp -a "$work/$first/data" "$work/$s/data"; done
   for s in $servers; do start_prom "$s"; done
   # shellcheck disable=SC2086
   wait_compaction $servers
