@@ -7,8 +7,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 # shellcheck source=../lib/postgres.sh
 . "$here/../lib/postgres.sh"
-work=$(make_workdir fleet-sql)
-cleanup_push "rm -rf '$work'"
-chmod 711 "$work"
-pg_create_start "$work/pg"
+pg_private_cluster fleet-sql
 SASLGUARD_TEST_PG=$PG_CONNINFO "$SASLGUARD_BUILD_DIR/tests/fleet/fleet_coordination_test"

@@ -5,6 +5,8 @@
 #
 #   pg_create_start DIR     makes and starts the cluster, creates database saslguard;
 #                           sets PG_DIR, PG_SOCK (socket directory), PG_CONNINFO
+#   pg_private_cluster NAME a work dir of its own (removed on exit) with a cluster
+#                           in it: for the tests that need nothing but PostgreSQL
 #   pg_stop DIR / pg_start DIR   stop or start it again (the outage tests)
 #   pg_sql DIR "SQL"        runs SQL in database saslguard, prints unaligned rows
 
@@ -29,6 +31,14 @@ pg_create_start() {
   PG_DIR=$dir
   PG_SOCK=$dir/sock
   PG_CONNINFO="host=$dir/sock user=postgres dbname=saslguard connect_timeout=5"
+}
+
+pg_private_cluster() {
+  local work
+  work=$(make_workdir "$1")
+  cleanup_push "rm -rf '$work'"
+  chmod 711 "$work"  # postgres reaches the socket below
+  pg_create_start "$work/pg"
 }
 
 pg_start() {

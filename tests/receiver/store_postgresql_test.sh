@@ -8,8 +8,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 # shellcheck source=../lib/postgres.sh
 . "$here/../lib/postgres.sh"
-work=$(make_workdir store-pg)
-cleanup_push "rm -rf '$work'"
-chmod 711 "$work"
-pg_create_start "$work/pg"
+pg_private_cluster store-pg
 SASLGUARD_TEST_PG_CONNINFO=$PG_CONNINFO "$SASLGUARD_BUILD_DIR/tests/receiver/store_tests" "$@"
