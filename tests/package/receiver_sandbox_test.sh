@@ -25,6 +25,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || fail "needs root (mount namespaces, Postfix, usermod)"
 CTL=$SASLGUARD_BUILD_DIR/receiver/saslguardctl
 [ -x "$CTL" ] || fail "$CTL not built"
+case $CTL in
+  /tmp/* | /var/tmp/*) fail "$CTL is under /tmp, which the unit's PrivateTmp hides: build the tree elsewhere" ;;
+esac
 
 if [ -z "${SASLGUARD_SANDBOX_HOST:-}" ]; then
   exec env SASLGUARD_SANDBOX_HOST=1 unshare -m --propagation private bash "$0" "$@"
