@@ -205,7 +205,8 @@ TEST_CASE("PostgreSQL unreachable is an error, never an exception or a false cla
     CHECK_FALSE(claims.mine(p));
 }
 
-TEST_CASE("a press its host has not taken in time is reported once, and one for no host is failed") {
+TEST_CASE(
+    "a press its host has not taken in time is reported once, and one for no host is failed") {
     auto c = clean();
     auto s = settings("host-a");
     s.late_after = 1s;
