@@ -42,6 +42,10 @@ std::string shortest(double value) {
     return buf;
 }
 
+std::string counted(std::size_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string rfc3339(std::int64_t unix_seconds) {
     std::tm tm = utc(unix_seconds);
     char buf[32];

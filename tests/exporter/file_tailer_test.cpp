@@ -1,6 +1,7 @@
 // Tests for the log file tailer (exporter/src/file_tailer.cpp) and the line
 // splitter. Each test drives the tailer with explicit poll() calls: no sleeps.
 #include "file_tailer.hpp"
+#include "test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -26,15 +27,6 @@ struct Collector : LineConsumer {
     std::vector<std::string> take() { return std::exchange(lines, {}); }
 };
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/saslguard-tailer-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
 void append(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::app | std::ios::binary);
     out << s;
@@ -45,9 +37,9 @@ using Lines = std::vector<std::string>;
 // One tailer on DIR/mail.log. `initial` (when not null) creates the file first;
 // the constructor polls once, so the tailer has opened what exists.
 struct Tailing {
-    TempDir dir;
-    fs::path log = dir.path / "mail.log";
-    fs::path rotated = dir.path / "mail.log.1";
+    saslguard::test::TempDir dir{"saslguard-tailer"};
+    fs::path log = fs::path(dir.root()) / "mail.log";
+    fs::path rotated = fs::path(dir.root()) / "mail.log.1";
     Collector c;
     FileTailer t;
     explicit Tailing(const char* initial = "", bool from_start = false, int grace = 0)

@@ -8,19 +8,12 @@
 #include "saslguard/receiver/mitigation/mitigator.hpp"
 
 using namespace saslguard::receiver;
+using saslguard::receiver::testing::minimal_config;
 using saslguard::receiver::testing::TempDir;
-
-namespace {
-// A minimal valid config: only the webhook token is required.
-std::string base(const TempDir& dir) {
-    dir.write_secret("token", "tok-123-0123456789abcdef\n");
-    return "webhook:\n  bearer_token_file: " + dir.path("token") + "\n";
-}
-}  // namespace
 
 TEST_CASE("a config with only the webhook token gets every documented default") {
     TempDir dir;
-    auto c = parse_config(base(dir), "r.yml");
+    auto c = parse_config(minimal_config(dir), "r.yml");
     REQUIRE(c.ok());
     CHECK(c->listen_address == "127.0.0.1:9755");
     CHECK(c->listen_port() == 9755);
@@ -62,7 +55,7 @@ TEST_CASE("the shipped deploy/receiver.yml loads once its secrets exist") {
 
 TEST_CASE("config errors name the file and the line of the offending key") {
     TempDir dir;
-    const std::string b = base(dir);
+    const std::string b = minimal_config(dir);
     struct Case {
         std::string yaml;
         std::string expected;
@@ -171,7 +164,7 @@ TEST_CASE("weak secrets are refused with the reason: short, the shipped example,
 
 TEST_CASE("policy modes, allowlists and lists are read as written") {
     TempDir dir;
-    auto c = parse_config(base(dir) +
+    auto c = parse_config(minimal_config(dir) +
                               "policy:\n"
                               "  modes: {SaslUserSendingSurge: auto, PostfixQueueSurge: confirm}\n"
                               "  allowlist_users: [postmaster@example.com]\n"
@@ -190,7 +183,7 @@ TEST_CASE("policy modes, allowlists and lists are read as written") {
 
 TEST_CASE("smtp_policy is off by default and the shipped section equals the code's defaults") {
     TempDir dir;
-    auto c = parse_config(base(dir), "r.yml");
+    auto c = parse_config(minimal_config(dir), "r.yml");
     REQUIRE(c.ok());
     const auto& d = c->smtp_policy;
     CHECK_FALSE(d.service.enabled);
@@ -203,7 +196,7 @@ TEST_CASE("smtp_policy is off by default and the shipped section equals the code
     REQUIRE(text.ok());
     auto at = text->find("\nsmtp_policy:\n");
     REQUIRE(at != std::string::npos);
-    auto shipped = parse_config(base(dir) + text->substr(at + 1), "receiver.yml");
+    auto shipped = parse_config(minimal_config(dir) + text->substr(at + 1), "receiver.yml");
     INFO((shipped.ok() ? "" : shipped.error().message));
     REQUIRE(shipped.ok());
     const auto& s = shipped->smtp_policy;
@@ -235,7 +228,7 @@ TEST_CASE("smtp_policy is off by default and the shipped section equals the code
 
 TEST_CASE("smtp_policy keys are read as written") {
     TempDir dir;
-    auto c = parse_config(base(dir) +
+    auto c = parse_config(minimal_config(dir) +
                               "smtp_policy:\n"
                               "  enabled: true\n"
                               "  listen: ['unix:/var/spool/postfix/private/saslguard-policy',"
@@ -274,7 +267,7 @@ TEST_CASE("smtp_policy keys are read as written") {
 
 TEST_CASE("smtp_policy errors name the line of the key, including the service's own rules") {
     TempDir dir;
-    const std::string b = base(dir);
+    const std::string b = minimal_config(dir);
     struct Case {
         std::string yaml;
         std::string expected;
@@ -306,7 +299,7 @@ TEST_CASE("smtp_policy errors name the line of the key, including the service's 
 TEST_CASE("the mitigation lock lives in the state directory, never beside the Postfix maps") {
     TempDir dir;
     // As the tests' receivers run: the shipped map paths, a private state_path.
-    auto c = parse_config(base(dir) + "state_path: " + dir.path("state/state.db") +
+    auto c = parse_config(minimal_config(dir) + "state_path: " + dir.path("state/state.db") +
                               "\nmitigation:\n  dry_run: true\n",
                           "r.yml");
     REQUIRE(c.ok());
@@ -316,7 +309,8 @@ TEST_CASE("the mitigation lock lives in the state directory, never beside the Po
 TEST_CASE("the programs mitigations run must be named by absolute paths") {
     TempDir dir;
     for (const char* bad : {"\"\"", "usr/sbin", "./bin"}) {
-        auto r = parse_config(base(dir) + "mitigation:\n  postfix_bin_dir: " + bad + "\n", "r.yml");
+        auto r = parse_config(minimal_config(dir) + "mitigation:\n  postfix_bin_dir: " + bad + "\n",
+                              "r.yml");
         INFO(bad);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message.find("r.yml:4: mitigation.postfix_bin_dir: must be an absolute") ==
@@ -326,7 +320,7 @@ TEST_CASE("the programs mitigations run must be named by absolute paths") {
 
 TEST_CASE("the policy's identity and corroboration keys have their documented defaults") {
     TempDir dir;
-    auto c = parse_config(base(dir), "r.yml");
+    auto c = parse_config(minimal_config(dir), "r.yml");
     REQUIRE(c.ok());
     CHECK(c->policy.auto_from_label == std::vector<std::string>{"SaslUserSendingSurge",
                                                                 "SaslUserVolumeAnomaly",
@@ -336,7 +330,7 @@ TEST_CASE("the policy's identity and corroboration keys have their documented de
     CHECK(c->mitigation.program("saslpasswd2") == "/usr/sbin/saslpasswd2");
     CHECK(c->mitigation.program("db_dump") == "/usr/bin/db_dump");
     CHECK(c->mitigation.sasldb_quarantine() == "/var/lib/saslguard/sasldb-quarantine");
-    auto d = parse_config(base(dir) +
+    auto d = parse_config(minimal_config(dir) +
                               "policy:\n  auto_from_label: []\n  min_queued_messages: 0\n"
                               "mitigation:\n  programs: {db_dump: /opt/db/bin/db5.3_dump}\n"
                               "  never_block_ips: [10.0.0.0/8, '2001:db8::/32', 192.0.2.1]\n",
@@ -349,7 +343,7 @@ TEST_CASE("the policy's identity and corroboration keys have their documented de
 
 TEST_CASE("programs, never-block entries and allowlisted logins are checked at load") {
     TempDir dir;
-    const std::string b = base(dir);
+    const std::string b = minimal_config(dir);
     struct Case {
         std::string yaml, expected;
     };

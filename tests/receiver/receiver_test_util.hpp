@@ -98,4 +98,11 @@ public:
     bool fail = false;
 };
 
+// receiver.yml with only what is required (the webhook token, written into
+// `dir`); the config tests append the section they check.
+inline std::string minimal_config(const TempDir& dir) {
+    dir.write_secret("token", "tok-123-0123456789abcdef\n");
+    return "webhook:\n  bearer_token_file: " + dir.path("token") + "\n";
+}
+
 }  // namespace saslguard::receiver::testing

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/duration.hpp"
 #include "saslguard/common/format.hpp"
 
@@ -13,10 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kNotEnded = "0001-01-01T00:00:00Z";  // Alertmanager's endsAt while firing
-
-std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 std::map<std::string, std::string> labels_of(std::string_view user) {
     return {{"alertname", std::string(kGuardAlertname)},

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "saslguard/common/clock.hpp"
 #include "saslguard/common/duration.hpp"
 #include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
@@ -24,10 +25,6 @@ namespace {
 using smtp_policy::canonical_login;
 
 constexpr const char* kGuardActor = "guard";
-
-std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 // A value from Postfix that goes into the store or a message: kept only when well formed.
 std::string clean_ip(std::string_view ip) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "saslguard/common/format.hpp"
 #include "saslguard/common/log.hpp"
 #include "saslguard/postfix/wiring.hpp"
 #include "saslguard/receiver/telegram/bot_api.hpp"
@@ -474,7 +475,7 @@ std::vector<Check> run_checks(const Config& config, const Probes& probes) {
 
 std::string render(const std::vector<Check>& checks) {
     std::string text;
-    int fails = 0, warns = 0;
+    std::size_t fails = 0, warns = 0;
     for (const auto& c : checks) {
         const char* tag = c.status == Status::Ok     ? "ok  "
                           : c.status == Status::Warn ? "WARN"
@@ -488,12 +489,10 @@ std::string render(const std::vector<Check>& checks) {
     }
     if (fails == 0)
         text += "doctor: no problem found" +
-                (warns ? " (" + std::to_string(warns) + " warning" + (warns > 1 ? "s" : "") + ")"
-                       : std::string()) +
-                "\n";
+                (warns ? " (" + format::counted(warns, "warning") + ")" : std::string()) + "\n";
     else
-        text += "doctor: " + std::to_string(fails) + " problem" + (fails > 1 ? "s" : "") +
-                " found, " + std::to_string(warns) + " warning" + (warns == 1 ? "" : "s") +
+        text += "doctor: " + format::counted(fails, "problem") + " found, " +
+                format::counted(warns, "warning") +
                 ": a block may not stop the spam until they are fixed\n";
     return text;
 }

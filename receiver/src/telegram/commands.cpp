@@ -14,10 +14,6 @@ namespace {
 
 using mitigation::catalog;
 
-std::string code(std::string_view s) {
-    return "<code>" + html_escape(s) + "</code>";
-}
-
 // The /help text: the read-only commands, then every mitigation the catalog
 // gives a bot command.
 std::string help_text() {
@@ -106,7 +102,7 @@ std::string UpdateHandler::run_command(const Command& c) {
     if (c.words.size() != 2) return "Usage: " + html_escape(cmd) + " &lt;sasl username&gt;";
     const std::string& user = c.words[1];
     if (!validate::sasl_username(user))
-        return "❌ Not a valid SASL username: " + code(clip_text(user, 64));
+        return "❌ Not a valid SASL username: " + html_code(clip_text(user, 64));
     ActionRequest req;
     req.kind = action->kind;
     req.username = user;

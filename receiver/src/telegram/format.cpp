@@ -49,11 +49,11 @@ std::string percent(double ratio) {
     return format::percent(ratio);
 }
 
-std::string code(std::string_view raw) {
-    return "<code>" + html_escape(raw) + "</code>";
-}
-
 }  // namespace
+
+std::string html_code(std::string_view text) {
+    return "<code>" + html_escape(text) + "</code>";
+}
 
 std::string html_escape(std::string_view text) {
     std::string out;
@@ -381,7 +381,7 @@ std::string link(std::string_view url, std::string_view text) {
 
 // "203.0.113.9 (US, 120, new)"
 std::string address(const IpCount& a, bool with_count) {
-    std::string out = code(a.ip);
+    std::string out = html_code(a.ip);
     std::vector<std::string> parts;
     if (!a.country.empty()) parts.push_back(html_escape(a.country));
     if (with_count && a.count > 0) parts.push_back(std::to_string(a.count));
@@ -422,7 +422,7 @@ std::string why_line(const IncidentView& v) {
 std::string action_line(const IncidentView& v) {
     std::vector<std::string> words;
     for (const auto& a : v.proposed) words.push_back(action_words(a, v.acted));
-    const std::string who = v.username.empty() ? std::string() : " for " + code(v.username);
+    const std::string who = v.username.empty() ? std::string() : " for " + html_code(v.username);
     if (v.mode == "auto" && v.acted && !words.empty())
         return "🤖 <b>saslguard acted on its own:</b> " + html_escape(join_words(words)) + who +
                ". Undo buttons revert it.";
@@ -461,7 +461,7 @@ std::string format_incident(const IncidentView& v) {
         m += "\n";
     }
     if (!v.username.empty())
-        m += "<b>User:</b> " + code(v.username) + "\n";
+        m += "<b>User:</b> " + html_code(v.username) + "\n";
     else
         m += "<b>User:</b> <i>not identified</i>\n";
     if (auto why = why_line(v); !why.empty()) m += "<b>Why:</b> " + why + "\n";
@@ -494,7 +494,7 @@ std::string format_incident(const IncidentView& v) {
         m += "\n";
     }
     for (std::size_t i = 0; i < v.protected_ips.size() && i < 5; ++i)
-        m += "<b>Never blocked:</b> " + code(v.protected_ips[i].first) + " (" +
+        m += "<b>Never blocked:</b> " + html_code(v.protected_ips[i].first) + " (" +
              html_escape(clip_text(v.protected_ips[i].second, 120)) + ")\n";
     if (v.sampled) {
         if (*v.sampled == 0) {

@@ -8,10 +8,6 @@
 namespace saslguard::receiver::telegram {
 namespace {
 
-std::string code(std::string_view s) {
-    return "<code>" + html_escape(s) + "</code>";
-}
-
 // "on mail.example.org" after a heading, when the host is known.
 std::string on(const std::string& host) {
     return host.empty() ? std::string() : " on " + html_escape(host);
@@ -46,7 +42,7 @@ std::string render_status(const StatusInfo& s, const std::string& host) {
                 break;
             }
             r += "• #" + std::to_string(i.id) + " " + html_escape(clip_text(i.alertname, 60));
-            if (!i.username.empty()) r += " " + code(clip_text(i.username, 100));
+            if (!i.username.empty()) r += " " + html_code(clip_text(i.username, 100));
             r += " since " + format::utc_minutes(i.opened_at_ms) + "\n";
         }
     }
@@ -76,7 +72,8 @@ std::string render_top(const std::vector<UserCount>& top, const std::string& hos
     std::string r = "📈 <b>Top senders" + on(host) + "</b> (messages in the recent window)\n";
     int i = 0;
     for (const auto& u : top) {
-        r += std::to_string(++i) + ". " + code(clip_text(u.name, 100)) + " — " + whole(u.count);
+        r +=
+            std::to_string(++i) + ". " + html_code(clip_text(u.name, 100)) + " — " + whole(u.count);
         if (total > 0 && top.size() > 1) r += " (" + format::percent(u.count / total) + ")";
         r += "\n";
     }
@@ -89,8 +86,8 @@ std::string render_queue(const QueueInfo& q, const std::string& host) {
                     "\n";
     if (!q.top_senders.empty()) r += "<b>Most queued, by envelope sender:</b>\n";
     for (const auto& s : q.top_senders)
-        r += "• " + code(clip_text(s.name.empty() ? "<>" : s.name, 100)) + " — " + whole(s.count) +
-             "\n";
+        r += "• " + html_code(clip_text(s.name.empty() ? "<>" : s.name, 100)) + " — " +
+             whole(s.count) + "\n";
     return r;
 }
 
@@ -101,7 +98,7 @@ std::string render_blocked(const std::vector<BlockInfo>& blocks, const std::stri
     std::string r = "⛔ <b>In force" + (fleet ? std::string(" across the fleet") : on(host)) +
                     ":</b> " + std::to_string(blocks.size()) + "\n";
     for (const auto& x : blocks) {
-        r += "• " + block_words(x.kind) + ": " + code(clip_text(x.target, 100));
+        r += "• " + block_words(x.kind) + ": " + html_code(clip_text(x.target, 100));
         if (!x.host.empty()) r += " on <b>" + html_escape(clip_text(x.host, 64)) + "</b>";
         if (!x.actor.empty()) r += ", by " + actor_words(x.actor);
         if (x.expires_at_ms) r += ", until " + format::utc_minutes(*x.expires_at_ms);

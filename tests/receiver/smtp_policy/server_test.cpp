@@ -25,15 +25,6 @@ namespace {
 
 const std::string kDunno = "action=DUNNO\n\n";
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/saslguard-policy-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 SmtpPolicySettings test_settings() {
     SmtpPolicySettings s;
     s.enabled = true;
@@ -289,8 +280,8 @@ TEST_CASE("10,000 connections: the cap holds, nothing crashes, memory stays boun
 }
 
 TEST_CASE("a unix socket is created with its mode, replaces a stale one and is removed at stop") {
-    TempDir dir;
-    const std::string path = dir.path + "/policy.sock";
+    saslguard::test::TempDir dir{"saslguard-policy"};
+    const std::string path = dir.root() + "/policy.sock";
     // A stale socket file, as a killed receiver leaves it.
     {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -332,8 +323,8 @@ TEST_CASE("a unix socket is created with its mode, replaces a stale one and is r
 }
 
 TEST_CASE("a listen path that is a regular file is never replaced") {
-    TempDir dir;
-    const std::string path = dir.path + "/not-a-socket";
+    saslguard::test::TempDir dir{"saslguard-policy"};
+    const std::string path = dir.root() + "/not-a-socket";
     std::ofstream(path) << "keep me";
     SmtpPolicySettings s = test_settings();
     s.server.listen = {"inet:127.0.0.1:0", "unix:" + path};

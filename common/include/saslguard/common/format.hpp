@@ -2,6 +2,7 @@
 // Numbers and times as saslguard shows them to people (logs, Telegram,
 // saslguardctl, error messages). One place, so "1234", "87%" and
 // "2026-11-23T09:00:00Z" read the same wherever they appear. Never throws.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,10 @@ std::string percent(double ratio);
 // The shortest text that gives `value` back (%.15g): shortest(0.5) == "0.5",
 // shortest(1e12) == "1000000000000". For bounds in error messages.
 std::string shortest(double value);
+
+// A count with its noun, plural unless one: counted(1, "message") ==
+// "1 message", counted(3, "client IP") == "3 client IPs".
+std::string counted(std::size_t n, const char* noun);
 
 // RFC 3339 UTC to the second: "2026-11-23T09:00:00Z".
 std::string rfc3339(std::int64_t unix_seconds);

@@ -1,13 +1,10 @@
 // block_ips / unblock_ips: client addresses in saslguard's check_client_access map.
 #include "map_usage.hpp"
+#include "saslguard/common/format.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
-
-std::string plural(std::size_t n, const char* what) {
-    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
 
 class IpBlock final : public Mechanism {
 public:
@@ -48,7 +45,7 @@ private:
         (block ? e.in_force : e.lifted) = t.ips;  // IPs of one action are lifted together
         std::string verb =
             block ? (dry ? "would block " : "blocked ") : (dry ? "would unblock " : "unblocked ");
-        e.summary = verb + plural(e.affected.size(), "client IP");
+        e.summary = verb + format::counted(e.affected.size(), "client IP");
         if (e.affected.size() < t.ips.size())
             e.summary += " (" + std::to_string(t.ips.size() - e.affected.size()) +
                          (block ? " already blocked)" : " not blocked)");

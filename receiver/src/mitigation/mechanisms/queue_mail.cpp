@@ -1,15 +1,12 @@
 // hold_mail / release_mail and delete_mail: the user's queued messages, found
 // by the SASL login recorded in each queue file (never by an envelope sender
 // another user could use too), acted on with postsuper (queue.hpp).
+#include "saslguard/common/format.hpp"
 #include "saslguard/receiver/mitigation/catalog.hpp"
 #include "saslguard/receiver/mitigation/queue.hpp"
 
 namespace saslguard::receiver::mitigation {
 namespace {
-
-std::string plural(std::size_t n, const char* what) {
-    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
 
 // What holding, releasing and deleting share: finding the user's messages.
 class QueueMail : public Mechanism {
@@ -45,12 +42,13 @@ protected:
         auto ids = m_queue.find(match, step.scope);
         if (!ids) return make_error("reading the queue: " + ids.error().message);
         if (ids->size() > m_settings.max_queue_ids)
-            return make_error("refusing: " + plural(ids->size(), "message") +
+            return make_error("refusing: " + format::counted(ids->size(), "message") +
                               " matched, more than max_queue_ids " +
                               std::to_string(m_settings.max_queue_ids));
         Effect e;
         e.affected = *ids;
-        const std::string what = plural(ids->size(), "queued message") + " of " + t.username;
+        const std::string what =
+            format::counted(ids->size(), "queued message") + " of " + t.username;
         if (dry) {
             e.summary = std::string(step.would) + " " + what;
             return e;

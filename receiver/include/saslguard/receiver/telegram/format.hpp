@@ -19,6 +19,8 @@ inline constexpr std::size_t kMaxMessageChars = 4096;
 // Escapes &, <, > and " (the set Telegram's HTML mode requires, plus quotes for attributes).
 // Invalid UTF-8 bytes become U+FFFD so the Bot API never rejects the text as malformed.
 std::string html_escape(std::string_view text);
+// The text escaped and set in <code> (usernames, IPs, commands).
+std::string html_code(std::string_view text);
 
 // Length as Telegram counts it: UTF-16 code units of the visible text (tags count 0,
 // an entity counts 1).
