@@ -14,11 +14,20 @@
 # SASLGUARD_SKIP_ASAN=1 skips it for quick local runs (CI always runs it).
 #
 # Build time is most of a clean run (the sanitizer tree alone: ~16 minutes on 2
-# cores), so two things keep it down:
+# cores), so these keep it down:
+# - unity builds (CMAKE_UNITY_BUILD, 16 sources per unit): the receiver's files
+#   each parse nlohmann/json, cpp-httplib and the standard library again and
+#   instantiate the same templates; compiled 16 at a time, a clean build of the
+#   normal tree took 343 CPU-seconds instead of 775 (8 at a time: 495). Files of one target then
+#   share a translation unit, so two files must not define the same name in an
+#   anonymous namespace (a copy the compiler now reports; shared helpers belong
+#   in one place anyway). SASLGUARD_UNITY=OFF builds file by file.
 # - the test build keeps line tables only (-g1, still file:line in backtraces)
 #   instead of full debug info: a receiver source file compiles in 11.7 s
 #   instead of 15.8 s at -O2. The optimisation level stays the shipped one.
 #   Release packages are built by debian/rules with their own flags.
+# - the sanitizer tree builds only what its stage runs: the unit test binaries
+#   (read from the normal tree's test list) and the two daemons.
 # - the sanitizer tree is built while the normal tests run, at idle CPU and I/O
 #   priority (SCHED_IDLE): the compiler gets the cycles the tests leave. They
 #   are not free (caches, memory): measured on a clean clone, the normal tests
@@ -32,16 +41,25 @@ bash scripts/install-deps.sh
 bash scripts/check-format.sh
 
 build=${SASLGUARD_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
+unity=(-DCMAKE_UNITY_BUILD="${SASLGUARD_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+  "${unity[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 asan=${SASLGUARD_ASAN_BUILD_DIR:-build-asan}
 asan_build_pid=
 if [ "${SASLGUARD_SKIP_ASAN:-0}" != 1 ]; then
-  cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSASLGUARD_SANITIZE=ON >/dev/null
-  echo "test.sh: building the sanitizer tree in the background (log: $asan/build.log)" >&2
+  cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSASLGUARD_SANITIZE=ON "${unity[@]}" >/dev/null
+  # What the sanitizer stage runs: every binary behind a `unit` test, and the
+  # daemons its integration tests start (asan_daemon_tests below).
+  mapfile -t asan_targets < <(ctest --test-dir "$build" -N -V -L unit |
+    sed -n 's/^[0-9]*: Test command: \([^ ]*\).*/\1/p' | grep -v '^/usr/bin/bash$' | xargs -n1 basename | sort -u)
+  [ "${#asan_targets[@]}" -gt 0 ] || { echo "test.sh: no unit test binary found in $build" >&2; exit 1; }
+  asan_targets+=(saslguard-exporter saslguard-receiver)
+  echo "test.sh: building the sanitizer tree in the background: ${asan_targets[*]} (log: $asan/build.log)" >&2
   # setsid: its own process group, so a failed run stops the compilers too.
-  setsid chrt --idle 0 ionice -c 3 nice -n 19 cmake --build "$asan" -j"$(nproc)" > "$asan/build.log" 2>&1 &
+  setsid chrt --idle 0 ionice -c 3 nice -n 19 cmake --build "$asan" -j"$(nproc)" --target "${asan_targets[@]}" \
+    > "$asan/build.log" 2>&1 &
   asan_build_pid=$!
   trap '[ -z "$asan_build_pid" ] || kill -- "-$asan_build_pid" 2>/dev/null || true' EXIT
 fi

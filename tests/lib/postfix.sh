@@ -39,8 +39,10 @@
 #                   dead or slow policy service never rejects mail).
 #                   pf_use_policy_service DIR PORT does the same later (and
 #                   reloads a running instance).
-# Other knobs: PF_SMTP_PORT, PF_SUBMISSION_PORT, PF_DEAD_PORT, PF_BACKOFF (300s),
-# PF_REALM (saslguard.test).
+# Other knobs: PF_DEAD_PORT, PF_BACKOFF (300s), PF_REALM (saslguard.test).
+# The smtpd and submission ports are always fresh free ones: the names are also
+# what pf_env loads, and a second instance created after pf_env of the first
+# must not take the first one's ports.
 
 PF_REALM=${PF_REALM:-saslguard.test}
 
@@ -58,8 +60,8 @@ pf_create() {
   dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
   mkdir -p "$dir"/{etc/sasl,spool,data,log}
   local smtp_port submission_port dead_port
-  smtp_port=${PF_SMTP_PORT:-$(_pf_free_port)}
-  submission_port=${PF_SUBMISSION_PORT:-$(_pf_free_port)}
+  smtp_port=$(_pf_free_port)
+  submission_port=$(_pf_free_port)
   dead_port=${PF_DEAD_PORT:-1}  # nothing listens on 127.0.0.1:1: deliveries defer (never an ephemeral port another test may take)
   local relay=${PF_RELAY:-dead} sink_port="" relay_port
   case $relay in
