@@ -69,12 +69,18 @@ assert_eq "$units" "ExecStart=/usr/bin/saslguard-exporter ExecStart=/usr/bin/sas
 
 # --- lintian ----------------------------------------------------------------------
 # Every tag, down to pedantic, fails the test unless debian/saslguard.lintian-overrides
-# explains it. The two hardening tags are suppressed here only: the prebuilt tree
-# is compiled with CMake's flags, not dpkg-buildflags' (-D_FORTIFY_SOURCE=2,
-# -z now), which a release build (dpkg-buildpackage without SASLGUARD_PREBUILT) has.
+# explains it. Three tags are suppressed here only, because the prebuilt tree is
+# compiled by scripts/test.sh, not the way a release build (dpkg-buildpackage
+# without SASLGUARD_PREBUILT) compiles it:
+# - the two hardening tags: CMake's flags, not dpkg-buildflags' (-D_FORTIFY_SOURCE=2,
+#   -z now);
+# - spelling-error-in-binary: its hits here are fragments of strings the compiler
+#   stores as immediates ("userA", "boun"), and which fragments exist depends on
+#   the code generation (the unity build has other ones than a release build).
 changes=$(ls "$work"/src/saslguard_*.changes)
 lintian --fail-on error,warning,info,pedantic -I --pedantic \
-  --suppress-tags hardening-no-fortify-functions,hardening-no-bindnow "$changes" > "$work/lintian.log" 2>&1 ||
+  --suppress-tags hardening-no-fortify-functions,hardening-no-bindnow,spelling-error-in-binary \
+  "$changes" > "$work/lintian.log" 2>&1 ||
   fail "lintian: $(cat "$work/lintian.log")"
 echo "lintian: clean ($(grep -c . "$work/lintian.log" || true) lines of output)"
 
