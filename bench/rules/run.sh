@@ -229,7 +229,7 @@ worst() { awk -v s="$1" '$1 == s {if ($3 > m) m = $3} END {print m + 0}' "$work/
 sum_groups() { awk -v s="$1" -v c="$2" '$1 == s {t += $c} END {print t + 0}' "$work/groups"; }
 worst_new=$(worst new)
 say ""
-for s in ${servers#new }; do
+for s in $(echo "$servers" | tr ' ' '\n' | grep -vx new); do
   w=$(worst "$s")
   eval "rss=\$RSS_$s; series=\$SERIES_$s"
   say "per group new/$s (max): $(awk -v s="$s" '$1 == "new" {n[$2] = $3} $1 == s {o[$2] = $3} END {for (g in n) if (g in o && o[g] > 0) printf " %s %.2fx", g, n[g] / o[g]}' "$work/groups" | sed 's/saslguard\.//g')"
