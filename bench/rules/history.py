@@ -9,8 +9,7 @@ and the shipped rules read.
     (the previous rules' avg_rate1m_1h reads it), and every minute its copy
     and the 5m and 15m increases (the shipped rules read them over the hour);
   * the hourly series of the saslguard.user_history group for 8 days (the
-    [1d] windows read them), and the daily tier of saslguard.user_history_daily
-    (each day's largest hourly value, at midnight UTC: the [8d] windows read it).
+    [8d] and [1d] windows read them).
 
 Each user has a lognormal daily volume (median ~40 messages/day, a few
 thousands), a working-day shape and Poisson noise. Labels match what Prometheus
@@ -49,12 +48,6 @@ families = [
     ("sasl_username:postfix_sasl_user_messages:increase15m_max1h", 0.45),
     ("sasl_username:postfix_sasl_user_messages:rate1m_max1h", 1 / 600.0),
 ]
-# The daily tier: each day's largest hourly value, recorded at midnight.
-daily = [("sasl_username:postfix_sasl_user_messages:increase1h_max1d", "sasl_username:postfix_sasl_user_messages:increase1h_max1h"),
-         ("sasl_username:postfix_sasl_user_messages:increase15m_max1d", "sasl_username:postfix_sasl_user_messages:increase15m_max1h"),
-         ("sasl_username:postfix_sasl_user_messages:rate1m_max1d", "sasl_username:postfix_sasl_user_messages:rate1m_max1h")]
-days = [t for t in hours if t % 86400 == 0]
-day_hours = {d: [i for i, t in enumerate(hours) if d - 86400 < t <= d] for d in days}
 raw_t = list(range(a.end - a.raw_minutes * 60, a.end - 10, 10))
 raw = {}
 for u in range(a.users):
@@ -76,7 +69,7 @@ windows = sorted({t - t % W for t in hours} | {t - t % W for t in raw_t})
 if a.part == "hourly":
     raw_t = []
 else:
-    hours, families, days = [], [], []
+    hours, families = [], []
 windows = sorted({t - t % W for t in hours} | {t - t % W for t in raw_t})
 for w in windows:
     with open(f"{a.out}.{w}", "w") as f:
@@ -87,16 +80,6 @@ for w in windows:
                 l = lab % (a.instance, u)
                 for i in idx:
                     f.write(f"{name}{{{l}}} {hourly[u][i] * k:.6g} {hours[i]}\n")
-        kof = dict(families)
-        for name, of in daily:
-            ds = [d for d in days if w <= d < w + W]
-            if not ds:
-                continue
-            f.write(f"# TYPE {name} unknown\n")
-            for u in range(a.users):
-                l = lab % (a.instance, u)
-                for d in ds:
-                    f.write(f"{name}{{{l}}} {max(hourly[u][i] for i in day_hours[d]) * kof[of]:.6g} {d}\n")
         idx = [i for i, t in enumerate(raw_t) if w <= t < w + W]
         if idx:
             f.write("# TYPE postfix_sasl_user_messages_total unknown\n")
