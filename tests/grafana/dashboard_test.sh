@@ -35,9 +35,17 @@ done
 
 scenario_start "$work" 30
 echo "scenario: exporter $SCENARIO_EXPORTER, receiver ${SCENARIO_RECEIVER:-not built/not running}, Prometheus $PROM_URL"
-# Give the 1m/10m windows and the queue refresh a few more samples.
-sleep 25
-python3 "$check" queries "$dash" "$PROM_URL" --report "$work/report.txt"
+# Every exporter and rule expression must return data. The rules of the 1m
+# groups (volume, deliveries) record a user only once the burst's series have
+# two samples in their window and the group has run after that: up to a scrape
+# and an evaluation interval after the alert. So the check is repeated until it
+# passes or 120 s have gone by; the last report is the one shown.
+deadline=$((SECONDS + 120))
+until python3 "$check" queries "$dash" "$PROM_URL" --report "$work/report.txt" > "$work/check.out" 2>&1; do
+  [ "$SECONDS" -lt "$deadline" ] || { cat "$work/check.out"; fail "dashboard queries without data 120 s after the alert"; }
+  sleep 10
+done
+cat "$work/check.out"
 echo "receiver expressions: $(grep -c '^data *receiver' "$work/report.txt" || true) with data," \
      "$(grep -c '^NO DATA *receiver' "$work/report.txt" || true) without (receiver ${SCENARIO_RECEIVER:-absent})"
 
@@ -51,5 +59,16 @@ ips=$(prom_query_value 'postfix_sasl_user_client_ips{sasl_username="alice@saslgu
 guesser=$(prom_query_value 'postfix_sasl_failures_by_client_ip{client_ip="203.0.113.7"}')
 [ -n "$guesser" ] && [ "$guesser" -ge 5 ] ||
   fail "top failing client IPs: 203.0.113.7 has ${guesser:-no series}, expected >= 5 (the exporter must count 'SASL … authentication failed' lines)"
-echo "scenario facts: top user $top_user, alice queued $queued, alice IPs $ips, 203.0.113.7 failures $guesser"
+prom_wait_value 120 'sasl_username:postfix_sasl_user_new_source_messages:increase15m{sasl_username="alice@saslguard.test"}' ||
+  fail "alice's messages from new networks were never recorded"
+newnet=$(prom_query_value 'sasl_username:postfix_sasl_user_new_source_messages:increase15m{sasl_username="alice@saslguard.test"}')
+[ "${newnet%.*}" -ge 10 ] 2>/dev/null || fail "messages from new networks: alice has ${newnet:-none}, expected >= 10 (her burst comes from a /24 she never used)"
+# The deliveries group (every minute) names alice once her unknown recipients
+# reach user_unknown_min in its window: wait for that evaluation.
+prom_wait_value 120 'sasl_username:postfix_sasl_user_unknown_recipients:ratio15m{sasl_username="alice@saslguard.test"}' ||
+  fail "alice's unknown-recipient share was never recorded"
+unknown_top=$(prom_query 'topk(1, sasl_username:postfix_sasl_user_unknown_recipients:ratio15m)' | jq -r '.data.result[0].metric.sasl_username')
+assert_eq "$unknown_top" "alice@saslguard.test" "top SASL user by unknown-recipient share"
+echo "scenario facts: top user $top_user, alice queued $queued, alice IPs $ips, 203.0.113.7 failures $guesser," \
+     "alice's messages from new networks $newnet, top unknown-recipient share $unknown_top"
 echo ok

@@ -16,9 +16,13 @@ Two phases:
            are appended).
 
 Senders (repeatable):
-  --user NAME=RATE[,ips=N][,fail=F]     msgs/s in both phases; N client IPs;
-                                        F = share of deliveries bounced/deferred
-  --burst NAME=RATE,start=T[,ips=N][,fail=F]
+  --user NAME=RATE[,ips=N][,fail=F][,net=K]
+                                        msgs/s in both phases; N client IPs;
+                                        F = share of deliveries bounced/deferred;
+                                        K: the addresses' /24 (10.x.K.y, default
+                                        0: a burst with K > 0 comes from a
+                                        network the user never used)
+  --burst NAME=RATE,start=T[,ips=N][,fail=F][,net=K]
                                         live phase only, from T s into it
   --failures IP=RATE                    failed SASL logins per second from IP
 
@@ -36,12 +40,12 @@ import time
 def parse_spec(text, burst=False):
     name, _, rest = text.partition("=")
     parts = rest.split(",")
-    spec = {"name": name, "rate": float(parts[0]), "ips": 1, "fail": 0.0, "start": 0.0}
+    spec = {"name": name, "rate": float(parts[0]), "ips": 1, "fail": 0.0, "start": 0.0, "net": 0}
     for p in parts[1:]:
         k, _, v = p.partition("=")
-        if k not in ("ips", "fail", "start"):
+        if k not in ("ips", "fail", "start", "net"):
             raise SystemExit(f"postfix_traffic: unknown key {k!r} in {text!r}")
-        spec[k] = float(v) if k != "ips" else int(v)
+        spec[k] = int(v) if k in ("ips", "net") else float(v)
     if burst and "start=" not in text:
         raise SystemExit(f"postfix_traffic: --burst needs start=T: {text!r}")
     return spec
@@ -72,7 +76,7 @@ class Writer:
     def ip_of(user, i):
         # Stable per user: 10.x.y.z from the name, then i-th address of its pool.
         h = sum(ord(c) * (k + 1) for k, c in enumerate(user["name"])) % 200
-        return f"10.{h}.{(i // 250) % 250}.{i % 250 + 1}"
+        return f"10.{h}.{(user['net'] + i // 250) % 250}.{i % 250 + 1}"
 
     def message(self, t, user):
         ip = self.ip_of(user, self.rng.randrange(user["ips"]))
