@@ -17,6 +17,9 @@ TEST_CASE("numbers are shown fixed, compact, as a percentage or as short as they
     CHECK(format::shortest(0.5) == "0.5");
     CHECK(format::shortest(1) == "1");
     CHECK(format::shortest(1e12) == "1000000000000");
+    CHECK(format::counted(0, "message") == "0 messages");
+    CHECK(format::counted(1, "message") == "1 message");
+    CHECK(format::counted(3, "client IP") == "3 client IPs");
 }
 
 TEST_CASE("times are UTC: RFC 3339 to the second or millisecond, and to the minute for chats") {
@@ -30,4 +33,7 @@ TEST_CASE("the wall clock is Unix time in milliseconds") {
     const std::int64_t t = wall_clock_ms();
     CHECK(t > 1'700'000'000'000);  // after 2023, in ms rather than seconds
     CHECK(wall_clock_ms() >= t);
+    // A daemon's system_clock timestamp in the same unit.
+    CHECK(unix_ms(std::chrono::system_clock::time_point(
+              std::chrono::milliseconds(1795424400123))) == 1795424400123);
 }
