@@ -59,9 +59,9 @@ ips=$(prom_query_value 'postfix_sasl_user_client_ips{sasl_username="alice@saslgu
 guesser=$(prom_query_value 'postfix_sasl_failures_by_client_ip{client_ip="203.0.113.7"}')
 [ -n "$guesser" ] && [ "$guesser" -ge 5 ] ||
   fail "top failing client IPs: 203.0.113.7 has ${guesser:-no series}, expected >= 5 (the exporter must count 'SASL … authentication failed' lines)"
-prom_wait_value 120 'sasl_username:postfix_sasl_user_new_source_messages:increase15m{sasl_username="alice@saslguard.test"}' ||
-  fail "alice's messages from new networks were never recorded"
-newnet=$(prom_query_value 'sasl_username:postfix_sasl_user_new_source_messages:increase15m{sasl_username="alice@saslguard.test"}')
+alice_newnet='sasl_username:postfix_sasl_user_new_source_messages:increase15m{sasl_username="alice@saslguard.test"}'
+prom_wait_value 120 "$alice_newnet" || fail "alice's messages from new networks were never recorded"
+newnet=$(prom_query_value "$alice_newnet")
 [ "${newnet%.*}" -ge 10 ] 2>/dev/null || fail "messages from new networks: alice has ${newnet:-none}, expected >= 10 (her burst comes from a /24 she never used)"
 # The deliveries group (every minute) names alice once her unknown recipients
 # reach user_unknown_min in its window: wait for that evaluation.
