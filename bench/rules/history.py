@@ -9,7 +9,8 @@ and the shipped rules read.
     (the previous rules' avg_rate1m_1h reads it), and every minute its copy
     and the 5m and 15m increases (the shipped rules read them over the hour);
   * the hourly series of the saslguard.user_history group for 8 days (the
-    [8d] and [1d] windows read them).
+    [8d] and [1d] windows read them), the peaks only where the rules record
+    them (above floor / peak_factor).
 
 Each user has a lognormal daily volume (median ~40 messages/day, a few
 thousands), a working-day shape and Poisson noise. Labels match what Prometheus
@@ -42,11 +43,14 @@ def shape(t):  # share of a day's mail sent per hour at t
 
 hourly = {u: [max(0.0, rng.gauss(per_day[u] * shape(t), math.sqrt(per_day[u] * shape(t) + 0.01)))
              for t in hours] for u in range(a.users)}
+# name, scale of the hour's volume, recorded only above (the rules record an
+# hour's peak only where it can raise a threshold above its floor: floor /
+# peak_factor, with the shipped thresholds).
 families = [
-    ("sasl_username:postfix_sasl_user_messages:increase1h_hourly", 1.0),
-    ("sasl_username:postfix_sasl_user_messages:increase1h_max1h", 1.3),
-    ("sasl_username:postfix_sasl_user_messages:increase15m_max1h", 0.45),
-    ("sasl_username:postfix_sasl_user_messages:rate1m_max1h", 1 / 600.0),
+    ("sasl_username:postfix_sasl_user_messages:increase1h_hourly", 1.0, None),
+    ("sasl_username:postfix_sasl_user_messages:increase1h_max1h", 1.3, 200 / 2),
+    ("sasl_username:postfix_sasl_user_messages:increase15m_max1h", 0.45, 100 / 2),
+    ("sasl_username:postfix_sasl_user_messages:rate1m_max1h", 1 / 600.0, 1 / 2),
 ]
 raw_t = list(range(a.end - a.raw_minutes * 60, a.end - 10, 10))
 raw = {}
@@ -73,13 +77,15 @@ else:
 windows = sorted({t - t % W for t in hours} | {t - t % W for t in raw_t})
 for w in windows:
     with open(f"{a.out}.{w}", "w") as f:
-        for name, k in families:
+        for name, k, above in families:
             f.write(f"# TYPE {name} unknown\n")
             idx = [i for i, t in enumerate(hours) if w <= t < w + W]
             for u in range(a.users):
                 l = lab % (a.instance, u)
                 for i in idx:
-                    f.write(f"{name}{{{l}}} {hourly[u][i] * k:.6g} {hours[i]}\n")
+                    v = hourly[u][i] * k
+                    if above is None or v > above:
+                        f.write(f"{name}{{{l}}} {v:.6g} {hours[i]}\n")
         idx = [i for i, t in enumerate(raw_t) if w <= t < w + W]
         if idx:
             f.write("# TYPE postfix_sasl_user_messages_total unknown\n")

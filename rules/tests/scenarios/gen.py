@@ -25,7 +25,7 @@ Deterministic (fixed seeds).
 import argparse, ipaddress, math, os, random
 
 INSTANCE, JOB = "mail:9754", "saslguard-exporter"
-RULES_GROUPS = ["saslguard.thresholds", "saslguard.user_history", "saslguard.deliveries",
+RULES_GROUPS = ["saslguard.thresholds", "saslguard.user_history", "saslguard.user_baselines", "saslguard.deliveries",
                 "saslguard.user_surge", "saslguard.user_volume",
                 "saslguard.queue", "saslguard.alerts"]
 MIN, HOUR, DAY = 60, 3600, 86400
