@@ -192,7 +192,7 @@ PANELS = [
     timeseries("Unknown recipients per user (15m share)", "percentunit",
                [q(f'topk(10, sasl_username:postfix_sasl_user_unknown_recipients:ratio15m{{{INST}}})', "{{sasl_username}}"),
                 q('max(saslguard:threshold:user_unknown_ratio)', "alert threshold")],
-               "Share of each user's delivery attempts over 15m bounced because the recipient does not exist "
+               "Share of each user's recipients over 15m bounced because the address does not exist "
                "(5.1.x), drawn only for users with at least 5 of them (the rules compute no share below that). "
                "SaslUserHighBounceRatio also needs 5 × everybody else's share.",
                threshold_legends=["alert threshold"], max_=1),
