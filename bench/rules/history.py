@@ -27,6 +27,8 @@ ap.add_argument("--end", type=int, required=True)
 ap.add_argument("--raw-minutes", type=int, default=65)
 ap.add_argument("--days", type=int, default=8)
 ap.add_argument("--out", required=True)
+ap.add_argument("--shipped", action="store_true",
+                help="raw: the last hour of the series the shipped rules record (else those of the older rule sets)")
 ap.add_argument("--part", choices=["hourly", "raw"], required=True,
                 help="hourly: the 8-day recorded series (slow to backfill); raw: the last hour's counter")
 a = ap.parse_args()
@@ -60,11 +62,18 @@ for u in range(a.users):
         c += r * 10 * shape(t) * 24 + (1 if rng.random() < r * 10 else 0)
         vals.append(int(c))
     raw[u] = vals
-# Recorded from the raw counter: name -> (every how many raw samples, window in samples, scale)
-derived = [("sasl_username:postfix_sasl_user_messages:rate1m", 1, 6, 1 / 60.0),
-           ("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0),
-           ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0),
-           ("sasl_username:postfix_sasl_user_messages:increase15m", 6, 90, 1.0)]
+# Recorded from the raw counter: name -> (every how many raw samples, window in
+# samples, scale, recorded only above). The shipped rules copy the 1m rate each
+# minute only for users Prometheus did not see an hour ago (none here: the raw
+# hour covers everyone) and keep the minutes over floor / peak_factor for the
+# hour's busiest minute; the older rule sets copy every user's.
+derived = [("sasl_username:postfix_sasl_user_messages:rate1m", 1, 6, 1 / 60.0, None),
+           ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0, None),
+           ("sasl_username:postfix_sasl_user_messages:increase15m", 6, 90, 1.0, None)]
+if a.shipped:
+    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_notable", 1, 6, 1 / 60.0, 1 / 2))
+else:
+    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0, None))
 
 # promtool 2.42 re-reads its whole input once per 2h block it writes: one file per
 # 2h window keeps that linear (run.sh feeds them one by one).
@@ -93,12 +102,14 @@ for w in windows:
                 l = lab % (a.instance, u)
                 for i in idx:
                     f.write(f"postfix_sasl_user_messages_total{{{l}}} {raw[u][i]} {raw_t[i]}\n")
-            for name, every, win, scale in derived:
+            for name, every, win, scale, above in derived:
                 f.write(f"# TYPE {name} unknown\n")
                 for u in range(a.users):
                     l = lab % (a.instance, u)
                     for i in idx:
                         if i >= win and i % every == 0:
-                            f.write(f"{name}{{{l}}} {(raw[u][i] - raw[u][i - win]) * scale:.6g} {raw_t[i]}\n")
+                            v = (raw[u][i] - raw[u][i - win]) * scale
+                            if above is None or v > above:
+                                f.write(f"{name}{{{l}}} {v:.6g} {raw_t[i]}\n")
         f.write("# EOF\n")
     print(f"{a.out}.{w}")

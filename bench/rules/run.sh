@@ -34,8 +34,13 @@
 # the machine to itself but for the exporter and the feed (both needed by all):
 # three Prometheus servers on 2 cores starve each other, and a 10 s group then
 # measures its wait for CPU, not its work. Each server gets the same hourly
-# history and a raw hour backfilled up to its own start. SEQUENTIAL=0 runs them
-# side by side (same traffic at the same moment, less accurate times).
+# history and a raw hour backfilled up to its own start: of the series its own
+# rules record ("new": the shipped rules', history.py --shipped). SEQUENTIAL=0
+# runs them side by side (same traffic at the same moment, less accurate times;
+# one raw hour, the shipped rules', copied to all).
+# The hourly history is the shipped rules' for every server: the peaks only
+# where they can raise a threshold above its floor. A rule set from before that
+# (PREV_REV) reads it too, which flatters its 8-day peaks.
 # The feed sends 150 msg/s at 10,000 users, scaled with USERS (RATE= overrides).
 # Only change to the shipped rules: saslguard.user_history runs every 2m instead
 # of 1h, so that it is evaluated (and measured) within the run; each evaluation
@@ -75,10 +80,11 @@ if [ -n "$PREV_REV" ]; then
   git -C "$SASLGUARD_SOURCE_DIR" show "$PREV_REV:rules/saslguard.rules.yml" |
     sed 's/^    interval: 1h$/    interval: 2m/' > "$work/prev/rules.yml"
 fi
-# backfill PART END DATA: history.py writes one file per 2h window; promtool reads each.
+# backfill PART END DATA [--shipped]: history.py writes one file per 2h window;
+# promtool reads each. --shipped: the raw hour of the shipped rules' series.
 backfill() {
   python3 "$here/history.py" --part "$1" --users "$USERS" --instance "$INSTANCE" --end "$2" \
-    --out "$work/history-$1.om" > "$work/history-$1.files"
+    --out "$work/history-$1.om" ${4:-} > "$work/history-$1.files"
   say "history ($1): $(cat "$work"/history-"$1".om.* | wc -c | awk '{printf "%.0f MB", $1 / 1048576}') of OpenMetrics in $(wc -l < "$work/history-$1.files") 2h windows"
   while read -r f; do
     promtool tsdb create-blocks-from openmetrics --quiet "$f" "$3" >> "$work/backfill.log" 2>&1 ||
@@ -103,7 +109,7 @@ fi
 prepare_data() { # NAME
   mkdir -p "$work/$1/data"
   cp -a "$work/tmpl/data/." "$work/$1/data/"
-  backfill raw "$(date +%s)" "$work/$1/data"
+  backfill raw "$(date +%s)" "$work/$1/data" "$([ "$1" = new ] && echo --shipped)"
 }
 
 log=$work/mail.log
