@@ -3,9 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
-
+#include "saslguard/common/files.hpp"
 #include "saslguard/common/subprocess.hpp"
 #include "test_support.hpp"
 
@@ -83,8 +81,8 @@ TEST_CASE("a child's output can go to a file, and a missing program is an error"
         REQUIRE(child.ok());
         CHECK(saslguard::test::wait_until([&] { return !child->running(); }));
     }
-    std::ifstream in(dir.path("log"));
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    CHECK(text == "to-file\nerr\n");
+    auto text = saslguard::files::read_all(dir.path("log"));
+    REQUIRE(text.ok());
+    CHECK(*text == "to-file\nerr\n");
     CHECK_FALSE(ChildProcess::spawn({"/nonexistent/saslguard-no-such-program"}).ok());
 }

@@ -608,8 +608,9 @@ TEST_CASE(
     CHECK_FALSE(f.blocks.login_blocked("Bob@EXAMPLE.org"));
 
     SECTION("a map line an older version wrote in another case is lifted too") {
-        files::write_atomic(f.settings.sasl_access_map,
-                            "Carol@Example.ORG REJECT 5.7.1 account blocked by saslguard\n", 0644);
+        REQUIRE(files::write_atomic(f.settings.sasl_access_map,
+                                    "Carol@Example.ORG REJECT 5.7.1 account blocked by saslguard\n",
+                                    0644));
         auto c = f.run(ActionKind::UnblockLogin, "carol@example.org");
         REQUIRE(c.ok);
         CHECK(c.summary == "unblocked login carol@example.org");
@@ -682,7 +683,7 @@ TEST_CASE(
     namespace fs = std::filesystem;
     SECTION("symlinked map") {
         const std::string victim = f.dir + "/victim";
-        files::write_atomic(victim, "root only\n", 0600);
+        REQUIRE(files::write_atomic(victim, "root only\n", 0600));
         fs::create_symlink(victim, f.settings.sasl_access_map);
         auto o = f.run(ActionKind::BlockLogin, "alice@example.com");
         CHECK_FALSE(o.ok);
@@ -775,8 +776,9 @@ TEST_CASE("the mitigation lock and the sasldb quarantine live in the state direc
     CHECK(std::filesystem::exists(f.dir + "/state/mitigation.lock"));
 
     // An older version's quarantine beside the sasldb is folded into the new one.
-    files::write_atomic(f.settings.sasldb_path + ".saslguard-locked",
-                        "626f62006578616d706c652e636f6d007573657250617373776f7264 707732\n", 0600);
+    REQUIRE(files::write_atomic(f.settings.sasldb_path + ".saslguard-locked",
+                                "626f62006578616d706c652e636f6d007573657250617373776f7264 707732\n",
+                                0600));
     auto o = f.run(ActionKind::LockAccount, "ALICE@example.com");
     REQUIRE(o.ok);
     // The stored user and realm as the sasldb has them, matched whatever the case.

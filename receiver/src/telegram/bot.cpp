@@ -159,10 +159,10 @@ void TelegramBot::refresh_for_block_changes(store::Session& session) {
             auto tx = session.begin();
             if (!tx) return tx.error();
             auto& store = session.telegram();
-            auto json = store.load_incident(id);
-            if (!json) return json.error();
-            if (!*json) return {};  // no message for it (before Telegram was enabled)
-            auto view = incident_view_from_json(**json);
+            auto stored = store.load_incident(id);
+            if (!stored) return stored.error();
+            if (!*stored) return {};  // no message for it (before Telegram was enabled)
+            auto view = incident_view_from_json(**stored);
             if (!view) return {};
             auto msgs = store.messages(id);
             if (!msgs) return msgs.error();

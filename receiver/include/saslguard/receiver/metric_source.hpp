@@ -23,7 +23,7 @@ struct ExternalHistogram {
 struct ExternalSeries {
     std::map<std::string, std::string> labels;
     std::function<double()> value;
-    std::function<ExternalHistogram()> histogram;  // set instead of value for a histogram
+    std::function<ExternalHistogram()> histogram{};  // set instead of value for a histogram
 };
 
 struct ExternalMetric {

@@ -53,7 +53,7 @@ struct BlockRecord {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> expires_at;
     // Read side only (from the action that put it in force):
-    std::string actor;
+    std::string actor{};
     std::int64_t incident_id = 0;
 };
 

@@ -83,7 +83,7 @@ struct BlockInfo {
     // Fleet (fleet.shared_blocks): the host it is in force on, "" when the list
     // is this receiver's alone. Another host's block has no actor (the shared
     // table does not carry it).
-    std::string host;
+    std::string host{};
 };
 
 class CommandBackend {

@@ -47,10 +47,10 @@ std::string keyboard_json(const Keyboard& keyboard);
 struct IpCount {
     std::string ip;
     std::int64_t count = 0;
-    std::string country;  // "US" (geoip-database); "" when unknown or private
+    std::string country{};  // "US" (geoip-database); "" when unknown or private
     // Whether the address is new for the account: "new", "known", or "" when
     // it cannot be told (docs/telegram.md, "New addresses").
-    std::string novelty;
+    std::string novelty{};
 };
 
 // A line in the incident's history: what was done automatically or by whom.
