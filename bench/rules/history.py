@@ -15,10 +15,10 @@ and the shipped rules read.
 Each user has a lognormal daily volume (median ~40 messages/day, a few
 thousands), a working-day shape and Poisson noise. Labels match what Prometheus
 attaches when it scrapes the exporter at INSTANCE with job saslguard-exporter.
-Usage: history.py --part hourly|raw --users N --instance HOST:PORT --end UNIX --out PREFIX
+Usage: history.py --part hourly|raw --rules RULES.yml --users N --instance HOST:PORT --end UNIX --out PREFIX
 (writes PREFIX.<window start> per 2h window and prints their names)
 """
-import argparse, math, random
+import argparse, math, random, re
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--users", type=int, default=10000)
@@ -27,6 +27,7 @@ ap.add_argument("--end", type=int, required=True)
 ap.add_argument("--raw-minutes", type=int, default=65)
 ap.add_argument("--days", type=int, default=8)
 ap.add_argument("--out", required=True)
+ap.add_argument("--rules", required=True, help="the shipped rules file (its thresholds decide which peaks exist)")
 ap.add_argument("--shipped", action="store_true",
                 help="raw: the last hour of the series the shipped rules record (else those of the older rule sets)")
 ap.add_argument("--part", choices=["hourly", "raw"], required=True,
@@ -34,6 +35,9 @@ ap.add_argument("--part", choices=["hourly", "raw"], required=True,
 a = ap.parse_args()
 rng = random.Random(3)
 lab = 'instance="%s",job="saslguard-exporter",sasl_username="user%05d@example.org"'
+# The thresholds, as the rules file sets them (group saslguard.thresholds).
+th = {m[0]: float(m[1]) for m in re.findall(
+    r"record: saslguard:threshold:(\w+)\n\s+expr: vector\(([0-9.]+)\)", open(a.rules).read())}
 per_day = [min(20000.0, math.exp(rng.gauss(math.log(40), 1.2))) for _ in range(a.users)]
 H = 3600
 end_h = a.end - a.end % H
@@ -47,12 +51,15 @@ hourly = {u: [max(0.0, rng.gauss(per_day[u] * shape(t), math.sqrt(per_day[u] * s
              for t in hours] for u in range(a.users)}
 # name, scale of the hour's volume, recorded only above (the rules record an
 # hour's peak only where it can raise a threshold above its floor: floor /
-# peak_factor, with the shipped thresholds).
+# peak_factor, with the rules file's thresholds).
+notable_rate = th["user_surge_floor_per_second"] / max(th["user_surge_peak_factor"], 1)
 families = [
     ("sasl_username:postfix_sasl_user_messages:increase1h_hourly", 1.0, None),
-    ("sasl_username:postfix_sasl_user_messages:increase1h_max1h", 1.3, 200 / 2),
-    ("sasl_username:postfix_sasl_user_messages:increase15m_max1h", 0.45, 100 / 2),
-    ("sasl_username:postfix_sasl_user_messages:rate1m_max1h", 1 / 600.0, 1 / 2),
+    ("sasl_username:postfix_sasl_user_messages:increase1h_max1h", 1.3,
+     th["user_volume_floor_1h"] / th["user_volume_peak_factor"]),
+    ("sasl_username:postfix_sasl_user_messages:increase15m_max1h", 0.45,
+     th["user_volume_floor_15m"] / th["user_volume_peak_factor"]),
+    ("sasl_username:postfix_sasl_user_messages:rate1m_max1h", 1 / 600.0, notable_rate),
 ]
 raw_t = list(range(a.end - a.raw_minutes * 60, a.end - 10, 10))
 raw = {}
@@ -71,7 +78,7 @@ derived = [("sasl_username:postfix_sasl_user_messages:rate1m", 1, 6, 1 / 60.0, N
            ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0, None),
            ("sasl_username:postfix_sasl_user_messages:increase15m", 6, 90, 1.0, None)]
 if a.shipped:
-    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_notable", 1, 6, 1 / 60.0, 1 / 2))
+    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_notable", 1, 6, 1 / 60.0, notable_rate))
 else:
     derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0, None))
 

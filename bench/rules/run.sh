@@ -83,7 +83,8 @@ fi
 # backfill PART END DATA [--shipped]: history.py writes one file per 2h window;
 # promtool reads each. --shipped: the raw hour of the shipped rules' series.
 backfill() {
-  python3 "$here/history.py" --part "$1" --users "$USERS" --instance "$INSTANCE" --end "$2" \
+  python3 "$here/history.py" --part "$1" --rules "$SASLGUARD_SOURCE_DIR/rules/saslguard.rules.yml" \
+    --users "$USERS" --instance "$INSTANCE" --end "$2" \
     --out "$work/history-$1.om" ${4:-} > "$work/history-$1.files"
   say "history ($1): $(cat "$work"/history-"$1".om.* | wc -c | awk '{printf "%.0f MB", $1 / 1048576}') of OpenMetrics in $(wc -l < "$work/history-$1.files") 2h windows"
   while read -r f; do
