@@ -3,11 +3,12 @@
 openmetrics): what a Prometheus that has watched USERS accounts for 8 days holds
 and the shipped rules read.
 
-  * the raw counter the 1h windows read (postfix_sasl_user_messages_total) for
-    the last RAW_MINUTES minutes at the exporter's 10s scrape, and the series
-    the rules record from it that are read over an hour: the 1m rate every 10s
-    (the previous rules' avg_rate1m_1h reads it), and every minute its copy
-    and the 5m and 15m increases (the shipped rules read them over the hour);
+  * the raw counter (postfix_sasl_user_messages_total) for the last
+    RAW_MINUTES minutes at the exporter's 10s scrape, and the series the rules
+    record from it that are read over a window: the 1m rate every 10s (the
+    previous rules' avg_rate1m_1h reads it), and every minute the counter's
+    sample (the shipped rules' 5m, 15m and 1h windows read it), the 1m rate's
+    copy and the 5m and 15m increases;
   * the hourly series of the saslguard.user_history group for 8 days (the
     [8d] and [1d] windows read them), the peaks only where the rules record
     them (above floor / peak_factor).
@@ -74,13 +75,17 @@ for u in range(a.users):
 # minute only for users Prometheus did not see an hour ago (none here: the raw
 # hour covers everyone) and keep the minutes over floor / peak_factor for the
 # hour's busiest minute; the older rule sets copy every user's.
+# (A window of 0: the counter itself, sampled.)
 derived = [("sasl_username:postfix_sasl_user_messages:rate1m", 1, 6, 1 / 60.0, None),
-           ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0, None),
            ("sasl_username:postfix_sasl_user_messages:increase15m", 6, 90, 1.0, None)]
 if a.shipped:
-    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_notable", 1, 6, 1 / 60.0, notable_rate))
+    # The shipped rules read their 5m, 15m and 1h windows from a once-a-minute
+    # sample of the counter.
+    derived += [("sasl_username:postfix_sasl_user_messages:rate1m_notable", 1, 6, 1 / 60.0, notable_rate),
+                ("sasl_username:postfix_sasl_user_messages_total:sampled1m", 6, 0, 1.0, None)]
 else:
-    derived.append(("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0, None))
+    derived += [("sasl_username:postfix_sasl_user_messages:rate1m_each_minute", 6, 6, 1 / 60.0, None),
+                ("sasl_username:postfix_sasl_user_messages:increase5m", 6, 30, 1.0, None)]
 
 # promtool 2.42 re-reads its whole input once per 2h block it writes: one file per
 # 2h window keeps that linear (run.sh feeds them one by one).
@@ -115,7 +120,7 @@ for w in windows:
                     l = lab % (a.instance, u)
                     for i in idx:
                         if i >= win and i % every == 0:
-                            v = (raw[u][i] - raw[u][i - win]) * scale
+                            v = (raw[u][i] - (raw[u][i - win] if win else 0)) * scale
                             if above is None or v > above:
                                 f.write(f"{name}{{{l}}} {v:.6g} {raw_t[i]}\n")
         f.write("# EOF\n")

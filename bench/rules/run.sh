@@ -19,7 +19,7 @@
 # Reported per rule group: prometheus_rule_group_last_duration_seconds (max and
 # median over the measuring window); per rule, the 10 slowest (evaluationTime
 # from /api/v1/rules, polled every 5 s: rule_profile.py) with their active
-# alerts; Prometheus's resident memory, head series and CPU, and the load
+# alerts (PROFILE_TOP=N: the N slowest); Prometheus's resident memory, head series and CPU, and the load
 # average. Goal: every group <= 1 s per evaluation at 10,000 users.
 #
 # KEEP=DIR (iteration): the 8 days of hourly history are backfilled once into
@@ -107,10 +107,13 @@ else
     say "history (hourly): kept in $kept for later runs (KEEP)"
   fi
 fi
+# The servers whose raw hour is the shipped rules' series (SHIPPED_RAW="new
+# prev" when PREV_REV's rules record the same ones, e.g. the previous pass).
+SHIPPED_RAW=${SHIPPED_RAW:-new}
 prepare_data() { # NAME
   mkdir -p "$work/$1/data"
   cp -a "$work/tmpl/data/." "$work/$1/data/"
-  backfill raw "$(date +%s)" "$work/$1/data" "$([ "$1" = new ] && echo --shipped)"
+  backfill raw "$(date +%s)" "$work/$1/data" "$(case " $SHIPPED_RAW " in *" $1 "*) echo --shipped ;; esac)"
 }
 
 log=$work/mail.log
@@ -201,8 +204,8 @@ report() { # NAME
     say "$(printf '  %-28s %9.3fs %9.3fs %7ss' "$group" "$max" "$med" "$ivl")"
     echo "$label $group $max $med" >> "$work/groups"
   done < <(q "$url" "max_over_time(prometheus_rule_group_last_duration_seconds[$w])" | sort)
-  say "$label: the 10 slowest rules (evaluationTime, polled every 5 s; active = alerts of an alerting rule)"
-  python3 "$here/rule_profile.py" report "$work/$label/rules.jsonl" 10 | tee -a "$OUT"
+  say "$label: the ${PROFILE_TOP:-10} slowest rules (evaluationTime, polled every 5 s; active = alerts of an alerting rule)"
+  python3 "$here/rule_profile.py" report "$work/$label/rules.jsonl" "${PROFILE_TOP:-10}" | tee -a "$OUT"
   local rss heap series cpu
   rss=$(q "$url" 'max_over_time(process_resident_memory_bytes{job="prometheus"}['"$w"'])' | awk '{printf "%.0f", $2 / 1048576}')
   heap=$(q "$url" 'go_memstats_heap_inuse_bytes{job="prometheus"}' | awk '{printf "%.0f", $2 / 1048576}')
