@@ -26,7 +26,7 @@ import argparse, ipaddress, math, os, random
 
 INSTANCE, JOB = "mail:9754", "saslguard-exporter"
 RULES_GROUPS = ["saslguard.thresholds", "saslguard.user_history", "saslguard.user_baselines", "saslguard.deliveries",
-                "saslguard.user_surge", "saslguard.user_age", "saslguard.user_volume",
+                "saslguard.user_surge", "saslguard.user_age", "saslguard.user_windows", "saslguard.user_volume",
                 "saslguard.queue", "saslguard.alerts"]
 MIN, HOUR, DAY = 60, 3600, 86400
 NEW_FOR, HORIZON, WINDOW = DAY, 30 * DAY, 600
