@@ -49,6 +49,7 @@ LogMetricsConfig metrics_config(const Options& o) {
     c.sources_horizon_s = o.sources_horizon.count();
     c.sources_learning_s = o.sources_learning_period.count();
     c.sources_new_for_s = o.sources_new_for.count();
+    if (!c.wall_clock) c.new_source_published_for_s = 0;  // oneshot: the whole log's count
     c.max_networks_per_user = o.max_networks_per_user;
     return c;
 }

@@ -110,9 +110,10 @@ struct LogMetrics::User {
     Count messages;
     Count recipients;
     std::array<Count, kUserStatuses.size()> deliveries;
-    Count new_source_messages;
+    Count new_source_messages;  // since the series last appeared (see published_new_sources)
     Count unknown_recipients;
     std::int64_t last_seen = 0;
+    std::int64_t last_new_source = 0;  // log time; guarded by the state mutex
     std::uint32_t generation = 0;
     std::uint32_t slot = 0;
     bool active = false;
@@ -120,6 +121,13 @@ struct LogMetrics::User {
     std::uint32_t lru_prev = kNoSlot;
     std::uint32_t lru_next = kNoSlot;
     std::unordered_map<IpKey, std::int64_t, IpKeyHash> ips;  // client IP -> last seen (log time)
+
+    // Whether the new-source counter is published at `now` (state mutex held):
+    // above 0 and, unless `published_for` is 0, its latest message that recent.
+    bool publishes_new_sources(std::int64_t now, std::int64_t published_for) const {
+        return new_source_messages.get() > 0 &&
+               (published_for == 0 || now - last_new_source <= published_for);
+    }
 };
 
 // Everything the scrape thread reads. Guarded by `mutex` except `last_ts` and the
@@ -163,6 +171,9 @@ public:
         const std::int64_t now = m_state.now();
         const auto& cfg = m_state.config;
         const std::int64_t nb = now / m_state.bucket_s();
+        // The new-source counters go by log time, as the log thread resets them.
+        const auto log_now =
+            static_cast<std::int64_t>(m_state.last_ts.load(std::memory_order_relaxed));
         std::vector<MetricFamily> out;
 
         auto family = [](const char* name, const char* help, MetricType type) {
@@ -182,9 +193,10 @@ public:
         MetricFamily new_sources = family(
             "postfix_sasl_user_new_source_messages_total",
             "Messages a SASL user submitted from a client network (IPv4 /24, IPv6 /64) that was "
-            "new "
-            "for that user (unused within the source horizon) when it appeared, during the first "
-            "--sources.new-for after that (none while the exporter is still learning)",
+            "new for that user (unused within the source horizon) when it appeared, during the "
+            "first --sources.new-for after that (none while the exporter is still learning); "
+            "present once above 0, withdrawn an hour after the user's latest such message and "
+            "then counted from 0 again",
             MetricType::Counter);
         MetricFamily unknown =
             family("postfix_sasl_user_unknown_recipients_total",
@@ -216,7 +228,8 @@ public:
             for (std::size_t i = 0; i < kUserStatuses.size(); ++i)
                 add(deliveries, u.name, u.deliveries[i].get(), true,
                     std::string(to_string(kUserStatuses[i])).c_str());
-            add(new_sources, u.name, u.new_source_messages.get(), true);
+            if (u.publishes_new_sources(log_now, cfg.new_source_published_for_s))
+                add(new_sources, u.name, u.new_source_messages.get(), true);
             add(unknown, u.name, u.unknown_recipients.get(), true);
             std::size_t n = 0;
             std::uint64_t worst = 0;
@@ -473,8 +486,13 @@ void LogMetrics::on_client(const Event& ev, std::int64_t now) {
         lru_push_front(*u);
     }
     if (auto net = network_of(ev.client_ip))
-        if (st.sources.observe(u->name, *net, now) == SourceMemory::Seen::New)
+        if (st.sources.observe(u->name, *net, now) == SourceMemory::Seen::New) {
+            // After a withdrawal the series reappears as a new counter, from 0.
+            if (!u->publishes_new_sources(now, m_config.new_source_published_for_s))
+                u->new_source_messages.reset();
             u->new_source_messages.add();
+            u->last_new_source = now;
+        }
 
     IpKey ip;
     if (!make_ip_key(ev.client_ip, ip)) return;
@@ -555,6 +573,7 @@ LogMetrics::User* LogMetrics::user_for(std::string_view raw_name, std::int64_t n
     u.recipients.reset();
     for (auto& d : u.deliveries) d.reset();
     u.new_source_messages.reset();
+    u.last_new_source = 0;
     u.unknown_recipients.reset();
     lru_push_front(u);
     st.index.emplace(u.name, slot);

@@ -56,6 +56,12 @@ struct LogMetricsConfig {
     std::int64_t sources_horizon_s = 30 * 86400;
     std::int64_t sources_learning_s = 7 * 86400;
     std::int64_t sources_new_for_s = 86400;
+    // A user's new-source counter is published only while it carries news: from
+    // its first new-source message until this long after its latest one
+    // (0: always, once above 0; the oneshot report). Withdrawn, it restarts from
+    // 0. Nearly every user's count is 0 nearly all the time: 10,000 zero series
+    // cost every rule that reads them (docs/exporter.md).
+    std::int64_t new_source_published_for_s = 3600;
     std::size_t max_networks_per_user = 32;
 };
 

@@ -88,7 +88,8 @@ public:
                      const std::string& instance, std::vector<std::string>& notes)
         : m_client({cfg.url, cfg.timeout, cfg.bearer_token}, fetch),
           m_notes(notes),
-          m_range("[" + format_duration(cfg.window) + "]") {
+          m_range("[" + format_duration(cfg.window) + "]"),
+          m_offset(" offset " + format_duration(cfg.window)) {
         if (!instance.empty()) m_selector = "instance=" + prom::quote(instance);
     }
 
@@ -142,8 +143,12 @@ public:
         u.busiest_hour = quiet_scalar(
             "max(last_over_time(sasl_username:postfix_sasl_user_messages:increase1h_peak8d" +
             hist_sel + "[2h]))");
-        u.new_source_messages = quiet_scalar(
-            "sum(increase(postfix_sasl_user_new_source_messages_total" + user_sel + m_range + "))");
+        // The exporter publishes this counter only from the user's first new-source
+        // message (docs/exporter.md): one younger than the window counts whole, and
+        // none means none.
+        const std::string ns = "postfix_sasl_user_new_source_messages_total" + user_sel;
+        u.new_source_messages = quiet_scalar("sum((increase(" + ns + m_range + ") and " + ns +
+                                             m_offset + ") or " + ns + ") or vector(0)");
     }
 
 private:
@@ -173,6 +178,7 @@ private:
     prom::Client m_client;
     std::vector<std::string>& m_notes;
     std::string m_range;
+    std::string m_offset;  // " offset <window>"
     std::string m_selector;
 };
 

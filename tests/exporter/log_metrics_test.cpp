@@ -49,7 +49,8 @@ struct Harness {
 
 std::string at(int second) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "2026-11-23T09:%02d:%02dZ", second / 60, second % 60);
+    std::snprintf(buf, sizeof buf, "2026-11-23T%02d:%02d:%02dZ", 9 + second / 3600,
+                  second / 60 % 60, second % 60);
     return buf;
 }
 std::string client(int t, const std::string& qid, const std::string& user,
@@ -273,7 +274,7 @@ TEST_CASE("submissions from a network new for the user are counted once learning
     h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),      // learning
              client(30, "AAAAA00002", "u@x", "198.51.100.1"),  // learning
              client(70, "AAAAA00003", "u@x", "192.0.2.50")});  // known /24
-    CHECK(h.value(series) == 0);
+    CHECK(h.value(series) == -1);                              // absent: no new-source message yet
     CHECK(h.value("saslguard_exporter_source_learning") == 0);
     h.lines({client(80, "AAAAA00004", "u@x", "203.0.113.7"),    // new
              client(81, "AAAAA00005", "u@x", "203.0.113.8"),    // same /24, still new (5s)
@@ -284,6 +285,34 @@ TEST_CASE("submissions from a network new for the user are counted once learning
     CHECK(h.value("postfix_sasl_user_new_source_messages_total{sasl_username=\"v@x\"}") == 1);
     CHECK(h.value("saslguard_exporter_source_networks") == 5);
     CHECK(h.value("saslguard_exporter_source_users") == 2);
+}
+
+TEST_CASE(
+    "a new-source counter is published from its first message until an hour after its latest") {
+    LogMetricsConfig c = Harness::oneshot();
+    c.sources_learning_s = 0;
+    c.sources_new_for_s = 5;
+    c.new_source_published_for_s = 3600;
+    Harness h(c);
+    const std::string series = "postfix_sasl_user_new_source_messages_total{sasl_username=\"u@x\"}";
+    h.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),       // a user never seen: new
+             client(1, "AAAAA00002", "u@x", "192.0.2.2"),       // same /24, within 5 s
+             client(3000, "AAAAA00003", "u@x", "192.0.2.3")});  // known by now
+    CHECK(h.value(series) == 2);
+    h.lines({client(3601, "AAAAA00004", "w@x", "198.51.100.1")});  // log time moves on
+    CHECK(h.value(series) == 2);                                   // its latest was 3600 s ago
+    h.lines({client(3602, "AAAAA00005", "w@x", "198.51.100.1")});
+    CHECK(h.value(series) == -1);           // withdrawn
+    CHECK(h.value(kUser + "u@x\"}") == 3);  // the user itself stays
+    // The next one starts a new series from 0 (Prometheus: a counter reset).
+    h.lines({client(4000, "AAAAA00006", "u@x", "203.0.113.1")});
+    CHECK(h.value(series) == 1);
+
+    c.new_source_published_for_s = 0;  // the oneshot report: the whole log's count
+    Harness all(c);
+    all.lines({client(0, "AAAAA00001", "u@x", "192.0.2.1"),
+               client(9000, "AAAAA00002", "u@x", "203.0.113.1")});
+    CHECK(all.value(series) == 2);
 }
 
 TEST_CASE("unknown-recipient bounces are counted apart from other permanent failures") {

@@ -30,6 +30,8 @@ RULES_GROUPS = ["saslguard.thresholds", "saslguard.user_history", "saslguard.use
                 "saslguard.queue", "saslguard.alerts"]
 MIN, HOUR, DAY = 60, 3600, 86400
 NEW_FOR, HORIZON, WINDOW = DAY, 30 * DAY, 600
+NEW_SOURCE_PUBLISHED_FOR = 3600  # the exporter's: its new-source counter, an hour after the latest
+STALE = "stale"  # a series the exporter stopped publishing (promtool's staleness marker)
 
 # Expected labels of each alert (the rules' contract).
 LABELS = {
@@ -107,10 +109,12 @@ class Sim:
         nets = {n: -HORIZON // 2 for n in known_nets}  # net -> first_seen (long ago)
         ip_seen = {}
         out = {k: [] for k in list(c) + ["client_ips"]}
+        last_new = None  # the latest new-source message (the exporter withdraws the counter an hour later)
         for i in range(self.n):
             t = i * self.step
             if i in self.restarts:
                 c = {k: 0 for k in c}
+                last_new = None
             for s in segs:
                 # The sample at t holds what was submitted in (t - step, t].
                 k = poisson(rng, s.rate_at(t - self.step) * self.step) if i else 0
@@ -122,7 +126,10 @@ class Sim:
                         nets[n] = t
                     c["messages"] += 1
                     if t - nets[n] < NEW_FOR:
+                        if last_new is None or t - last_new > NEW_SOURCE_PUBLISHED_FOR:
+                            c["new_source"] = 0  # withdrawn: a new series, from 0
                         c["new_source"] += 1
+                        last_new = t
                     r = max(1, poisson(rng, s.rcpt - 1) + 1) if s.rcpt > 1 else 1
                     c["recipients"] += r
                     for _ in range(r):
@@ -139,6 +146,11 @@ class Sim:
             ips = sum(1 for ip, seen in ip_seen.items() if seen > t - WINDOW)
             for k in c:
                 out[k].append(c[k] if active else None)
+            # Published from the first new-source message until an hour after the
+            # latest; withdrawn, Prometheus marks it stale at the next scrape.
+            if last_new is None or t - last_new > NEW_SOURCE_PUBLISHED_FOR:
+                prev = out["new_source"][-2] if len(out["new_source"]) > 1 else None
+                out["new_source"][-1] = STALE if prev not in (None, STALE) else None
             out["client_ips"].append(ips if active else None)
         # The exporter publishes a user once it has seen one message.
         first = 0 if m0 else next((i for i, v in enumerate(out["messages"]) if v), None)
@@ -186,6 +198,10 @@ class Sim:
         toks, i = [], 0
         while i < len(vals):
             v = vals[i]
+            if v == STALE:
+                toks.append(STALE)
+                i += 1
+                continue
             if v is None:
                 j = i
                 while j < len(vals) and vals[j] is None:
@@ -195,7 +211,7 @@ class Sim:
                 continue
             j = i + 1
             d = None
-            while j < len(vals) and vals[j] is not None:
+            while j < len(vals) and vals[j] is not None and vals[j] != STALE:
                 dd = vals[j] - vals[j - 1]
                 if d is None:
                     d = dd
@@ -531,6 +547,8 @@ def main():
         sim, ev, end, expect = fn(step)
         t = ["  # " + category + f" ({kind})", f"  - interval: {step}s", "    input_series:"]
         for key, vals in sim.series.items():
+            if all(v is None for v in vals):
+                continue  # never published (a user's new-source counter without any)
             t.append(f"      - series: '{key}'")
             t.append(f"        values: '{sim.encode(vals)}'")
         t.append("    promql_expr_test:")
