@@ -110,7 +110,7 @@ struct LogMetrics::User {
     Count messages;
     Count recipients;
     std::array<Count, kUserStatuses.size()> deliveries;
-    Count new_source_messages;  // since the series last appeared (see published_new_sources)
+    Count new_source_messages;  // since the series last appeared (publishes_new_sources)
     Count unknown_recipients;
     std::int64_t last_seen = 0;
     std::int64_t last_new_source = 0;  // log time; guarded by the state mutex
