@@ -123,5 +123,18 @@ for w in windows:
                             v = (raw[u][i] - (raw[u][i - win] if win else 0)) * scale
                             if above is None or v > above:
                                 f.write(f"{name}{{{l}}} {v:.6g} {raw_t[i]}\n")
+            if a.shipped:
+                # user_age's marker (every 2 minutes), as an 8-day-old
+                # Prometheus has it: without it, whether a server's first
+                # user_windows evaluation comes before its first user_age
+                # one (their phases follow the rule file's path) decided
+                # whether every user counted as young for that minute, and
+                # then, through the [1h] average, for the whole measurement.
+                name = "instance:saslguard_user_age:evaluated"
+                f.write(f"# TYPE {name} unknown\n")
+                l = 'instance="%s",job="saslguard-exporter"' % a.instance
+                for i in idx:
+                    if i % 12 == 0:
+                        f.write(f"{name}{{{l}}} 1 {raw_t[i]}\n")
         f.write("# EOF\n")
     print(f"{a.out}.{w}")
